@@ -1,0 +1,51 @@
+"""How the CLI finds a database without the library importing one.
+
+A backend is named by ``module:function`` (``--backend`` or
+``$ATTGIT_BACKEND``); the default is the Django adapter.  The function takes
+the settings name (or None) and returns a :class:`Backend`.  The import is
+by name at run time, so ``attgit`` itself never imports Django.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from .errors import ConfigError
+from .repository import Author
+from .workingcopy import WorkingCopy
+
+DEFAULT_BACKEND = "django_adapter.backend:open_backend"
+
+
+def _no_log(operation: str, **details) -> None:
+    """Backends without an audit log accept and drop entries."""
+
+
+@dataclass
+class Backend:
+    """A database and its surroundings, as the CLI needs them."""
+
+    db: WorkingCopy
+    repo_path: Optional[str] = None
+    author: Optional[Author] = None
+    default_strategy: str = "theirs"
+    log: Callable[..., None] = field(default=_no_log)
+    # Extra services a backend offers (e.g. Django's backup file export).
+    extras: dict = field(default_factory=dict)
+
+
+def load_backend(spec: str, settings: Optional[str]) -> Backend:
+    """Import ``module:function`` and call it with the settings name."""
+    module_name, _, function = spec.partition(":")
+    if not module_name or not function:
+        raise ConfigError(f"backend {spec!r} is not of the form module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import backend module {module_name!r}: {exc}") from None
+    opener = getattr(module, function, None)
+    if opener is None:
+        raise ConfigError(f"backend module {module_name!r} has no function {function!r}")
+    return opener(settings)

@@ -1,0 +1,107 @@
+"""Snapshot the database into a commit.
+
+A commit after a few edits need not read a million rows: the database's
+per-company fingerprints (row count, latest ``updated_at``) are compared
+with those it recorded at the last commit, and only companies whose
+fingerprint moved are re-read and re-serialised.  When the database and the
+repository disagree about where they stand, or on ``full=True``, every
+company is re-read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from .repository import Author, Repository
+from .snapshot import SnapshotBuilder
+from .workingcopy import DatabaseState, WorkingCopy
+
+
+@dataclass
+class CommitResult:
+    """What a commit did (``commit`` is None when there was nothing to commit)."""
+
+    commit: Optional[str]
+    parent: Optional[str]
+    kind: str
+    companies: int
+    records: int
+    changed_companies: list = field(default_factory=list)
+
+    @property
+    def created(self) -> bool:
+        return self.commit is not None
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "created": self.created}
+
+
+def _as_tuples(fingerprints: dict) -> dict:
+    return {c: tuple(f) for c, f in fingerprints.items()}
+
+
+def dirty_companies(repo: Repository, db: WorkingCopy, fingerprints: dict, full: bool = False) -> tuple[set, bool]:
+    """Companies whose rows may differ from the last commit, and whether
+    that needed a full scan."""
+    head = repo.head()
+    state = db.state()
+    committed = set(repo.snapshot(head).companies())
+    if full or head is None or state.commit != str(head):
+        return set(fingerprints) | committed, True
+    recorded = _as_tuples(state.fingerprints)
+    moved = {c for c, f in fingerprints.items() if recorded.get(c) != f}
+    return moved | (committed ^ set(fingerprints)), False
+
+
+def snapshot_database(
+    repo: Repository,
+    db: WorkingCopy,
+    author: Author,
+    *,
+    message: Optional[str] = None,
+    full: bool = False,
+    kind: Optional[str] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> CommitResult:
+    """Commit the database's current content; the caller holds both locks."""
+    head = repo.head()
+    fingerprints = _as_tuples(db.fingerprints())
+    if head is None and not fingerprints:  # an empty database: no empty first commit
+        return CommitResult(None, None, kind or "full", 0, 0)
+    dirty, scanned_all = dirty_companies(repo, db, fingerprints, full)
+    base = repo.snapshot(head)
+    builder = SnapshotBuilder(repo.git, base)
+    for company in sorted(dirty):
+        if progress:
+            progress(company)
+        if company in fingerprints:
+            builder.put_records(company, db.records(company))
+        else:
+            builder.remove(company)
+    tree = builder.write()
+    kind = kind or ("full" if scanned_all else "incremental")
+    companies, records = len(fingerprints), sum(f[0] for f in fingerprints.values())
+    if head is not None and base.tree.id == tree:
+        db.set_state(DatabaseState(str(head), fingerprints))
+        return CommitResult(None, str(head), kind, companies, records)
+    summary = message or f"Snapshot: {companies} companies, {records:,} records ({kind})"
+    trailers = snapshot_trailers(kind, author, companies, records, len(dirty))
+    commit = repo.write_commit(tree, [head] if head else [], summary, trailers, author)
+    repo.move_head(head, commit, f"attgit commit ({kind})")
+    db.set_state(DatabaseState(str(commit), fingerprints))
+    return CommitResult(str(commit), str(head) if head else None, kind, companies, records, sorted(dirty))
+
+
+def snapshot_trailers(kind: str, author: Author, companies: int, records: int, changed: int | None = None) -> dict:
+    """The metadata every attgit commit carries in its message."""
+    trailers = {
+        "Type": kind,
+        "Created-By": author.name,
+        "Companies": str(companies),
+        "Records": str(records),
+        "Format": "1",
+    }
+    if changed is not None:
+        trailers["Changed-Companies"] = str(changed)
+    return trailers

@@ -1,0 +1,89 @@
+"""A merge waiting for a person: git's MERGE_HEAD, for attendance data.
+
+With the ``manual`` strategy the database gets every change that did not
+conflict and keeps its own version of each conflicting record; the merge's
+state (the commits involved and the conflicts, with any resolutions made
+so far) is kept in ``ATTGIT_MERGE.json`` inside the repository, written
+atomically, so it survives the process and is resumable from the CLI or the
+web page until it is concluded or aborted.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import orjson
+
+from .errors import NotFound
+from .merge import Conflict
+
+STATE_FILE = "ATTGIT_MERGE.json"
+WORK_REF = "refs/attgit/merge-work"
+
+
+@dataclass
+class MergeState:
+    """The pending merge: ours/theirs/base commits, the work commit the
+    database matches meanwhile, and the conflicts."""
+
+    kind: str  # "pull", "import" or "checkout"
+    ours: Optional[str]
+    theirs: Optional[str]
+    theirs_name: str
+    base: Optional[str]
+    work: str
+    conflicts: list = field(default_factory=list)  # Conflict
+    resolutions: dict = field(default_factory=dict)  # conflict id -> record or None (deleted)
+
+    # --- persistence -------------------------------------------------
+
+    @staticmethod
+    def path(repo) -> Path:
+        return Path(repo.path) / STATE_FILE
+
+    @classmethod
+    def load(cls, repo) -> Optional["MergeState"]:
+        try:
+            data = orjson.loads(cls.path(repo).read_bytes())
+        except FileNotFoundError:
+            return None
+        data["conflicts"] = [Conflict.from_dict(c) for c in data["conflicts"]]
+        return cls(**data)
+
+    def save(self, repo) -> None:
+        data = {**self.__dict__, "conflicts": [c.to_dict() for c in self.conflicts]}
+        path = self.path(repo)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def clear(cls, repo) -> None:
+        try:
+            cls.path(repo).unlink()
+        except FileNotFoundError:
+            pass
+
+    # --- queries -----------------------------------------------------
+
+    def pending(self) -> list:
+        return [c for c in self.conflicts if c.id not in self.resolutions]
+
+    def find(self, conflict_id: str) -> Conflict:
+        matches = [c for c in self.conflicts if c.id.startswith(conflict_id)]
+        if len(matches) != 1:
+            what = "no conflict" if not matches else f"{len(matches)} conflicts"
+            raise NotFound(f"{what} with id {conflict_id!r}; see `attgit conflicts`")
+        return matches[0]
+
+    def resolve(self, conflict_id: str, choice) -> Conflict:
+        """Record a resolution: "ours", "theirs" or {field: ours|theirs|value}."""
+        conflict = self.find(conflict_id)
+        self.resolutions[conflict.id] = conflict.resolve(choice)
+        return conflict

@@ -1,0 +1,104 @@
+"""One error family for attgit.
+
+Every error derives from :class:`AttgitError`, and also from a builtin where
+one fits, so callers can catch either.  Each class carries the CLI exit code
+it maps to; the table lives here, in one place, and the CLI only reads it.
+Messages say what was wrong, where, and what to do.
+"""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    """The CLI's stable exit codes (documented in the README)."""
+
+    OK = 0
+    ERROR = 1  # uncategorised attgit error
+    USAGE = 2  # wrong argument (also click's own usage errors)
+    NOT_FOUND = 3  # unknown commit, remote, conflict id, file
+    INVALID_DATA = 4  # a record, backup file or snapshot failed validation
+    NOT_A_REPOSITORY = 5
+    LOCKED = 6  # another attgit process holds the repository or database
+    CONFLICTS = 7  # a merge left conflicts to resolve
+    REJECTED = 8  # non-fast-forward push, ref moved under us
+    REMOTE = 9  # remote unreachable or not an attgit repository
+    DATABASE = 10  # database error during apply (rolled back)
+    CONFIG = 11  # invalid settings or configuration
+    NOTHING_TO_COMMIT = 0  # not an error: said on stdout, exit 0
+    INTEGRITY = 12  # verify found a broken object or checksum
+
+
+class AttgitError(Exception):
+    """Root of every error attgit raises on purpose."""
+
+    exit_code = ExitCode.ERROR
+
+
+class UsageError(AttgitError, ValueError):
+    exit_code = ExitCode.USAGE
+
+
+class NotFound(AttgitError, KeyError):
+    exit_code = ExitCode.NOT_FOUND
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ValidationError(AttgitError, ValueError):
+    """Bad data: a record, a backup file, a snapshot.
+
+    ``where`` names the place (file, line or record number, key, field) so a
+    person can find it.
+    """
+
+    exit_code = ExitCode.INVALID_DATA
+
+    def __init__(self, message: str, where: str | None = None):
+        self.message = message
+        self.where = where
+        super().__init__(f"{message} ({where})" if where else message)
+
+
+class ChecksumMismatch(ValidationError):
+    """A record's stored checksum is not the hash of its content."""
+
+    def __init__(self, expected: str, got: str, where: str | None = None):
+        self.expected = expected
+        self.got = got
+        super().__init__(
+            f"checksum mismatch: stored {expected!r}, content hashes to {got!r}",
+            where,
+        )
+
+
+class NotARepository(AttgitError):
+    exit_code = ExitCode.NOT_A_REPOSITORY
+
+
+class Locked(AttgitError):
+    exit_code = ExitCode.LOCKED
+
+
+class ConflictsPending(AttgitError):
+    exit_code = ExitCode.CONFLICTS
+
+
+class Rejected(AttgitError):
+    exit_code = ExitCode.REJECTED
+
+
+class RemoteError(AttgitError):
+    exit_code = ExitCode.REMOTE
+
+
+class DatabaseError(AttgitError):
+    exit_code = ExitCode.DATABASE
+
+
+class ConfigError(AttgitError):
+    exit_code = ExitCode.CONFIG
+
+
+class IntegrityError(AttgitError):
+    exit_code = ExitCode.INTEGRITY

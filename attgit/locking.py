@@ -1,0 +1,60 @@
+"""Single-writer locks that a crash cannot leave behind.
+
+``fcntl.flock`` locks belong to the open file: the kernel drops them when the
+process dies, however it dies (SIGKILL included), so a lock is never stale.
+The file keeps the holder's pid and start time only to tell a person who
+holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from pathlib import Path
+from typing import Iterator
+
+from .errors import Locked
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, what: str, wait: float = 0.0) -> Iterator[None]:
+    """Hold an exclusive lock on ``path``; raise Locked if another holds it.
+
+    ``wait`` seconds are spent retrying before giving up.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _acquire(fd, path, what, wait)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {int(time.time())}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _acquire(fd: int, path: Path, what: str, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise Locked(f"{what} is locked by another attgit process{_holder(fd)}; "
+                             "wait for it to finish and try again (or pass --wait SECONDS)") from None
+            time.sleep(0.05)
+
+
+def _holder(fd: int) -> str:
+    try:
+        pid, started = os.pread(fd, 64, 0).split()[:2]
+        age = int(time.time()) - int(started)
+        return f" (pid {int(pid)}, for {age} s)"
+    except (ValueError, OSError):
+        return ""

@@ -1,0 +1,329 @@
+"""Attendance records and companies as values: canonical form, key, checksum.
+
+A record is a plain ``dict`` holding exactly :data:`FIELDS`, every value a
+``str`` (or ``None`` for an absent time).  :func:`normalise` is the single
+door from the outside world (a backup file, a database row, a snapshot
+line) to that form; everything after it may assume a valid record.
+
+Timestamps are not content: they are not fields here, so they never reach a
+checksum, and a change to a timestamp alone is not a change.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import re
+from typing import Any, Iterable, Mapping
+
+import orjson
+
+from .errors import ChecksumMismatch, ValidationError
+
+#: Content fields, in the order database rows carry them.
+FIELDS = (
+    "ep_no",
+    "ep_name",
+    "company",
+    "date",
+    "shift",
+    "status",
+    "in_time",
+    "out_time",
+    "overstay",
+)
+#: The unique key of a record across environments.
+KEY_FIELDS = ("ep_no", "company", "date")
+#: Fields a merge may change cell by cell (everything but the key).
+VALUE_FIELDS = tuple(f for f in FIELDS if f not in KEY_FIELDS)
+
+#: Attendance status codes and what they mean.
+STATUSES = {
+    "P": "Present",
+    "A": "Absent",
+    "HD": "Half day",
+    "L": "Leave",
+    "WO": "Week off",
+    "H": "Holiday",
+    "OD": "On duty",
+}
+
+#: Longest value each text field may hold (characters).
+MAX_LENGTHS = {
+    "ep_no": 32,
+    "ep_name": 128,
+    "company": 255,
+    "shift": 32,
+    "status": 4,
+    "overstay": 16,
+}
+
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_TIME_RE = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?\Z")
+_MIN_YEAR, _MAX_YEAR = 1900, 2199
+
+Key = tuple  # (ep_no, company, date)
+
+
+def normalise(raw: Mapping[str, Any], where: str | None = None) -> dict:
+    """Return the canonical record for ``raw``, or raise ValidationError.
+
+    ``raw`` may carry ``company_name`` instead of ``company`` (the backup
+    file's spelling), ``date``/``time`` objects, and extra keys such as a
+    checksum or timestamps, which are ignored.
+    """
+    if not isinstance(raw, Mapping):
+        raise ValidationError("a record must be a JSON object", where)
+    if "company" not in raw and "company_name" in raw:
+        raw = {**raw, "company": raw["company_name"]}
+    return {
+        "ep_no": _text(raw, "ep_no", where, required=True),
+        "ep_name": _text(raw, "ep_name", where),
+        "company": _text(raw, "company", where, required=True),
+        "date": _date(raw, where),
+        "shift": _text(raw, "shift", where),
+        "status": _status(raw, where),
+        "in_time": _time(raw, "in_time", where),
+        "out_time": _time(raw, "out_time", where),
+        "overstay": _text(raw, "overstay", where),
+    }
+
+
+def from_row(row: Iterable[Any]) -> dict:
+    """A record from a database row in :data:`FIELDS` order (validated)."""
+    return normalise(dict(zip(FIELDS, row)))
+
+
+def key(record: Mapping[str, Any]) -> Key:
+    """The unique key (ep_no, company, date) of a canonical record."""
+    return (record["ep_no"], record["company"], record["date"])
+
+
+def sort_key(record: Mapping[str, Any]) -> tuple:
+    """Order of lines in a company's file: by day, then employee."""
+    return (record["date"], record["ep_no"])
+
+
+def canonical_bytes(record: Mapping[str, Any]) -> bytes:
+    """The exact bytes a checksum is the hash of: sorted-key compact JSON."""
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
+def checksum(record: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the record's canonical bytes."""
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+
+
+_LINE_HEAD = b'{"checksum":"'
+
+
+def to_line(record: Mapping[str, Any]) -> bytes:
+    """One snapshot line: the canonical JSON with its checksum, sorted keys.
+
+    "checksum" sorts before every field name, so the line is the canonical
+    bytes with the checksum spliced in first; no second serialisation.
+    """
+    body = canonical_bytes(record)
+    digest = hashlib.sha256(body).hexdigest().encode()
+    return _LINE_HEAD + digest + b'",' + body[1:] + b"\n"
+
+
+def split_line(line: bytes) -> tuple[str, bytes]:
+    """(checksum, canonical bytes) of a line attgit wrote, without parsing.
+
+    Used where only identity matters (diffing unchanged lines); content
+    that is used is always parsed with :func:`from_line`.
+    """
+    return line[13:77].decode(), b"{" + line[79:].rstrip(b"\n")
+
+
+def from_line(line: bytes, where: str | None = None) -> dict:
+    """Parse and verify one snapshot line; raise ValidationError if bad."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(f"not valid JSON: {exc}", where) from None
+    if not isinstance(data, dict):
+        raise ValidationError("a record must be a JSON object", where)
+    stored = data.pop("checksum", None)
+    extra = set(data) - set(FIELDS)
+    if extra:
+        raise ValidationError(f"unknown field(s) {sorted(extra)}", where)
+    record = normalise(data, where)
+    verify_checksum(record, stored, where)
+    return record
+
+
+def verify_checksum(record: Mapping[str, Any], stored: Any, where: str | None) -> None:
+    """Raise ChecksumMismatch unless ``stored`` is the record's checksum."""
+    got = checksum(record)
+    if stored != got:
+        raise ChecksumMismatch(str(stored), got, where)
+
+
+def describe_key(k: Key) -> str:
+    """A key as a person reads it: ``EMP001 @ ABC Corp on 2025-11-20``."""
+    return f"{k[0]} @ {k[1]} on {k[2]}"
+
+
+# --- companies -----------------------------------------------------------
+
+def company_line(name: str) -> bytes:
+    """A line of companies.jsonl: the name and its checksum."""
+    body = orjson.dumps({"name": name}, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(body).hexdigest().encode()
+    return _LINE_HEAD + digest + b'",' + body[1:] + b"\n"
+
+
+def company_from_line(line: bytes, where: str | None = None) -> str:
+    """The company name of a companies.jsonl line, verified."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(f"not valid JSON: {exc}", where) from None
+    if not isinstance(data, dict) or set(data) - {"name", "checksum", "file"}:
+        raise ValidationError("a company line holds name and checksum", where)
+    name = company_name(data.get("name"), where)
+    stored = data.get("checksum")
+    got = hashlib.sha256(orjson.dumps({"name": name})).hexdigest()
+    if stored != got:
+        raise ChecksumMismatch(str(stored), got, where)
+    return name
+
+
+def company_name(value: Any, where: str | None = None) -> str:
+    """A valid company name (stripped, 1 to 255 characters), or raise."""
+    return _text({"company": value}, "company", where, required=True)
+
+
+# --- field validators ----------------------------------------------------
+
+def _text(raw: Mapping, field: str, where, required: bool = False) -> str:
+    value = raw.get(field)
+    if value is None:
+        value = ""
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    elif not isinstance(value, str):
+        raise ValidationError(f"field {field!r} must be text, not {type(value).__name__}", where)
+    value = value.strip()
+    if required and not value:
+        raise ValidationError(f"field {field!r} is missing or empty", where)
+    if len(value) > MAX_LENGTHS[field]:
+        raise ValidationError(
+            f"field {field!r} is {len(value)} characters, longer than {MAX_LENGTHS[field]}", where
+        )
+    if "\x00" in value:
+        raise ValidationError(f"field {field!r} contains a NUL character", where)
+    return value
+
+
+def _date(raw: Mapping, where) -> str:
+    value = raw.get("date")
+    if isinstance(value, _dt.datetime):
+        raise ValidationError("field 'date' must be a date, not a date-time", where)
+    if isinstance(value, _dt.date):
+        value = value.isoformat()
+    if not isinstance(value, str) or not _DATE_RE.match(value):
+        raise ValidationError(f"field 'date' must be YYYY-MM-DD, got {value!r}", where)
+    try:
+        parsed = _dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"field 'date' is not a real date: {value!r}", where) from None
+    if not _MIN_YEAR <= parsed.year <= _MAX_YEAR:
+        raise ValidationError(f"field 'date' is out of range: {value!r}", where)
+    return value
+
+
+def _time(raw: Mapping, field: str, where) -> str | None:
+    value = raw.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, _dt.time):
+        return _format_time(value.hour, value.minute, value.second)
+    match = _TIME_RE.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValidationError(f"field {field!r} must be HH:MM, got {value!r}", where)
+    hour, minute, second = (int(g or 0) for g in match.groups())
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValidationError(f"field {field!r} is not a real time: {value!r}", where)
+    return _format_time(hour, minute, second)
+
+
+def _format_time(hour: int, minute: int, second: int) -> str:
+    if second:
+        return f"{hour:02d}:{minute:02d}:{second:02d}"
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _status(raw: Mapping, where) -> str:
+    value = raw.get("status")
+    if not isinstance(value, str) or value.strip() not in STATUSES:
+        raise ValidationError(
+            f"field 'status' must be one of {', '.join(STATUSES)}, got {value!r}", where
+        )
+    return value.strip()
+
+
+# --- the fast door for database rows --------------------------------------
+
+_STATUS_SET = frozenset(STATUSES)
+
+
+def from_db_row(row, where: str | None = None) -> dict:
+    """A record from a database row in :data:`FIELDS` order, fast.
+
+    Databases hand back well-typed values (dates as ``date`` or
+    ``YYYY-MM-DD`` text, times as ``time`` or ``HH:MM[:SS[.ffffff]]``), so
+    the common case is a few conversions and cheap checks.  Anything
+    unusual falls back to :func:`normalise`, which gives the same result or
+    a precise error.  Equivalence with :func:`normalise` is tested.
+    """
+    ep_no, ep_name, company, date, shift, status, in_time, out_time, overstay = row
+    try:
+        record = {
+            "ep_no": ep_no.strip(),
+            "ep_name": (ep_name or "").strip(),
+            "company": company.strip(),
+            "date": date if type(date) is str else date.isoformat(),
+            "shift": (shift or "").strip(),
+            "status": status.strip(),
+            "in_time": _db_time(in_time),
+            "out_time": _db_time(out_time),
+            "overstay": (overstay or "").strip(),
+        }
+    except (AttributeError, TypeError, ValueError):
+        return normalise(dict(zip(FIELDS, row)), where)
+    if not _plausible(record):
+        return normalise(dict(zip(FIELDS, row)), where)
+    return record
+
+
+def _db_time(value) -> str | None:
+    if value is None or value == "":
+        return None
+    if type(value) is str:
+        if len(value) >= 8 and value[2] == ":" and value[5] == ":":
+            seconds = value[6:8]
+            return value[:5] if seconds == "00" else value[:8]
+        raise ValueError(value)
+    return _format_time(value.hour, value.minute, value.second)
+
+
+def _plausible(r: dict) -> bool:
+    """Cheap checks that make the fast path agree with :func:`normalise`."""
+    return (
+        r["status"] in _STATUS_SET
+        and r["ep_no"] != ""
+        and r["company"] != ""
+        and len(r["ep_no"]) <= 32
+        and len(r["ep_name"]) <= 128
+        and len(r["company"]) <= 255
+        and len(r["shift"]) <= 32
+        and len(r["overstay"]) <= 16
+        and len(r["date"]) == 10
+        and _MIN_YEAR <= int(r["date"][:4]) <= _MAX_YEAR
+        and _DATE_RE.match(r["date"]) is not None
+        and (r["in_time"] is None or _TIME_RE.match(r["in_time"]) is not None)
+        and (r["out_time"] is None or _TIME_RE.match(r["out_time"]) is not None)
+    )

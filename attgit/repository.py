@@ -1,0 +1,254 @@
+"""The one door to pygit2: a bare git repository of attendance snapshots.
+
+Commits are written without an index: blobs and trees along changed paths
+(:mod:`attgit.snapshot`), then a commit object, then the branch moves with
+a compare-and-swap under the repository lock.  Everything here is plain git,
+so ``git log``, ``git show``, ``git fsck --strict`` and ``git clone`` accept
+it, and any git host can be a remote.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pygit2
+from pygit2.enums import SortMode
+
+from . import locking
+from .errors import NotARepository, NotFound, Rejected
+from .snapshot import Snapshot
+
+BRANCH = "refs/heads/main"
+CONFIG_KEY = "attgit.format"
+LOCK_FILE = "attgit.lock"
+TRAILER_PREFIX = "Attgit-"
+_TRAILER_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): (.*)$")
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who acts: the commit's author and the log's created_by."""
+
+    name: str
+    email: str = ""
+    time: Optional[int] = None  # seconds since the epoch; None = now
+
+    def signature(self) -> pygit2.Signature:
+        email = self.email or f"{_safe_local(self.name)}@attgit.invalid"
+        if self.time is None:
+            return pygit2.Signature(self.name, email)
+        return pygit2.Signature(self.name, email, self.time, 0)
+
+
+def _safe_local(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "user"
+
+
+def default_author() -> Author:
+    """The acting user when none is given: $ATTGIT_USER, else the login name."""
+    name = os.environ.get("ATTGIT_USER") or os.environ.get("USER") or "attgit"
+    when = os.environ.get("ATTGIT_COMMIT_TIME")
+    return Author(name, os.environ.get("ATTGIT_EMAIL", ""), int(when) if when else None)
+
+
+@dataclass
+class CommitInfo:
+    """A commit as data: what `log` and `show` print."""
+
+    id: str
+    parents: list
+    author: str
+    email: str
+    time: _dt.datetime
+    summary: str
+    trailers: dict = field(default_factory=dict)
+    tree: str = ""
+
+    @property
+    def short(self) -> str:
+        return self.id[:10]
+
+    @property
+    def type(self) -> str:
+        return self.trailers.get("Type", "")
+
+    def count(self, name: str) -> Optional[int]:
+        value = self.trailers.get(name)
+        return int(value) if value is not None and value.isdigit() else None
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "parents": self.parents, "author": self.author, "email": self.email,
+            "time": self.time.isoformat(), "summary": self.summary, "type": self.type,
+            "created_by": self.trailers.get("Created-By", self.author),
+            "companies": self.count("Companies"), "records": self.count("Records"),
+            "trailers": self.trailers, "tree": self.tree,
+        }
+
+
+def format_message(summary: str, trailers: dict) -> str:
+    """A commit message: a summary line, then ``Attgit-Key: value`` trailers."""
+    body = "\n".join(f"{TRAILER_PREFIX}{k}: {v}" for k, v in trailers.items())
+    return f"{summary}\n\n{body}\n"
+
+
+def parse_trailers(message: str) -> dict:
+    """The Attgit-* trailers of a commit message, prefix removed."""
+    last = message.strip().split("\n\n")[-1]
+    out = {}
+    for line in last.splitlines():
+        match = _TRAILER_RE.match(line)
+        if match and match.group(1).startswith(TRAILER_PREFIX):
+            out[match.group(1)[len(TRAILER_PREFIX):]] = match.group(2)
+    return out
+
+
+class Repository:
+    """A bare attgit repository on disk."""
+
+    def __init__(self, git: pygit2.Repository, path: Path):
+        self.git = git
+        self.path = path
+
+    # --- opening ---------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: os.PathLike | str) -> "Repository":
+        """Create a bare repository (or adopt an empty/attgit one at ``path``)."""
+        path = Path(path)
+        if path.exists() and any(path.iterdir()):
+            repo = cls.open(path)
+            return repo
+        git = pygit2.init_repository(str(path), bare=True, initial_head="main")
+        git.config[CONFIG_KEY] = "1"
+        return cls(git, path)
+
+    @classmethod
+    def open(cls, path: os.PathLike | str) -> "Repository":
+        """Open an attgit repository, or raise NotARepository saying why."""
+        path = Path(path)
+        if not path.exists():
+            raise NotARepository(f"{path}: no such repository; create one with `attgit init`")
+        try:
+            git = pygit2.Repository(str(path))
+        except pygit2.GitError:
+            raise NotARepository(f"{path}: not a git repository; create one with `attgit init`") from None
+        if not git.is_bare:
+            raise NotARepository(f"{path}: a work-tree git repository; attgit keeps a bare repository")
+        repo = cls(git, path)
+        repo._check_attgit()
+        return repo
+
+    def _check_attgit(self) -> None:
+        if self.git.config.get_bool(CONFIG_KEY) if CONFIG_KEY in self.git.config else False:
+            return
+        head = self.head()
+        if head is not None:
+            Snapshot(self.git, self.git[head].tree)  # raises when not an attgit snapshot
+        self.git.config[CONFIG_KEY] = "1"
+
+    # --- reading ---------------------------------------------------------
+
+    def head(self) -> Optional[pygit2.Oid]:
+        """The tip of main, or None before the first commit."""
+        try:
+            return self.git.references[BRANCH].target
+        except KeyError:
+            return None
+
+    def resolve(self, rev: str) -> pygit2.Oid:
+        """A commit id from a revision (id, prefix, HEAD~2, main, prod/main, …)."""
+        try:
+            obj = self.git.revparse_single(rev)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise NotFound(f"unknown commit {rev!r}; see `attgit log` for the commits there are") from None
+        return commit.id
+
+    def snapshot(self, commit: Optional[pygit2.Oid | str]) -> Snapshot:
+        """The snapshot of a commit; the empty snapshot for None."""
+        if commit is None:
+            return Snapshot.empty(self.git)
+        oid = commit if isinstance(commit, pygit2.Oid) else self.resolve(commit)
+        return Snapshot(self.git, self.git[oid].peel(pygit2.Commit).tree)
+
+    def info(self, oid: pygit2.Oid | str) -> CommitInfo:
+        commit = self.git[oid if isinstance(oid, pygit2.Oid) else self.resolve(oid)]
+        tz = _dt.timezone(_dt.timedelta(minutes=commit.author.offset))
+        return CommitInfo(
+            id=str(commit.id),
+            parents=[str(p) for p in commit.parent_ids],
+            author=commit.author.name,
+            email=commit.author.email,
+            time=_dt.datetime.fromtimestamp(commit.author.time, tz),
+            summary=commit.message.split("\n", 1)[0],
+            trailers=parse_trailers(commit.message),
+            tree=str(commit.tree_id),
+        )
+
+    def log(self, start: Optional[pygit2.Oid] = None, limit: Optional[int] = None) -> Iterator[CommitInfo]:
+        """Commits from ``start`` (default: main) newest first."""
+        start = start if start is not None else self.head()
+        if start is None:
+            return
+        for n, commit in enumerate(self.git.walk(start, SortMode.TOPOLOGICAL | SortMode.TIME)):
+            if limit is not None and n >= limit:
+                return
+            yield self.info(commit.id)
+
+    def merge_base(self, a: Optional[pygit2.Oid], b: Optional[pygit2.Oid]) -> Optional[pygit2.Oid]:
+        """The last commit both histories share (None: no shared history)."""
+        if a is None or b is None:
+            return None
+        return self.git.merge_base(a, b)
+
+    def is_ancestor(self, ancestor: pygit2.Oid, descendant: pygit2.Oid) -> bool:
+        return ancestor == descendant or self.git.descendant_of(descendant, ancestor)
+
+    def contains(self, oid: str | pygit2.Oid | None) -> bool:
+        if not oid:
+            return False
+        try:
+            return isinstance(self.git[oid if isinstance(oid, pygit2.Oid) else pygit2.Oid(hex=oid)], pygit2.Commit)
+        except (KeyError, ValueError):
+            return False
+
+    # --- writing ---------------------------------------------------------
+
+    def lock(self, wait: float = 0.0):
+        """The repository's single-writer lock (see :mod:`attgit.locking`)."""
+        return locking.file_lock(self.path / LOCK_FILE, f"repository {self.path}", wait)
+
+    def write_commit(self, tree: pygit2.Oid, parents: list, summary: str, trailers: dict,
+                     author: Author) -> pygit2.Oid:
+        """Write a commit object; no ref moves (see :meth:`move_head`)."""
+        signature = author.signature()
+        message = format_message(summary, trailers)
+        return self.git.create_commit(None, signature, signature, message, tree, list(parents))
+
+    def move_head(self, expected: Optional[pygit2.Oid], new: pygit2.Oid, reason: str) -> None:
+        """Point main at ``new`` if it still points at ``expected``.
+
+        Called with the repository lock held; the check refuses when another
+        writer (a `git push` into this repository, say) moved the tip.
+        """
+        current = self.head()
+        if current != expected:
+            raise Rejected(
+                f"main moved from {str(expected)[:10]} to {str(current)[:10]} while attgit worked; "
+                "nothing was changed, run the command again"
+            )
+        self.git.create_reference_direct(BRANCH, new, True, message=reason)
+
+    def set_ref(self, name: str, target: Optional[pygit2.Oid]) -> None:
+        """Create, move or (target None) delete a ref outside main."""
+        if target is None:
+            if name in self.git.references:
+                self.git.references.delete(name)
+            return
+        self.git.references.create(name, target, force=True)

@@ -1,0 +1,180 @@
+"""Restore: check out an earlier snapshot, or import a backup file.
+
+Both first commit the database's current state (so nothing is lost and
+both can be undone with another checkout), build the target snapshot's
+objects, then apply the plan in one transaction and move main.  Both can be
+limited to some companies and a date range (selective restore).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import records as rec
+from .commit import snapshot_database, snapshot_trailers
+from .conflicts import MergeState
+from .errors import ConflictsPending, UsageError
+from .merge import MergeCounts, import_company, parse_strategy
+from .plan import Plan, plan_between
+from .repository import Author, Repository
+from .snapshot import Snapshot, SnapshotBuilder, encode_sorted
+from .sync import MergeOutcome, Progress, _add_counts, _as_mapping, _start_manual, apply_and_move
+from .workingcopy import WorkingCopy
+
+
+@dataclass
+class Selection:
+    """Which records a restore may touch (everything by default)."""
+
+    companies: Optional[set] = None
+    date_from: Optional[str] = None
+    date_to: Optional[str] = None
+
+    def __post_init__(self):
+        for value in (self.date_from, self.date_to):
+            if value is not None:
+                rec.normalise({"ep_no": "x", "company": "x", "status": "P", "date": value}, "date filter")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise UsageError(f"--from {self.date_from} is after --to {self.date_to}")
+        if self.companies is not None and not self.companies:
+            self.companies = None
+
+    @property
+    def by_date(self) -> bool:
+        return bool(self.date_from or self.date_to)
+
+    def keep(self, record: dict) -> bool:
+        date = record["date"]
+        return (not self.date_from or date >= self.date_from) and (not self.date_to or date <= self.date_to)
+
+    def wants(self, company: str) -> bool:
+        return self.companies is None or company in self.companies
+
+
+@dataclass
+class RestoreResult:
+    """What a checkout or an import did or (preview) would do."""
+
+    status: str  # preview | applied | nothing | conflicts
+    commit: Optional[str] = None
+    pre_commit: Optional[str] = None
+    counts: dict = field(default_factory=dict)
+    conflicts: list = field(default_factory=list)
+    companies: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "conflicts": [c.to_dict() for c in self.conflicts]}
+
+
+def _no_merge_in_progress(repo: Repository) -> None:
+    if MergeState.load(repo) is not None:
+        raise ConflictsPending("a merge is in progress: resolve it (attgit conflicts) or abort it "
+                               "(attgit merge --abort) first")
+
+
+# --- checkout -------------------------------------------------------------
+
+def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, preview: bool = False,
+             selection: Selection = Selection(), progress: Progress = None) -> RestoreResult:
+    """Make the database equal to the snapshot ``rev`` (or part of it).
+
+    The result is a new commit on main whose content is the old snapshot,
+    so history only grows and the checkout itself can be undone.
+    """
+    _no_merge_in_progress(repo)
+    target_oid = repo.resolve(rev)
+    pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before checkout of {rev}")
+    head = repo.head()
+    ours, target = repo.snapshot(head), repo.snapshot(target_oid)
+    builder = SnapshotBuilder(repo.git, ours)
+    keep = selection.keep if selection.by_date else None
+    plan = plan_between(ours, target, selection.companies, keep, builder)
+    result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=plan.counts.to_dict(),
+                           companies=plan.companies)
+    if preview:
+        return result
+    tree = builder.write()
+    if head is not None and tree == ours.tree.id:
+        result.status = "nothing"
+        return result
+    new = Snapshot(repo.git, repo.git[tree])
+    trailers = snapshot_trailers("checkout", author, len(new.companies()), new.count_records())
+    trailers["Checkout-Of"] = str(target_oid)
+    commit = repo.write_commit(tree, [head] if head else [], f"Checkout of {str(target_oid)[:10]} ({rev})",
+                               trailers, author)
+    apply_and_move(repo, db, head, commit, plan, f"attgit checkout {rev}", progress)
+    result.status, result.commit = "applied", str(commit)
+    return result
+
+
+# --- import a backup file -------------------------------------------------------
+
+def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, name: str, *,
+                  strategy: str = "theirs", preview: bool = False, selection: Selection = Selection(),
+                  progress: Progress = None) -> RestoreResult:
+    """Two-way merge of a validated backup file into the database.
+
+    absent -> add, identical -> skip, different -> strategy; never deletes.
+    """
+    strategy = parse_strategy(strategy)
+    _no_merge_in_progress(repo)
+    pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before import of {name}")
+    head = repo.head()
+    ours = repo.snapshot(head) if not preview else _current(repo, db, author)
+    outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection)
+    counts = {**outcome.counts.__dict__, **outcome.plan.counts.to_dict(), "records_in_file": in_file}
+    result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=counts,
+                           conflicts=outcome.conflicts, companies=outcome.plan.companies)
+    if preview:
+        return result
+    if outcome.pending:
+        return _start_manual(repo, db, author, head, None, None, name, outcome, result, kind="import")
+    if head is not None and outcome.tree == ours.tree.id:
+        result.status = "nothing"
+        return result
+    trailers = snapshot_trailers("import", author, outcome.companies, outcome.records)
+    trailers["Strategy"] = strategy
+    trailers["Source"] = name.replace("\n", " ")[:200]
+    summary = f"Import {name}: +{outcome.plan.counts.inserts} ~{outcome.plan.counts.updates}, " \
+              f"{outcome.counts.unchanged} skipped"
+    commit = repo.write_commit(outcome.tree, [head] if head else [], summary, trailers, author)
+    apply_and_move(repo, db, head, commit, outcome.plan, f"attgit import {name}", progress)
+    result.status, result.commit = "applied", str(commit)
+    return result
+
+
+def _current(repo: Repository, db: WorkingCopy, author: Author) -> Snapshot:
+    """The database as a snapshot, without committing (for a preview)."""
+    from .sync import _database_tree
+    from .commit import _as_tuples, dirty_companies
+
+    head = repo.head()
+    dirty, _ = dirty_companies(repo, db, _as_tuples(db.fingerprints()))
+    return _database_tree(repo, db, repo.snapshot(head), dirty)
+
+
+def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selection: Selection):
+    builder = SnapshotBuilder(repo.git, ours)
+    plan, conflicts, counts, in_file = Plan(), [], MergeCounts(), 0
+    ours_names = set(ours.companies())
+    for company in backup.companies():
+        if not selection.wants(company):
+            continue
+        theirs = backup.records(company)
+        if selection.by_date:
+            theirs = {k: r for k, r in theirs.items() if selection.keep(r)}
+        in_file += len(theirs)
+        mine = ours.records(company) if company in ours_names else {}
+        result = import_company(company, mine, theirs, strategy)
+        _add_counts(counts, result.counts)
+        conflicts.extend(result.conflicts)
+        change = result.change
+        change.create = company not in ours_names
+        plan.add(change)
+        if len(change) or change.create:
+            builder.put_blob(company, encode_sorted(company, _as_mapping(result.records))[0])
+    tree = builder.write()
+    merged = Snapshot(repo.git, repo.git[tree])
+    outcome = MergeOutcome(tree, plan, conflicts, counts, merged.count_records(), len(merged.companies()))
+    return outcome, in_file

@@ -1,0 +1,261 @@
+"""Snapshots: a dataset as a git tree, and back.
+
+One commit is one complete snapshot::
+
+    attgit.json            format, version, layout, fields, key
+    companies.jsonl        one line per company, sorted by name
+    records/<file>.jsonl   one company's records, sorted by (date, ep_no)
+
+Writing is deterministic (the same data gives byte-identical blobs and the
+same tree id anywhere), so "are two environments in sync?" is one tree-id
+comparison, and unchanged companies are recognised by blob id without
+being parsed.  Reading verifies everything: snapshots may come from a
+remote we do not trust.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Mapping, Optional
+
+import orjson
+import pygit2
+from pygit2.enums import FileMode, ObjectType
+
+from . import layout
+from . import records as rec
+from .errors import ValidationError
+
+
+def encode_company(company: str, records: Iterable[dict]) -> tuple[bytes, int]:
+    """The blob of one company's records (already sorted) and its count.
+
+    Refuses records of another company and lines out of order or repeated,
+    which would make the blob non-canonical.
+    """
+    lines, previous = [], None
+    for record in records:
+        if record["company"] != company:
+            raise ValidationError(
+                f"record of company {record['company']!r} in the file of {company!r}",
+                rec.describe_key(rec.key(record)),
+            )
+        order = rec.sort_key(record)
+        if previous is not None and order <= previous:
+            raise ValidationError("records out of order or repeated", rec.describe_key(rec.key(record)))
+        previous = order
+        lines.append(rec.to_line(record))
+    return b"".join(lines), len(lines)
+
+
+def encode_sorted(company: str, records: Mapping) -> tuple[bytes, int]:
+    """Like :func:`encode_company` for a mapping key -> record in any order."""
+    return encode_company(company, sorted(records.values(), key=rec.sort_key))
+
+
+def decode_company(company: str, data: bytes, path: str) -> dict:
+    """Parse and verify a company blob into {key: record}."""
+    out: dict = {}
+    previous = None
+    for number, line in enumerate(data.splitlines(), start=1):
+        where = f"{path} line {number}"
+        record = rec.from_line(line, where)
+        if record["company"] != company:
+            raise ValidationError(f"record of company {record['company']!r} in the file of {company!r}", where)
+        order = rec.sort_key(record)
+        if previous is not None and order <= previous:
+            raise ValidationError("records out of order or repeated", where)
+        previous = order
+        out[rec.key(record)] = record
+    return out
+
+
+def encode_companies(names: Iterable[str]) -> bytes:
+    """companies.jsonl: one verified line per company, sorted by name."""
+    return b"".join(rec.company_line(n) for n in sorted(set(names)))
+
+
+def format_blob() -> bytes:
+    return orjson.dumps(layout.format_document(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+class Snapshot:
+    """A read-only view of one snapshot tree (or of the empty snapshot)."""
+
+    def __init__(self, repo: pygit2.Repository, tree: Optional[pygit2.Tree]):
+        self.repo = repo
+        self.tree = tree
+        self._companies: Optional[list[str]] = None
+        self._records_tree = None
+        if tree is not None:
+            self._check_format()
+
+    @classmethod
+    def empty(cls, repo: pygit2.Repository) -> "Snapshot":
+        return cls(repo, None)
+
+    @property
+    def tree_id(self) -> Optional[str]:
+        return str(self.tree.id) if self.tree is not None else None
+
+    def _check_format(self) -> None:
+        try:
+            meta = orjson.loads(self._blob_data(layout.META_FILE))
+        except (KeyError, orjson.JSONDecodeError):
+            raise ValidationError("not an attgit snapshot: attgit.json missing or unreadable", self._where()) from None
+        if not isinstance(meta, dict) or meta.get("format") != layout.FORMAT_NAME:
+            raise ValidationError("not an attgit snapshot: unknown format in attgit.json", self._where())
+        if meta.get("version") != layout.FORMAT_VERSION or meta.get("layout") != layout.LAYOUT:
+            raise ValidationError(
+                f"snapshot format version {meta.get('version')!r}, layout {meta.get('layout')!r} "
+                f"is not supported by this attgit (it reads version {layout.FORMAT_VERSION}); upgrade attgit",
+                self._where(),
+            )
+
+    def _where(self) -> str:
+        return f"tree {str(self.tree.id)[:12]}" if self.tree is not None else "empty snapshot"
+
+    def _blob_data(self, path: str) -> bytes:
+        entry = self.tree[path]  # KeyError when absent
+        if entry.type != ObjectType.BLOB:
+            raise ValidationError(f"{path} is not a file", self._where())
+        return self.repo.odb.read(entry.id)[1]
+
+    def companies(self) -> list[str]:
+        """Every company of the snapshot, sorted by name (verified)."""
+        if self._companies is None:
+            self._companies = self._read_companies()
+        return list(self._companies)
+
+    def _read_companies(self) -> list[str]:
+        if self.tree is None:
+            return []
+        try:
+            data = self._blob_data(layout.COMPANIES_FILE)
+        except KeyError:
+            raise ValidationError("snapshot has no companies.jsonl", self._where()) from None
+        names = [
+            rec.company_from_line(line, f"{layout.COMPANIES_FILE} line {n}")
+            for n, line in enumerate(data.splitlines(), start=1)
+        ]
+        if names != sorted(set(names)):
+            raise ValidationError("companies.jsonl is not sorted or repeats a name", self._where())
+        return names
+
+    def blob_id(self, company: str) -> Optional[pygit2.Oid]:
+        """The id of the company's records blob (None when absent)."""
+        if self.tree is None:
+            return None
+        try:
+            return self.tree[layout.company_path(company)].id
+        except KeyError:
+            return None
+
+    def company_bytes(self, company: str) -> bytes:
+        oid = self.blob_id(company)
+        return b"" if oid is None else self.repo.odb.read(oid)[1]
+
+    def records(self, company: str) -> dict:
+        """{key: record} of one company, parsed and verified."""
+        return decode_company(company, self.company_bytes(company), layout.company_path(company))
+
+    def iter_records(self) -> Iterator[dict]:
+        """Every record, company by company (one company in memory at a time)."""
+        for company in self.companies():
+            yield from sorted(self.records(company).values(), key=rec.sort_key)
+
+    def count_records(self, company: Optional[str] = None) -> int:
+        """Number of records, counted by lines (no parsing)."""
+        names = [company] if company is not None else self.companies()
+        return sum(self.company_bytes(c).count(b"\n") for c in names)
+
+    def file_paths(self) -> list[str]:
+        """Paths of every records file in the tree (for verify)."""
+        if self.tree is None:
+            return []
+        try:
+            sub = self.tree[layout.RECORDS_DIR]
+        except KeyError:
+            return []
+        return [f"{layout.RECORDS_DIR}/{e.name}" for e in self.repo[sub.id]]
+
+
+class SnapshotBuilder:
+    """Builds a new snapshot tree from a base one, along changed paths only.
+
+    Companies not touched keep their blob ids; only the ``records`` subtree
+    and the root are rewritten.
+    """
+
+    def __init__(self, repo: pygit2.Repository, base: Optional[Snapshot] = None):
+        self.repo = repo
+        self.base = base if base is not None else Snapshot.empty(repo)
+        self.companies = set(self.base.companies())
+        self._blobs: dict[str, Optional[pygit2.Oid]] = {}
+
+    def put_blob(self, company: str, data: bytes) -> pygit2.Oid:
+        """Set a company's records to ``data`` (an encoded blob)."""
+        oid = self.repo.odb.write(ObjectType.BLOB, data)
+        self._blobs[company] = oid
+        self.companies.add(company)
+        return oid
+
+    def put_oid(self, company: str, oid: pygit2.Oid) -> None:
+        """Set a company's records to an existing blob (taken from another snapshot)."""
+        self._blobs[company] = oid
+        self.companies.add(company)
+
+    def put_records(self, company: str, records: Iterable[dict]) -> tuple[pygit2.Oid, int]:
+        data, count = encode_company(company, records)
+        return self.put_blob(company, data), count
+
+    def remove(self, company: str) -> None:
+        self._blobs[company] = None
+        self.companies.discard(company)
+
+    def write(self) -> pygit2.Oid:
+        """Write the tree objects; return the root tree id."""
+        self._check_unique_files()
+        records_tree = self._write_records_tree()
+        root = self.repo.TreeBuilder()
+        root.insert(layout.META_FILE, self.repo.odb.write(ObjectType.BLOB, format_blob()), FileMode.BLOB)
+        companies = self.repo.odb.write(ObjectType.BLOB, encode_companies(self.companies))
+        root.insert(layout.COMPANIES_FILE, companies, FileMode.BLOB)
+        root.insert(layout.RECORDS_DIR, records_tree, FileMode.TREE)
+        return root.write()
+
+    def _write_records_tree(self) -> pygit2.Oid:
+        base_tree = self._base_records_tree()
+        builder = self.repo.TreeBuilder(base_tree) if base_tree is not None else self.repo.TreeBuilder()
+        empty = None
+        for company, oid in self._blobs.items():
+            name = layout.company_file_name(company)
+            if oid is None:
+                if builder.get(name) is not None:
+                    builder.remove(name)
+            else:
+                builder.insert(name, oid, FileMode.BLOB)
+        for company in self.companies:  # a company with no blob yet gets an empty file
+            name = layout.company_file_name(company)
+            if builder.get(name) is None:
+                empty = empty or self.repo.odb.write(ObjectType.BLOB, b"")
+                builder.insert(name, empty, FileMode.BLOB)
+        return builder.write()
+
+    def _base_records_tree(self):
+        if self.base.tree is None:
+            return None
+        try:
+            return self.repo[self.base.tree[layout.RECORDS_DIR].id]
+        except KeyError:
+            return None
+
+    def _check_unique_files(self) -> None:
+        seen: dict[str, str] = {}
+        for company in self.companies:
+            name = layout.company_file_name(company)
+            if name in seen:
+                raise ValidationError(
+                    f"companies {seen[name]!r} and {company!r} map to the same file {name}; "
+                    "rename one of them"
+                )
+            seen[name] = company

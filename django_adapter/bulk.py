@@ -1,0 +1,133 @@
+"""Bulk writes to the attendance table through the connection's cursor.
+
+The ORM writes ~11K rows/s on SQLite (``bulk_create`` is capped at 999
+parameters a statement); one prepared statement run by ``executemany``
+inside the caller's transaction is an order of magnitude faster, and on
+PostgreSQL ``COPY`` faster still.  Every method here runs inside the
+transaction the caller holds; none commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Sequence
+
+from attgit.errors import DatabaseError
+from attgit.records import describe_key
+
+from .models import AttendanceRecord, Company
+
+#: Columns written on insert, in this order.
+INSERT_COLUMNS = (
+    "ep_no", "ep_name", "company_id", "date", "shift", "status",
+    "in_time", "out_time", "overstay", "created_at", "updated_at",
+)
+#: Value columns an update rewrites (the key never changes).
+UPDATE_COLUMNS = ("ep_name", "shift", "status", "in_time", "out_time", "overstay")
+KEY_WHERE = "company_id = %s AND date = %s AND ep_no = %s"
+
+
+def db_time(value: str | None) -> str | None:
+    """A record's ``HH:MM`` as ``HH:MM:SS``, the text Django itself stores
+    in SQLite (so ORM lookups on times keep working); PostgreSQL accepts it
+    as well."""
+    if value is None or len(value) == 8:
+        return value
+    return value + ":00"
+
+
+class RecordWriter:
+    """Inserts, updates and deletes attendance rows of one database."""
+
+    def __init__(self, connection, now: datetime):
+        self.connection = connection
+        self.now = now
+        self.db_now = connection.ops.adapt_datetimefield_value(now)
+        quote = connection.ops.quote_name
+        self.table = quote(AttendanceRecord._meta.db_table)
+        self._ids: dict[str, int] | None = None
+        columns = ", ".join(quote(c) for c in INSERT_COLUMNS)
+        self.insert_sql = (
+            f"INSERT INTO {self.table} ({columns}) VALUES ({', '.join(['%s'] * len(INSERT_COLUMNS))})"
+        )
+        self.copy_sql = f"COPY {self.table} ({columns}) FROM STDIN"
+        sets = ", ".join(f"{quote(c)} = %s" for c in (*UPDATE_COLUMNS, "updated_at"))
+        self.update_sql = f"UPDATE {self.table} SET {sets} WHERE {KEY_WHERE}"
+        self.delete_sql = f"DELETE FROM {self.table} WHERE {KEY_WHERE}"
+
+    # --- companies ---------------------------------------------------------
+
+    def company_ids(self) -> dict[str, int]:
+        if self._ids is None:
+            companies = Company.objects.using(self.connection.alias)
+            self._ids = dict(companies.values_list("name", "id"))
+        return self._ids
+
+    def company_id(self, name: str) -> int:
+        """The company's id, creating the company if it is missing (Property 11)."""
+        ids = self.company_ids()
+        if name not in ids:
+            company = Company(name=name, created_at=self.now)
+            company.save(using=self.connection.alias, force_insert=True)
+            ids[name] = company.pk
+        return ids[name]
+
+    def drop_company(self, name: str) -> None:
+        """Delete the company and its records (its users keep their accounts)."""
+        ids = self.company_ids()
+        if name not in ids:
+            return
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {self.table} WHERE company_id = %s", [ids[name]])
+        Company.objects.using(self.connection.alias).filter(pk=ids.pop(name)).delete()
+
+    # --- records -----------------------------------------------------------
+
+    def insert(self, company_id: int, records: Sequence[dict]) -> None:
+        rows = [self._insert_row(company_id, r) for r in records]
+        if self.connection.vendor == "postgresql":
+            self._copy(rows)
+        else:
+            with self.connection.cursor() as cursor:
+                cursor.executemany(self.insert_sql, rows)
+
+    def update(self, company_id: int, records: Sequence[dict]) -> None:
+        rows = [
+            (r["ep_name"], r["shift"], r["status"], db_time(r["in_time"]), db_time(r["out_time"]),
+             r["overstay"], self.db_now, company_id, r["date"], r["ep_no"])
+            for r in records
+        ]
+        self._run_keyed("update", self.update_sql, rows, records)
+
+    def delete(self, company_id: int, keys: Sequence[tuple]) -> None:
+        rows = [(company_id, k[2], k[0]) for k in keys]
+        self._run_keyed("delete", self.delete_sql, rows, keys)
+
+    def _insert_row(self, company_id: int, r: dict) -> tuple:
+        return (
+            r["ep_no"], r["ep_name"], company_id, r["date"], r["shift"], r["status"],
+            db_time(r["in_time"]), db_time(r["out_time"]), r["overstay"], self.db_now, self.db_now,
+        )
+
+    def _copy(self, rows: list[tuple]) -> None:
+        """PostgreSQL's COPY on the connection's own psycopg cursor (same
+        transaction); errors come back as Django's, like any other query."""
+        with self.connection.wrap_database_errors, self.connection.connection.cursor() as cursor:
+            with cursor.copy(self.copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def _run_keyed(self, what: str, sql: str, rows: list, items: Sequence) -> None:
+        """executemany, then insist every key matched exactly one row: a
+        changeset computed against other data must not half-apply."""
+        with self.connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+            matched = cursor.rowcount
+        if matched != len(rows):
+            first = items[0]
+            key = (first["ep_no"], first["company"], first["date"]) if isinstance(first, dict) else first
+            raise DatabaseError(
+                f"{what} of {len(rows)} records matched {matched} rows (batch starting at "
+                f"{describe_key(tuple(key))}): the database changed since the change was "
+                "computed; nothing was changed, run the command again"
+            )

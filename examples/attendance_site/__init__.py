@@ -1,0 +1,1 @@
+"""A runnable attendance site that shows attgit's Django app at work."""

@@ -1,0 +1,17 @@
+"""Fixtures of the Django tests: the example site's settings, on SQLite by
+default and on PostgreSQL when ``DATABASE_URL`` points at one.
+
+Test modules here are named ``test_dj_*`` because this folder is not a
+package (a package named ``django`` would hide Django itself).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def wc():
+    from django_adapter.workingcopy import DjangoWorkingCopy
+
+    return DjangoWorkingCopy()

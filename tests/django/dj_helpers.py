@@ -1,0 +1,58 @@
+"""Helpers shared by the Django tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.db import connection
+
+from attgit import records as rec
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def reset_db() -> None:
+    """Empty every table the tests write (at the start of a Hypothesis example)."""
+    from django_adapter.models import AttendanceRecord, BackupLog, Company, SyncState, User
+
+    BackupLog.objects.all().delete()
+    AttendanceRecord.objects.all().delete()
+    User.objects.all().delete()
+    Company.objects.all().delete()
+    SyncState.objects.all().delete()
+
+
+def keys(records) -> set:
+    return {rec.key(r) for r in records}
+
+
+def in_stream_order(records) -> list[dict]:
+    """Records in the order DjangoWorkingCopy.all_records streams them."""
+    return sorted(records, key=lambda r: (r["company"], r["date"], r["ep_no"]))
+
+
+def database_url() -> str:
+    """A DATABASE_URL for the database the tests are using right now (for a
+    subprocess); SQLite test databases live in memory and have none."""
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def site_env(**extra) -> dict:
+    """Environment for a subprocess running the example site."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ATTGIT_DB_PATH")}
+    env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES), str(ROOT), env.get("PYTHONPATH", "")])
+    env["DJANGO_SETTINGS_MODULE"] = "attendance_site.settings"
+    env.update(extra)
+    return env
+
+
+def python(code: str, env: dict, **kwargs) -> subprocess.Popen:
+    """Start ``python -c code`` with the site's environment."""
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(EXAMPLES),
+                            text=True, **kwargs)

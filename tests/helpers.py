@@ -1,0 +1,34 @@
+"""Small helpers shared by tests (no fixtures here: see conftest.py)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from attgit import records as rec
+from attgit.repository import Author
+
+AUTHOR = Author("tester", "tester@example.com", 1_700_000_000)
+
+
+def record(ep_no="E001", company="ABC Corp", date="2025-11-20", **fields) -> dict:
+    base = {"ep_no": ep_no, "ep_name": f"Name {ep_no}", "company": company, "date": date, "shift": "Day",
+            "status": "P", "in_time": "09:00", "out_time": "17:00", "overstay": "0"}
+    base.update(fields)
+    return rec.normalise(base)
+
+
+def git(*args, cwd=None) -> str:
+    """Run C git and return its output; raises with git's stderr on failure."""
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if done.returncode:
+        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
+    return done.stdout
+
+
+def fsck(path) -> None:
+    git("-C", str(path), "fsck", "--strict", "--no-progress")
+
+
+def as_set(wc) -> set:
+    """A database's content as comparable data."""
+    return {tuple(sorted(r.items(), key=lambda kv: kv[0])) for r in wc.all_records()}
