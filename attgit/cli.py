@@ -63,12 +63,12 @@ class App:
         A failure is written to the audit log (with the operation's name)
         before it propagates to the user.
         """
-        from .sync import reconcile
+        from .sync import exclusive
 
+        notes: list = []
         try:
-            with self.repo.lock(self.wait), _db_lock(self.backend.db, self.wait):
-                note = reconcile(self.repo, self.backend.db)
-                if note:
+            with exclusive(self.repo, self.backend.db, self.wait, notes):
+                for note in notes:
                     click.echo(f"attgit: {note}", err=True)
                 yield
         except AttgitError as exc:
@@ -79,13 +79,6 @@ class App:
 
     def log(self, operation: str, **details) -> None:
         self.backend.log(operation, user=self.author.name, **details)
-
-
-def _db_lock(db, wait: float):
-    try:
-        return db.lock(wait=wait)
-    except TypeError:  # a working copy whose lock() takes no wait
-        return db.lock()
 
 
 pass_app = click.make_pass_decorator(App)

@@ -14,6 +14,7 @@ by every writing command) notices and finishes by moving the branch.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -33,6 +34,25 @@ Progress = Optional[Callable[[int, int], None]]
 
 
 # --- reconcile -------------------------------------------------------------
+
+@contextlib.contextmanager
+def exclusive(repo: Repository, db: WorkingCopy, wait: float = 0.0, notes: Optional[list] = None):
+    """Hold the repository's and the database's single-writer locks and
+    reconcile what a crash may have left apart.  Every writer (CLI, web,
+    admin) goes through here.  What reconcile did is appended to ``notes``."""
+    with repo.lock(wait), _db_lock(db, wait):
+        note = reconcile(repo, db)
+        if note and notes is not None:
+            notes.append(note)
+        yield
+
+
+def _db_lock(db: WorkingCopy, wait: float):
+    try:
+        return db.lock(wait=wait)
+    except TypeError:  # a working copy whose lock() takes no wait
+        return db.lock()
+
 
 def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
     """Bring a database and a branch that a crash left apart back together.

@@ -7,7 +7,13 @@ package (a package named ``django`` would hide Django itself).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# tests/strategies.py, shared with the library's tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 @pytest.fixture
