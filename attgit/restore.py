@@ -86,7 +86,8 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     target_oid = repo.resolve(rev)
     pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before checkout of {rev}")
     head = repo.head()
-    ours, target = repo.snapshot(head), repo.snapshot(target_oid)
+    ours = repo.snapshot(head) if not preview else _current(repo, db, author)
+    target = repo.snapshot(target_oid)
     builder = SnapshotBuilder(repo.git, ours)
     keep = selection.keep if selection.by_date else None
     plan = plan_between(ours, target, selection.companies, keep, builder)
@@ -123,7 +124,7 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     head = repo.head()
     ours = repo.snapshot(head) if not preview else _current(repo, db, author)
     outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection)
-    counts = {**outcome.counts.__dict__, **outcome.plan.counts.to_dict(), "records_in_file": in_file}
+    counts = {**outcome.counts.to_dict(), **outcome.plan.counts.to_dict(), "records_in_file": in_file}
     result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=counts,
                            conflicts=outcome.conflicts, companies=outcome.plan.companies)
     if preview:

@@ -258,7 +258,7 @@ def pull_commit(repo: Repository, db: WorkingCopy, author: Author, theirs: pygit
     base = repo.merge_base(head, theirs)
     outcome = merge_snapshots(repo, repo.snapshot(base), repo.snapshot(head), repo.snapshot(theirs), strategy)
     result.base = str(base) if base else None
-    result.counts = {**outcome.counts.__dict__, **outcome.plan.counts.to_dict()}
+    result.counts = {**outcome.counts.to_dict(), **outcome.plan.counts.to_dict()}
     result.conflicts = outcome.conflicts
     if preview:
         result.status = "preview"
