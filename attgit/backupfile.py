@@ -726,6 +726,8 @@ def _document(events: Iterator[tuple], v: _Validator) -> None:
         else:
             _build(event, value, events, MAX_DEPTH)
             v.warnings.append(f"unknown top-level key {_short(name)} ignored")
+    if "metadata" not in seen:
+        raise _fail("missing_metadata", "there is no 'metadata' object")
     for name in ("companies", "attendance_records"):
         if name not in seen:
             raise _fail("invalid_schema", f"there is no {name!r} list")

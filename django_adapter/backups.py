@@ -81,7 +81,7 @@ def _write_file(path: Path, backup_type: str, since, created_by: str, using: str
         with wc.consistent_read(), open(partial, "wb") as out:
             records = wc.records_since(since) if backup_type == "incremental" else wc.all_records()
             summary = write_backup(out, wc.companies_with_created_at(), records,
-                                   backup_type=backup_type, created_by=created_by)
+                                   backup_type=backup_type, created_by=created_by, since=since)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

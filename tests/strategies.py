@@ -63,3 +63,45 @@ def edits(draw, dataset):
     for r in draw(st.lists(records(), max_size=5)):
         out.setdefault(rec.key(r), r)
     return list(out.values())
+
+
+# --- merge and backup files (appended) ---------------------------------------
+
+ONE_COMPANY = st.just("ABC Corp")
+FEW_DATES = st.sampled_from(["2024-01-01", "2024-01-02", "2024-01-03"])
+
+
+def keyed(items):
+    """key -> record, the first record of a key winning."""
+    out = {}
+    for r in items:
+        out.setdefault(rec.key(r), r)
+    return out
+
+
+@st.composite
+def three_versions(draw, company=ONE_COMPANY, max_size=12):
+    """(base, ours, theirs) as key -> record mappings: two independent edits
+    of a common base, plus additions in the same company on each side (so
+    add/add collisions happen)."""
+    few = st.lists(records(company=company, date=FEW_DATES), max_size=max_size, unique_by=rec.key)
+    base = draw(few)
+    ours = draw(edits(base)) + draw(few.map(lambda rs: rs[:4]))
+    theirs = draw(edits(base)) + draw(few.map(lambda rs: rs[:4]))
+    return keyed(base), keyed(ours), keyed(theirs)
+
+
+#: JSON values of every kind, for putting the wrong thing in the right place.
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=40),
+)
+JSON_VALUES = st.one_of(
+    JSON_SCALARS,
+    st.lists(JSON_SCALARS, max_size=3),
+    st.dictionaries(st.text(max_size=8), JSON_SCALARS, max_size=3),
+    st.lists(st.lists(JSON_SCALARS, max_size=2), max_size=2),
+)

@@ -1,8 +1,9 @@
 """Production settings: ``--settings attendance_site.settings_production``.
 
 Needs ``DJANGO_SECRET_KEY`` (at least 50 characters) and
-``DJANGO_ALLOWED_HOSTS`` (comma-separated) in the environment; serve it
-over HTTPS behind a proxy that sets ``X-Forwarded-Proto``.
+``DJANGO_ALLOWED_HOSTS`` (comma-separated; default localhost only) in the
+environment; serve it over HTTPS behind a proxy that sets
+``X-Forwarded-Proto``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ except KeyError:
     raise ImproperlyConfigured(
         "set DJANGO_SECRET_KEY to a long random string (50+ characters) for production"
     ) from None
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h.strip()]
+# Without DJANGO_ALLOWED_HOSTS the site answers only on this machine (fails closed).
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
+    if h.strip()
+]
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = True

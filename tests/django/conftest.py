@@ -21,3 +21,9 @@ def wc():
     from django_adapter.workingcopy import DjangoWorkingCopy
 
     return DjangoWorkingCopy()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2's 1M rounds cost ~0.3 s a user; tests make many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

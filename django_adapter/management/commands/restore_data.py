@@ -1,0 +1,92 @@
+"""``manage.py restore_data``: merge a JSON backup file into the database.
+
+The design document's command, on top of attgit's import: the file is
+validated whole before anything is written; absent records are added,
+identical ones skipped, different ones decided by the strategy; nothing is
+deleted; the database's state before the restore is committed first, so a
+restore can be undone with ``attgit checkout``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.management.base import BaseCommand, CommandError
+
+from attgit.backupfile import read_backup
+from attgit.errors import AttgitError, ConflictsPending
+from attgit.restore import Selection, import_backup
+from attgit.sync import exclusive
+
+from ...audit import log_operation
+from ...repository import author_for, open_repository
+from ...workingcopy import connect
+
+STRATEGIES = ("backup_wins", "database_wins", "manual", "theirs", "ours")
+
+
+class Command(BaseCommand):
+    help = ("Restore (merge) a JSON backup file into the database. "
+            "Example: manage.py restore_data --input backup.json --strategy backup_wins --preview")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--input", required=True, help="the backup file")
+        parser.add_argument("--strategy", default="backup_wins", choices=STRATEGIES,
+                            help="for records that differ: backup_wins (default), database_wins or manual")
+        parser.add_argument("--preview", action="store_true", help="show what would change; write nothing")
+        parser.add_argument("--company", action="append", default=[], help="only this company (repeatable)")
+        parser.add_argument("--from", dest="date_from", help="only records on or after YYYY-MM-DD")
+        parser.add_argument("--to", dest="date_to", help="only records on or before YYYY-MM-DD")
+        parser.add_argument("--user", help="username recorded as the restorer")
+
+    def handle(self, *args, input, strategy, preview, company, date_from, date_to, user, **options):
+        from django.contrib.auth import get_user_model
+
+        user_obj = get_user_model().objects.filter(username=user).first() if user else None
+        name = os.path.basename(input)
+        try:
+            result = self._restore(input, name, strategy, preview, company, date_from, date_to, user_obj)
+        except AttgitError as exc:
+            if not preview:
+                log_operation("restore", user_obj=user_obj, success=False, error=str(exc), filename=name)
+            raise CommandError(str(exc)) from None
+        self._report(result, preview)
+        if result.status == "conflicts":
+            raise CommandError(str(ConflictsPending(
+                f"{len(result.conflicts)} conflict(s) wait: resolve them with `manage.py attgit resolve` "
+                "or on the conflicts page")))
+
+    def _restore(self, path, name, strategy, preview, company, date_from, date_to, user_obj):
+        if not os.path.isfile(path):
+            raise CommandError(f"no such backup file: {path}")
+        repo, db = open_repository(), connect()
+        selection = Selection(set(company) or None, date_from, date_to)
+        with read_backup(path) as backup, exclusive(repo, db):
+            result = import_backup(repo, db, author_for(user_obj), backup, name, strategy=strategy,
+                                   preview=preview, selection=selection, progress=self._progress)
+        if not preview:
+            c = result.counts
+            log_operation("restore", user_obj=user_obj, commit=result.commit or "", filename=name,
+                          records=c.get("records_in_file", 0), added=c.get("added", 0),
+                          updated=c.get("updated", 0), skipped=c.get("skipped", 0),
+                          conflicts=len(result.conflicts), strategy=strategy)
+        return result
+
+    def _progress(self, done: int, total: int) -> None:
+        if total and (done == total or done % 10000 < 1000):
+            self.stderr.write(f"  applied {done:,} of {total:,} records", ending="\r")
+
+    def _report(self, result, preview: bool) -> None:
+        c = result.counts
+        verb = "would add" if preview else "added"
+        self.stdout.write(f"{verb} {c.get('added', 0)}, updated {c.get('updated', 0)}, skipped {c.get('skipped', 0)}, "
+                          f"conflicts {len(result.conflicts)} (records in file: {c.get('records_in_file', 0)})")
+        for conflict in result.conflicts[:50]:
+            fields = ", ".join(f"{f}: {conflict.ours and conflict.ours.get(f)!r} -> "
+                               f"{conflict.theirs and conflict.theirs.get(f)!r}" for f in conflict.fields)
+            how = conflict.resolution or "pending"
+            self.stdout.write(f"  conflict {conflict.id} {' / '.join(conflict.key)} [{how}] {fields}")
+        if len(result.conflicts) > 50:
+            self.stdout.write(f"  ... and {len(result.conflicts) - 50} more")
+        if result.commit and result.status == "applied":
+            self.stdout.write(f"restore committed as {result.commit[:10]}")

@@ -1,0 +1,99 @@
+"""Fixtures of the integration tests: environments on real databases, and
+real git servers (``git daemon``, ``git http-backend``) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .envs import Databases, Env, postgres_url
+
+# The Django settings the test process itself runs with; a subprocess gets
+# its own through envs.site_environ.
+GIT_SERVER_START = 20.0
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory):
+    """Databases for environments, on PostgreSQL when DATABASE_URL names a
+    server, else SQLite files."""
+    dbs = Databases(tmp_path_factory.mktemp("databases"), postgres_url())
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture
+def make_env(databases, tmp_path):
+    """make_env("prod") -> a new environment with an empty, migrated
+    database and no repository yet."""
+
+    def make(name: str) -> Env:
+        return Env(name, tmp_path, databases.create(name))
+
+    return make
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (also: an unreachable remote)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen) -> bool:
+    deadline = time.monotonic() + GIT_SERVER_START
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory) -> Path:
+    """The folder both git servers export: put repositories here."""
+    return tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture(scope="session")
+def git_daemon(served):
+    """``git daemon`` exporting ``served`` with push enabled; yields the URL
+    prefix (git://127.0.0.1:PORT/)."""
+    for _ in range(5):  # another process may take the free port first
+        port = free_port()
+        process = subprocess.Popen(
+            ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", "--listen=127.0.0.1",
+             f"--port={port}", f"--base-path={served}", str(served)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if _wait_for_port(port, process):
+            break
+        process.kill()
+        process.wait()
+    else:
+        pytest.fail("git daemon did not start")
+    yield f"git://127.0.0.1:{port}/"
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def git_http(served):
+    """``git http-backend`` behind a threaded HTTP server exporting
+    ``served``; yields the URL prefix (http://127.0.0.1:PORT/)."""
+    script = Path(__file__).with_name("githttp.py")
+    process = subprocess.Popen([sys.executable, str(script), str(served)], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    port = int(process.stdout.readline())
+    if not _wait_for_port(port, process):
+        pytest.fail("the git HTTP server did not start")
+    yield f"http://127.0.0.1:{port}/"
+    process.terminate()
+    process.wait(10)
