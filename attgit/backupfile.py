@@ -201,7 +201,8 @@ def write_backup(
     temporary file while counted, since the counts come first in the file.
     """
     if backup_type not in BACKUP_TYPES:
-        raise UsageError(f"backup type must be one of {', '.join(BACKUP_TYPES)}, got {backup_type!r}")
+        valid = ", ".join(BACKUP_TYPES)
+        raise UsageError(f"backup type must be one of {valid}, got {backup_type!r}")
     if not isinstance(created_by, str):
         raise UsageError(f"created_by must be a user name, got {created_by!r}")
     listed = _company_entries(companies)
@@ -407,7 +408,8 @@ class _Validator:
         where = f"{where} ({name})"
         _check_company_checksum(name, obj["checksum"], where)
         if obj.get("id") is not None and type(obj["id"]) is not int:
-            raise _fail("invalid_schema", f"field 'id' must be an integer, not {_kind(obj['id'])}", where)
+            raise _fail("invalid_schema", f"field 'id' must be an integer, "
+                        f"not {_kind(obj['id'])}", where)
         if name in self.companies:
             raise _fail("invalid_schema", f"company {name!r} is listed twice", where)
         self.companies[name] = _optional_datetime(obj.get("created_at"), "created_at", where)
@@ -446,7 +448,8 @@ class _Validator:
         for name in RECORD_KEYS:
             value = obj.get(name)
             if value is not None and type(value) is not str:
-                raise _fail("invalid_schema", f"field {name!r} must be text, not {_kind(value)}", where)
+                raise _fail("invalid_schema", f"field {name!r} must be text, "
+                            f"not {_kind(value)}", where)
             _check_scalar(value, name, where)
         for name in IGNORED_RECORD_KEYS & obj.keys():
             _check_scalar(obj[name], name, where)
@@ -515,8 +518,11 @@ class _Validator:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "text", bool: "true/false",
-            int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    return _KINDS.get(type(value), type(value).__name__)
+
+
+_KINDS = {dict: "an object", list: "a list", str: "text", bool: "true/false",
+          int: "a number", float: "a number", type(None): "null"}
 
 
 def _kind_name(kind: type) -> str:
@@ -537,7 +543,8 @@ def _check_scalar(value: Any, name: str, where: str) -> None:
     if isinstance(value, (dict, list)):
         raise _fail("invalid_schema", f"field {_short(name)} must not be {_kind(value)}", where)
     if isinstance(value, str) and len(value) > MAX_STRING:
-        raise _fail("invalid_schema", f"field {_short(name)} is {len(value)} characters long", where)
+        raise _fail("invalid_schema", f"field {_short(name)} is {len(value)} characters long",
+                    where)
     if isinstance(value, float) and not abs(value) < 1e18:
         raise _fail("invalid_schema", f"field {_short(name)} holds an absurd number", where)
     if type(value) is int and not -(2**63) <= value < 2**63:
@@ -558,7 +565,8 @@ def _check_metadata_values(meta: dict) -> None:
     since = meta.get("since")
     if since is not None:
         if type(since) is not str:
-            raise _fail("invalid_schema", f"field 'since' must be text, not {_kind(since)}", "metadata")
+            raise _fail("invalid_schema", f"field 'since' must be text, not {_kind(since)}",
+                        "metadata")
         _optional_datetime(since, "since", "metadata")
 
 
@@ -735,7 +743,8 @@ def _document(events: Iterator[tuple], v: _Validator) -> None:
 
 def _array(name: str, event: str, events: Iterator[tuple], handle: Callable[[Any], None]) -> None:
     if event != "start_array":
-        raise _fail("invalid_schema", f"{name!r} must be a list, not {_EVENT_KINDS.get(event, event)}")
+        kind = _EVENT_KINDS.get(event, event)
+        raise _fail("invalid_schema", f"{name!r} must be a list, not {kind}")
     while True:
         event, value = _next(events)
         if event == "end_array":
@@ -878,7 +887,8 @@ def _open(source, max_bytes: Optional[int], stack: contextlib.ExitStack) -> Bina
         raise UsageError("open the backup file in binary mode ('rb')")
     if _seekable(source):
         return source
-    return _copy(source, max_bytes, stack.enter_context(tempfile.TemporaryFile(prefix="attgit-upload-")))
+    copy = stack.enter_context(tempfile.TemporaryFile(prefix="attgit-upload-"))
+    return _copy(source, max_bytes, copy)
 
 
 def _copy(stream: BinaryIO, max_bytes: Optional[int], copy: BinaryIO) -> BinaryIO:

@@ -29,7 +29,9 @@ class RecordChange:
     fields: tuple  # names of the fields whose values differ, in FIELDS order
 
     def to_dict(self) -> dict:
-        return {"key": list(self.key), "old": self.old, "new": self.new, "fields": list(self.fields)}
+        return {
+            "key": list(self.key), "old": self.old, "new": self.new, "fields": list(self.fields),
+        }
 
 
 @dataclass
@@ -46,7 +48,9 @@ class CompanyDiff:
 
     @property
     def counts(self) -> dict:
-        return {"added": len(self.added), "removed": len(self.removed), "changed": len(self.changed)}
+        return {
+            "added": len(self.added), "removed": len(self.removed), "changed": len(self.changed),
+        }
 
     def to_change(self, create: bool = False, drop: bool = False) -> CompanyChange:
         """The change that turns the old content into the new one."""

@@ -83,8 +83,12 @@ def conflict_id(key: tuple, ours: Record, theirs: Record) -> str:
     Derived from the key and both sides' checksums ("-" for a deleted
     side), so it changes exactly when either side's content does.
     """
-    parts = [list(key), rec.checksum(ours) if ours else "-", rec.checksum(theirs) if theirs else "-"]
+    parts = [list(key), _checksum_or_dash(ours), _checksum_or_dash(theirs)]
     return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:12]
+
+
+def _checksum_or_dash(record: Record) -> str:
+    return "-" if record is None else rec.checksum(record)
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,9 @@ class Conflict:
             return self._by_field(choice)
         side = parse_strategy(choice)
         if side == Strategy.MANUAL:
-            raise UsageError("resolve a conflict with 'ours', 'theirs' or a field mapping, not 'manual'")
+            raise UsageError(
+                "resolve a conflict with 'ours', 'theirs' or a field mapping, not 'manual'"
+            )
         return self._side(side)
 
     def _side(self, side: str) -> Record:
@@ -445,7 +451,9 @@ def _keep_ours(company: str, ours: Mapping, create: Optional[bool]) -> CompanyMe
     return CompanyMerge(company, dict(ours), change, [], MergeCounts(unchanged=len(ours)))
 
 
-def _take_theirs(company: str, ours: Mapping, theirs: Mapping, create: Optional[bool]) -> CompanyMerge:
+def _take_theirs(
+    company: str, ours: Mapping, theirs: Mapping, create: Optional[bool]
+) -> CompanyMerge:
     diff = diff_company(company, ours, theirs)
     if create is None:
         create = not ours and bool(theirs)

@@ -1,32 +1,49 @@
-"""BackupLog entries for every attgit operation, from the CLI or the web."""
+"""The audit log: one BackupLog row per backup, restore or attgit operation."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-from django.contrib.auth import get_user_model
+from .models import BackupLog, User
 
-from .models import BackupLog
-
-_COUNT_FIELDS = {
-    "companies": "companies_count",
-    "records": "records_count",
-    "added": "records_added",
-    "updated": "records_updated",
-    "skipped": "records_skipped",
-}
+_OPERATIONS = {value for value, _ in BackupLog.OPERATION_CHOICES}
+_COUNTS = {"companies": "companies_count", "records": "records_count",
+           "added": "records_added", "updated": "records_updated", "skipped": "records_skipped"}
 
 
-def log_operation(operation: str, *, user_obj=None, user: Optional[str] = None, success: bool = True,
-                  error: str = "", commit: str = "", filename: str = "", **details) -> BackupLog:
-    """Write one BackupLog row; counts go to their columns, the rest to details."""
-    if user_obj is None and user:
-        user_obj = get_user_model().objects.filter(username=user).first()
-    columns = {_COUNT_FIELDS[k]: int(v or 0) for k, v in details.items() if k in _COUNT_FIELDS}
-    extra = {k: v for k, v in details.items() if k not in _COUNT_FIELDS}
-    if user and user_obj is None:
-        extra["user"] = user
-    return BackupLog.objects.create(
-        user=user_obj, operation=operation[:20], filename=filename[:255], commit=commit or "",
-        success=success, error_message=error, details=extra, **columns,
+def log_operation(operation: str, user=None, *, success: bool = True, error: str = "",
+                  filename: str = "", commit: str = "", using: str = "default",
+                  **details) -> BackupLog:
+    """Write one audit row.  ``user`` is a User, a username or None;
+    ``companies``/``records``/``added``/``updated``/``skipped`` go to their
+    columns, any other detail to ``details`` (as JSON)."""
+    counts = {column: int(details.pop(name) or 0) for name, column in _COUNTS.items()
+              if name in details}
+    if operation not in _OPERATIONS:
+        details["operation"], operation = operation, "sync"
+    return BackupLog.objects.using(using).create(
+        user=_user(user, using),
+        operation=operation,
+        filename=str(filename)[-255:],
+        commit=str(commit or "")[:64],
+        success=success,
+        error_message=" ".join(str(error).split()),
+        details={k: _jsonable(v) for k, v in details.items()},
+        **counts,
     )
+
+
+def _user(user, using: str) -> Optional[User]:
+    if user is None or isinstance(user, User):
+        return user
+    return User.objects.using(using).filter(username=user).first()
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

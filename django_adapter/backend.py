@@ -1,44 +1,24 @@
-"""The Django backend of the ``attgit`` command.
+"""attgit's default backend: the Django database (``attgit --settings ...``).
 
-``attgit`` names this function (``django_adapter.backend:open_backend``) by
-string and calls it, so the library never imports Django.  It sets Django
-up with the given settings and hands back the database as a working copy,
-the repository path from the ATTGIT_REPO setting, and the BackupLog as the
-audit log every command writes to.
+:func:`open_backend` is what ``attgit.backend.DEFAULT_BACKEND`` names; the
+CLI calls it with the settings module given to ``--settings`` (or None,
+for ``$DJANGO_SETTINGS_MODULE``).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Optional
 
 from attgit.backend import Backend
 from attgit.errors import ConfigError
 
 
-def setup_django(settings: Optional[str]) -> None:
-    """Configure Django once; a clear ConfigError when that fails."""
-    if settings:
-        os.environ["DJANGO_SETTINGS_MODULE"] = settings
-    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        raise ConfigError("no Django settings: pass --settings MODULE or set DJANGO_SETTINGS_MODULE")
-    import django
-    from django.apps import apps
-
-    if apps.ready:
-        return
-    try:
-        django.setup()
-    except ImportError as exc:
-        raise ConfigError(f"cannot load Django settings {os.environ['DJANGO_SETTINGS_MODULE']!r}: {exc}") from None
-    except Exception as exc:  # ImproperlyConfigured and friends
-        raise ConfigError(f"invalid Django settings {os.environ['DJANGO_SETTINGS_MODULE']!r}: {exc}") from None
-
-
-def open_backend(settings: Optional[str] = None, user=None) -> Backend:
-    """The example site's database (or any project using this app)."""
-    setup_django(settings)
-    from django.conf import settings as conf
+def open_backend(settings_module: Optional[str] = None) -> Backend:
+    """Set Django up and return the default database as attgit's backend."""
+    _setup_django(settings_module)
+    from django.conf import settings
 
     from .audit import log_operation
     from .workingcopy import connect
@@ -46,8 +26,31 @@ def open_backend(settings: Optional[str] = None, user=None) -> Backend:
     db = connect()
     return Backend(
         db=db,
-        repo_path=str(getattr(conf, "ATTGIT_REPO", "") or "") or None,
-        default_strategy=getattr(conf, "ATTGIT_DEFAULT_STRATEGY", "theirs"),
-        log=lambda operation, **details: log_operation(operation, user_obj=user, **details),
+        repo_path=getattr(settings, "ATTGIT_REPO", None),
+        default_strategy=getattr(settings, "ATTGIT_DEFAULT_STRATEGY", "theirs"),
+        log=log_operation,
         extras={"records_since": db.records_since, "companies": db.companies_with_created_at},
     )
+
+
+def _setup_django(settings_module: Optional[str]) -> None:
+    """django.setup() with a clear ConfigError instead of a traceback.
+
+    The current directory is importable, as for ``manage.py``, so
+    ``attgit --settings attendance_site.settings`` works from ``examples/``.
+    """
+    if settings_module:
+        os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    elif not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        raise ConfigError("no Django settings: pass --settings MODULE or set DJANGO_SETTINGS_MODULE")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except (ImportError, ImproperlyConfigured) as exc:
+        raise ConfigError(
+            f"cannot load Django settings {os.environ['DJANGO_SETTINGS_MODULE']!r}: {exc}"
+        ) from None

@@ -19,7 +19,7 @@ from django.utils import timezone
 from attgit.backupfile import write_backup
 from attgit.errors import UsageError
 
-from .models import BackupLog
+from .audit import log_operation
 from .workingcopy import connect
 
 BACKUP_TYPES = ("full", "incremental")
@@ -55,12 +55,13 @@ def create_backup(path: os.PathLike | str, backup_type: str = "full",
     _check_arguments(backup_type, since)
     operation = f"backup_{backup_type}"
     path = Path(path)
+    logged = {"filename": str(path), "using": using, **({"since": since} if since else {})}
     try:
         summary = _write_file(path, backup_type, since, _creator(user), using)
     except Exception as exc:
-        _log(using, operation, path, user, since, error=" ".join(str(exc).split()))
+        log_operation(operation, user, success=False, error=str(exc), **logged)
         raise
-    _log(using, operation, path, user, since, summary=summary)
+    log_operation(operation, user, companies=summary.companies, records=summary.records, **logged)
     return summary
 
 
@@ -95,16 +96,3 @@ def _creator(user) -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def _log(using: str, operation: str, path: Path, user, since, summary=None, error: str = "") -> None:
-    BackupLog.objects.using(using).create(
-        user=user,
-        operation=operation,
-        filename=str(path)[-255:],
-        companies_count=summary.companies if summary else 0,
-        records_count=summary.records if summary else 0,
-        success=not error,
-        error_message=error,
-        details={"since": since.isoformat()} if since else {},
-    )

@@ -1,4 +1,4 @@
-"""The attendance tables, and the two tables attgit keeps beside them.
+"""The attendance tables, and the tables attgit keeps beside them.
 
 Companies travel between environments by ``name``; database ids never do.
 Bulk reads and writes go around the ORM (see :mod:`django_adapter.workingcopy`),
@@ -6,6 +6,8 @@ so the table layout here is also a contract with that module's SQL.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -102,6 +104,7 @@ class BackupLog(models.Model):
         ("resolve", "Resolve"),
         ("sync", "Sync"),
         ("verify", "Verify"),
+        ("download", "Download"),
     ]
 
     user = models.ForeignKey(
@@ -176,3 +179,85 @@ class Remote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.url})"
+
+
+def _new_upload_id() -> str:
+    import secrets
+
+    return secrets.token_hex(16)
+
+
+class Upload(models.Model):
+    """A backup file uploaded for a restore, kept on the server between the
+    preview and the apply.
+
+    The browser only ever sees ``id``: 32 random hex digits.  The file lives
+    at ``<ATTGIT_UPLOAD_DIR>/<id>.json``, a path made from the id alone;
+    ``original_name`` is shown to people and never used as a path.
+    """
+
+    id = models.CharField(primary_key=True, max_length=32, default=_new_upload_id, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    original_name = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name or 'upload'} ({self.id})"
+
+
+class Job(models.Model):
+    """A long operation started from a web page and run outside the request
+    (a backup, a restore, concluding or aborting a merge).
+
+    The worker writes this row when it starts and when it ends; while it
+    runs, its progress goes to a small file beside it
+    (:mod:`django_adapter.web.jobs`), because the apply holds the database's
+    one write transaction until it is done.
+    """
+
+    BACKUP, IMPORT, CHECKOUT, CONCLUDE, ABORT = "backup", "import", "checkout", "conclude", "abort"
+    KIND_CHOICES = [
+        (BACKUP, "Backup"),
+        (IMPORT, "Restore from a backup file"),
+        (CHECKOUT, "Restore a snapshot"),
+        (CONCLUDE, "Conclude a merge"),
+        (ABORT, "Abort a merge"),
+    ]
+    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+    STATUS_CHOICES = [(QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"), (FAILED, "Failed")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=QUEUED)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.DONE, self.FAILED)
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

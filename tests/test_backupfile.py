@@ -67,16 +67,20 @@ def dumps(document) -> bytes:
     return json.dumps(document, indent=1).encode()
 
 
+def compact(value) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
 def fast_layout(document: dict) -> bytes:
     """``document`` in write_backup's one-item-per-line layout (if it can be)."""
     sections = ("metadata", "companies", "attendance_records")
     if list(document) != list(sections) or not all(isinstance(document[s], list) for s in sections[1:]):
-        return orjson.dumps(document)
+        return compact(document)
 
     def items(values):
-        return b",\n".join(map(orjson.dumps, values)) + (b"\n" if values else b"")
+        return b",\n".join(map(compact, values)) + (b"\n" if values else b"")
 
-    return (b'{"metadata":' + orjson.dumps(document["metadata"]) + b',\n"companies":[\n'
+    return (b'{"metadata":' + compact(document["metadata"]) + b',\n"companies":[\n'
             + items(document["companies"]) + b'],\n"attendance_records":[\n'
             + items(document["attendance_records"]) + b"]}\n")
 
@@ -250,8 +254,9 @@ def test_the_design_documents_messages_are_kept():
         (b'{"companies": [], "attendance_records": []}', "missing_metadata"),
         (b'{"metadata": [], "companies": [], "attendance_records": []}', "missing_metadata"),
         (b'{"metadata": {"version": "1.0"}, "companies": [], "attendance_records": []}', "missing_metadata"),
-        (b'{"metadata": {}, "metadata": {}, "companies": [], "attendance_records": []}', "invalid_schema"),
-        (b"{" * 5000 + b"}" * 5000, "invalid_schema"),
+        (b'{"companies": [], "companies": [], "metadata": {}}', "invalid_schema"),
+        (b'{"metadata":' + b"[" * 5000 + b"]" * 5000 + b"}", "invalid_schema"),
+        (b'{"attendance_records":[' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"]}", "invalid_schema"),
         (b"[" * 100000, "invalid_schema"),
         (b'{"metadata": 1e999}', "invalid_json"),
     ],

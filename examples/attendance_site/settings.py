@@ -117,6 +117,17 @@ ATTGIT_REPO = os.environ.get("ATTGIT_REPO", str(VAR_DIR / "repo.git"))
 ATTGIT_BACKUP_DIR = os.environ.get("ATTGIT_BACKUP_DIR", str(VAR_DIR / "backups"))
 ATTGIT_DEFAULT_STRATEGY = "theirs"
 ATTGIT_UPLOAD_LIMIT = 100 * 1024 * 1024  # the design document's 100 MB
+# The web pages keep uploaded backup files (under random ids) and the
+# progress of background jobs here, outside the web root like the backups.
+ATTGIT_UPLOAD_DIR = os.environ.get("ATTGIT_UPLOAD_DIR", str(VAR_DIR / "uploads"))
+ATTGIT_JOB_DIR = os.environ.get("ATTGIT_JOB_DIR", str(VAR_DIR / "jobs"))
+
+# Form fields stay small; an uploaded file goes to a temporary file on disk
+# past 1 MB instead of memory.  The upload limit itself is enforced by the
+# restore page before Django parses the request (ATTGIT_UPLOAD_LIMIT).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o600
 
 LOGGING = {
     "version": 1,
