@@ -375,13 +375,13 @@ class _Validator:
         self.metadata: Optional[dict] = None
         self.companies: dict = {}  # name -> created_at (aware datetime or None)
         self.company_entries = 0
-        self.records = 0
+        self.record_count = 0
         self.seen_keys: set = set()  # hash() of each key; a hit is checked exactly later
         self.suspects: list = []  # (record number, key) whose hash was seen before
         self.warnings: list = []
 
     # metadata ------------------------------------------------------------------
-    def metadata_(self, obj: Any) -> None:
+    def on_metadata(self, obj: Any) -> None:
         if not isinstance(obj, dict):
             raise _fail("missing_metadata", f"'metadata' must be an object, not {_kind(obj)}")
         for name, kind in REQUIRED_METADATA.items():
@@ -396,7 +396,7 @@ class _Validator:
         self.metadata = obj
 
     # companies -----------------------------------------------------------------
-    def company(self, obj: Any) -> None:
+    def on_company(self, obj: Any) -> None:
         self.company_entries += 1
         where = f"company {self.company_entries}"
         if not isinstance(obj, dict):
@@ -415,8 +415,8 @@ class _Validator:
         self.companies[name] = _optional_datetime(obj.get("created_at"), "created_at", where)
 
     # records -------------------------------------------------------------------
-    def record(self, obj: Any) -> None:
-        self.records = n = self.records + 1
+    def on_record(self, obj: Any) -> None:
+        self.record_count = n = self.record_count + 1
         # quick() fetches the 9 fields: with "checksum" and 10 keys in all,
         # the keys are exactly RECORD_KEYS.
         if type(obj) is dict and len(obj) == 10 and "checksum" in obj:
@@ -445,13 +445,13 @@ class _Validator:
         if not isinstance(obj, dict):
             raise _fail("invalid_schema", f"a record must be an object, not {_kind(obj)}", where)
         _check_keys(obj, RECORD_KEYS | IGNORED_RECORD_KEYS, REQUIRED_RECORD_KEYS, where)
-        for name in RECORD_KEYS:
+        for name in (*FILE_FIELDS, "checksum"):
             value = obj.get(name)
             if value is not None and type(value) is not str:
                 raise _fail("invalid_schema", f"field {name!r} must be text, "
                             f"not {_kind(value)}", where)
             _check_scalar(value, name, where)
-        for name in IGNORED_RECORD_KEYS & obj.keys():
+        for name in sorted(IGNORED_RECORD_KEYS & obj.keys()):
             _check_scalar(obj[name], name, where)
         try:
             return self.canon.full(obj, where)
@@ -481,7 +481,7 @@ class _Validator:
         meta = self.metadata
         for name, found, what in (
             ("total_companies", self.company_entries, "companies"),
-            ("total_attendance_records", self.records, "attendance records"),
+            ("total_attendance_records", self.record_count, "attendance records"),
         ):
             if meta[name] != found:
                 raise _fail("count_mismatch", f"metadata says {meta[name]} {what}, "
@@ -625,11 +625,11 @@ def _read_fast(f: BinaryIO, v: _Validator) -> None:
     first = _line(lines)
     if not (first.startswith(b'{"metadata":') and first.endswith(b",")):
         raise _NotFast
-    v.metadata_(_loads(first[12:-1]))
+    v.on_metadata(_loads(first[12:-1]))
     _expect(lines, b'"companies":[')
-    _items(lines, v.company, (b"],",))
+    _items(lines, v.on_company, (b"],",))
     _expect(lines, b'"attendance_records":[')
-    if _items(lines, v.record, (b"]}", b"]")) == b"]":
+    if _items(lines, v.on_record, (b"]}", b"]")) == b"]":
         _expect(lines, b"}")
     for rest in lines:
         if rest.strip(_JSON_WS):
@@ -711,7 +711,7 @@ def _next(events: Iterator[tuple]) -> tuple:
         raise _fail("invalid_json", "the file ends in the middle of the document") from None
 
 
-_SECTIONS = {"metadata": "metadata_", "companies": "company", "attendance_records": "record"}
+_SECTIONS = {"companies": "on_company", "attendance_records": "on_record"}
 
 
 def _document(events: Iterator[tuple], v: _Validator) -> None:
@@ -728,7 +728,7 @@ def _document(events: Iterator[tuple], v: _Validator) -> None:
         seen.add(name)
         event, value = _next(events)
         if name == "metadata":
-            v.metadata_(_build(event, value, events, MAX_DEPTH))
+            v.on_metadata(_build(event, value, events, MAX_DEPTH))
         elif name in _SECTIONS:
             _array(name, event, events, getattr(v, _SECTIONS[name]))
         else:
@@ -789,7 +789,7 @@ class BackupFile:
         self.warnings: list = validator.warnings
         #: companies the file lists: name -> created_at (aware datetime or None)
         self.declared_companies: dict = validator.companies
-        self.total_records: int = validator.records
+        self.total_records: int = validator.record_count
         self.size = size
         self._spool = spool
 

@@ -39,6 +39,10 @@ class Plan:
 
     counts: PlanCounts = field(default_factory=PlanCounts)
     companies: dict = field(default_factory=dict)  # company -> (inserts, updates, deletes)
+    #: the fingerprints the database had when the plan was computed
+    expect: Optional[dict] = None
+    #: when the plan folds in edits made meanwhile: the tree it leads to
+    tree: Optional[object] = None
     _spool: Optional[object] = None
 
     def add(self, change: CompanyChange) -> None:

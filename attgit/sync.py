@@ -93,7 +93,7 @@ def _catch_up(repo: Repository, db: WorkingCopy, recorded: pygit2.Oid, head: pyg
         db.set_state(DatabaseState(str(head), fingerprints))
         return f"the database already matched main; recorded {str(head)[:10]}"
     if current.tree.id == base.tree.id:
-        db.apply(plan_between(base, target).changes(), str(head))
+        db.apply(plan_between(base, target).changes(), str(head), expect=fingerprints)
         return f"main had moved past the database: brought the database up to {str(head)[:10]}"
     author = Author("attgit")
     own = repo.write_commit(current.tree.id, [recorded], "Database edits not yet committed",
@@ -102,7 +102,8 @@ def _catch_up(repo: Repository, db: WorkingCopy, recorded: pygit2.Oid, head: pyg
     outcome = merge_snapshots(repo, base, current, target, "ours")
     trailers = snapshot_trailers("merge", author, outcome.companies, outcome.records)
     commit = repo.write_commit(outcome.tree, [head, own], "Merge database edits with main", trailers, author)
-    apply_and_move(repo, db, head, commit, outcome.plan, "attgit: database caught up with main")
+    apply_and_move(repo, db, head, commit, outcome.plan, "attgit: database caught up with main",
+                   expect=fingerprints)
     return f"main had moved past the database: merged them at {str(commit)[:10]} (database edits kept)"
 
 
@@ -210,9 +211,13 @@ def _change(company, ours_records, merged, merge_result, create, drop):
 # --- apply -------------------------------------------------------------------
 
 def apply_and_move(repo: Repository, db: WorkingCopy, head, commit: pygit2.Oid, plan: Plan,
-                   reason: str, progress: Progress = None) -> None:
-    """Steps 2 and 3 of the write order: the database, then the branch."""
-    db.apply(plan.changes(), str(commit), progress, plan.counts.total)
+                   reason: str, progress: Progress = None, expect: Optional[dict] = None) -> None:
+    """Steps 2 and 3 of the write order: the database, then the branch.
+
+    ``expect`` defaults to the fingerprints the database recorded (at the
+    commit the plan starts from)."""
+    expect = db.state().fingerprints if expect is None else expect
+    db.apply(plan.changes(), str(commit), progress, plan.counts.total, expect=expect)
     repo.move_head(head, commit, reason)
 
 
@@ -298,7 +303,8 @@ def _start_manual(repo, db, author, head, theirs, base, name, outcome: MergeOutc
     state = MergeState(kind, str(head) if head else None, str(theirs) if theirs else None, name,
                        str(base) if base else None, str(work), conflicts=outcome.pending)
     state.save(repo)
-    db.apply(outcome.plan.changes(), str(work), None, outcome.plan.counts.total)
+    db.apply(outcome.plan.changes(), str(work), None, outcome.plan.counts.total,
+             expect=db.state().fingerprints)
     result.status, result.commit = "conflicts", str(work)
     return result
 
@@ -340,8 +346,8 @@ def abort(repo: Repository, db: WorkingCopy, author: Author, progress: Progress 
     ours_oid = pygit2.Oid(hex=state.ours) if state.ours else None
     original = repo.snapshot(ours_oid)
     plan = _plan_keeping_new_edits(repo, db, author, work, original)
-    db.apply(plan.changes(), state.ours, progress, plan.counts.total)
-    if hasattr(plan, "tree"):  # edits made meanwhile were kept: the next commit must re-read all
+    db.apply(plan.changes(), state.ours, progress, plan.counts.total, expect=plan.expect)
+    if plan.tree is not None:  # edits made meanwhile were kept: the next commit must re-read all
         db.set_state(DatabaseState(state.ours, {}))
     _clear_merge(repo)
     return state.ours or ""
@@ -351,9 +357,10 @@ def _land(repo, db, author, work: Snapshot, target: Snapshot, parents, summary, 
     """Commit ``target`` (after folding in any edit made to the database
     while the merge waited), apply it, move main."""
     plan = _plan_keeping_new_edits(repo, db, author, work, target)
-    tree = plan.tree if hasattr(plan, "tree") else target.tree.id
+    tree = plan.tree if plan.tree is not None else target.tree.id
     commit = repo.write_commit(tree, parents, summary, trailers, author)
-    apply_and_move(repo, db, parents[0] if parents else None, commit, plan, "attgit merge: concluded", progress)
+    apply_and_move(repo, db, parents[0] if parents else None, commit, plan, "attgit merge: concluded", progress,
+                   expect=plan.expect)
     return commit
 
 
@@ -365,10 +372,13 @@ def _plan_keeping_new_edits(repo, db, author, work: Snapshot, target: Snapshot) 
     recorded = _as_tuples(db.state().fingerprints)
     now = _as_tuples(db.fingerprints())
     if recorded == now:
-        return plan_between(work, target)
+        plan = plan_between(work, target)
+        plan.expect = now
+        return plan
     current = _database_tree(repo, db, work, {c for c in set(now) | set(recorded) if now.get(c) != recorded.get(c)})
     outcome = merge_snapshots(repo, work, current, target, "ours")
     outcome.plan.tree = outcome.tree
+    outcome.plan.expect = now
     return outcome.plan
 
 

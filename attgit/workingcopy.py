@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, ContextManager, Iterable, Iterator, Mapping, Optional, Protocol
 
 from . import records as rec
-from .errors import Locked
+from .errors import Locked, Rejected
 
 #: A cheap per-company summary that changes whenever the company's rows do
 #: (for a database: row count and latest ``updated_at``).  Compared, never
@@ -88,7 +88,10 @@ class WorkingCopy(Protocol):
         """The company's canonical records, sorted by (date, ep_no)."""
 
     def fingerprints(self) -> dict[str, Fingerprint]:
-        """One cheap query: company name -> fingerprint, for every company."""
+        """One cheap query: company name -> fingerprint, for every company.
+
+        A fingerprint is a tuple whose first item is the company's number
+        of records."""
 
     def state(self) -> DatabaseState:
         """The commit this database last matched, as recorded by it."""
@@ -102,12 +105,16 @@ class WorkingCopy(Protocol):
         commit: Optional[str],
         progress: Optional[Progress] = None,
         total: int = 0,
+        expect: Optional[dict] = None,
     ) -> ApplyResult:
         """Apply every change and record ``commit`` in ONE transaction.
 
         On any exception nothing is changed and the exception propagates.
         After the changes the database records ``commit`` and its new
-        fingerprints as its state.
+        fingerprints as its state.  With ``expect`` (the fingerprints the
+        changes were computed against), other writers are kept out and the
+        apply raises Rejected if the rows moved since: an edit made while
+        attgit worked is never overwritten unseen nor recorded as committed.
         """
 
     def lock(self) -> ContextManager[None]:
@@ -152,7 +159,9 @@ class MemoryWorkingCopy:
     def set_state(self, state: DatabaseState) -> None:
         self._state = copy.deepcopy(state)
 
-    def apply(self, changes, commit, progress=None, total=0) -> ApplyResult:
+    def apply(self, changes, commit, progress=None, total=0, expect=None) -> ApplyResult:
+        if expect is not None and self.fingerprints() != {c: tuple(f) for c, f in expect.items()}:
+            raise Rejected("the database changed while attgit was working; nothing was applied")
         work = copy.deepcopy(self.data)
         result, done = ApplyResult(), 0
         for change in changes:

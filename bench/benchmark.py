@@ -74,6 +74,7 @@ class StepFailed(Exception):
 @dataclass
 class Measure:
     seconds: float
+    cpu_seconds: float  # user + system: what the load of other processes does not inflate
     peak_mb: float
     returncode: int
     stdout: str
@@ -116,7 +117,7 @@ def measure(argv: list, env: Env) -> Measure:
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0), err.seek(0)
-        return Measure(seconds, usage.ru_maxrss / 1024, proc.returncode,
+        return Measure(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode,
                        out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
 
@@ -189,7 +190,8 @@ class Results:
     def add(self, row: Row) -> Row:
         self.rows.append(row)
         if row.measure is not None:
-            print(f"  {row.operation} ({row.records:,}): {row.measure.seconds:.2f} s, "
+            print(f"  {row.operation} ({row.records:,}): {row.measure.seconds:.2f} s "
+                  f"({row.measure.cpu_seconds:.2f} s CPU), "
                   f"{row.measure.peak_mb:.0f} MB" + (f"  FAILED: {row.error}" if row.error else ""),
                   file=sys.stderr, flush=True)
         return row
@@ -436,6 +438,7 @@ def benchmark_size(cmd: Commands, results: Results, work: Path, n: int, args) ->
     if cmd.profile_dir is not None:
         cmd.profile_dir.mkdir()
     print(f"N = {n:,} in {work}", file=sys.stderr, flush=True)
+    load = os.getloadavg()[0]
     for name, scenario in (("history", lambda: history(cmd, results, work, n, args.companies)),
                            ("restore", lambda: restore(cmd, results, work, n, args.loaddata_max)),
                            ("merge", lambda: merge(cmd, results, work, n))):
@@ -444,7 +447,9 @@ def benchmark_size(cmd: Commands, results: Results, work: Path, n: int, args) ->
         except StepFailed as exc:
             results.failures.append(f"N={n:,} {name}: stopped: {exc}")
             if name == "history":  # the others need its database
-                return
+                break
+    results.footer.append(f"N={n:,}: load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+                          f"(on {os.cpu_count()} CPUs; seconds above the CPU time mean waiting for a CPU or I/O)")
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -458,8 +463,8 @@ def verdict(row: Row, results: Results) -> str:
 
 
 def table(results: Results) -> str:
-    head = "| issue | operation | records | seconds | records/s | peak MB | target | met |"
-    lines = [head, "|---|---|---:|---:|---:|---:|---|---|"]
+    head = "| issue | operation | records | seconds | CPU s | records/s | peak MB | target | met |"
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---|---|"]
     for row in results.rows:
         lines.append(table_line(row, results))
     return "\n".join(lines)
@@ -471,10 +476,10 @@ def table_line(row: Row, results: Results) -> str:
     if row.key == "commit":
         operation += speedup_note(row, results, "dumpdata", "dumpdata")
     if row.error:
-        cells = ["FAILED", "", f"{m.peak_mb:.0f}"]
+        cells = ["FAILED", f"{m.cpu_seconds:.2f}", "", f"{m.peak_mb:.0f}"]
     else:
         rate = f"{row.records / m.seconds:,.0f}" if row.throughput and m.seconds > 0 else ""
-        cells = [f"{m.seconds:.2f}", rate, f"{m.peak_mb:.0f}"]
+        cells = [f"{m.seconds:.2f}", f"{m.cpu_seconds:.2f}", rate, f"{m.peak_mb:.0f}"]
     return "| " + " | ".join([row.issue, operation, f"{row.records:,}", *cells, row.target.text,
                               verdict(row, results)]) + " |"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from .access import is_root
 from .models import AttendanceRecord, BackupLog, Company, Remote, SyncState, User
 
 
@@ -66,10 +67,26 @@ class BackupLogAdmin(ReadOnlyAdmin):
     search_fields = ("filename", "commit", "error_message", "user__username")
 
 
+@admin.action(description="Sync from remote")
+def sync_from_remote(modeladmin, request, queryset):
+    """Fetch each selected remote and merge it into the database (root
+    users only: a sync rewrites every company's records)."""
+    from .sync import sync_remote
+
+    if not is_root(request.user):
+        modeladmin.message_user(request, "Only root users may sync from a remote; nothing was done.",
+                                messages.ERROR)
+        return
+    for remote in queryset:
+        report = sync_remote(remote, request.user)
+        modeladmin.message_user(request, report.message(), report.level)
+
+
 @admin.register(Remote)
 class RemoteAdmin(admin.ModelAdmin):
     list_display = ("name", "url", "created_at")
     search_fields = ("name", "url")
+    actions = [sync_from_remote]
 
 
 @admin.register(SyncState)

@@ -1,7 +1,22 @@
 from django.urls import path
 
 from . import views
+from .web import backup, conflicts, history, jobs, restore
 
 urlpatterns = [
     path("attendance/", views.attendance_list, name="attendance_list"),
+    # Root-only pages (django_adapter.web): backup, restore, history, conflicts.
+    path("backup/", backup.backup_data_view, name="backup_data"),
+    path("backup/download/<str:filename>/", backup.download_backup_view, name="download_backup"),
+    path("restore/", restore.restore_data_view, name="restore_data"),
+    path("restore/preview/", restore.preview_restore_view, name="preview_restore"),
+    path("restore/apply/", restore.apply_restore_view, name="apply_restore"),
+    path("jobs/<uuid:job_id>/", jobs.job_page, name="job_progress"),
+    path("jobs/<uuid:job_id>/status/", jobs.job_status, name="job_status"),
+    path("history/", history.history_view, name="history"),
+    path("history/compare/", history.compare_view, name="compare"),
+    path("conflicts/", conflicts.conflicts_view, name="conflicts"),
+    path("conflicts/resolve/", conflicts.resolve_conflict_view, name="resolve_conflict"),
+    path("conflicts/conclude/", conflicts.conclude_merge_view, name="conclude_merge"),
+    path("conflicts/abort/", conflicts.abort_merge_view, name="abort_merge"),
 ]

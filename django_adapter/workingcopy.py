@@ -19,7 +19,7 @@ from django.db import DatabaseError as DjangoDatabaseError
 from django.db import connections, transaction
 from django.utils import timezone
 
-from attgit.errors import DatabaseError
+from attgit.errors import DatabaseError, Rejected
 from attgit.records import from_db_row
 from attgit.workingcopy import ApplyResult, CompanyChange, DatabaseState, Progress
 
@@ -118,16 +118,33 @@ class DjangoWorkingCopy:
         commit: Optional[str],
         progress: Optional[Progress] = None,
         total: int = 0,
+        expect: Optional[dict] = None,
     ) -> ApplyResult:
         """Apply every change and record ``commit`` with the new
-        fingerprints, in ONE transaction; on any error nothing changes."""
+        fingerprints, in ONE transaction; on any error nothing changes.
+
+        ``expect``: the fingerprints the changes were computed against.
+        Writers are locked out first (PostgreSQL: a table lock; SQLite:
+        the IMMEDIATE transaction), then, if anyone edited the rows since,
+        the apply is refused (attgit.errors.Rejected) rather than overwrite
+        an edit it never saw, or record it as committed."""
 
         def write_and_record() -> ApplyResult:
+            self._exclude_writers()
+            if expect is not None and self.fingerprints() != _tuples(expect):
+                raise Rejected("the database changed while attgit was working (someone edited "
+                               "attendance meanwhile); nothing was applied: run the command again")
             result = self._write(changes, progress, total)
             self.set_state(DatabaseState(commit, self.fingerprints()))
             return result
 
         return self._in_transaction(write_and_record)
+
+    def _exclude_writers(self) -> None:
+        if self.connection.vendor == "postgresql":
+            records, companies = _tables(self.connection)
+            with self.connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {companies}, {records} IN SHARE ROW EXCLUSIVE MODE")
 
     def bulk_load(self, records: Iterable[dict], progress: Optional[Progress] = None,
                   total: int = 0, drop: Iterable[str] = ()) -> ApplyResult:
@@ -194,6 +211,10 @@ class DjangoWorkingCopy:
         """The database's single-writer lock; raises Locked when taken
         (after retrying for ``wait`` seconds)."""
         return database_lock(self.connection, wait)
+
+
+def _tuples(fingerprints: dict) -> dict:
+    return {c: tuple(f) for c, f in fingerprints.items()}
 
 
 def connect(using: str = "default") -> DjangoWorkingCopy:

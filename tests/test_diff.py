@@ -37,7 +37,8 @@ def test_changed_lists_exactly_the_differing_fields():
 
 
 def test_added_removed_and_order():
-    a, b, c = _base(date="2024-01-03"), _base(ep_no="E000", date="2024-01-03"), _base(date="2024-01-01")
+    a, b = _base(date="2024-01-03"), _base(ep_no="E000", date="2024-01-03")
+    c = _base(date="2024-01-01")
     diff = diff_company("ABC Corp", {rec.key(c): c}, {rec.key(a): a, rec.key(b): b})
     assert diff.added == [b, a]  # by date, then ep_no
     assert diff.removed == [c]

@@ -1,0 +1,184 @@
+"""The backup page: make a full or incremental backup file, download it.
+
+Making a backup is a job (:mod:`.jobs`): it first commits the database
+(``snapshot_database``), so every backup matches a snapshot in the
+history, then streams the design document's JSON file into
+``ATTGIT_BACKUP_DIR`` -- outside the web root -- under a name it makes up
+itself.  The download view serves only files listed as backups in the
+BackupLog, found by a strictly checked name, from that directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from attgit.backupfile import write_backup
+from attgit.commit import snapshot_database
+from attgit.errors import AttgitError
+
+from ..audit import log_operation
+from ..backups import parse_since
+from ..models import AttendanceRecord, BackupLog, Job
+from ..repository import author_for, open_repository
+from ..workingcopy import connect
+from . import errors, jobs
+from .access import root_required
+from .forms import BackupForm, errors_of
+
+BACKUP_OPERATIONS = ("backup_full", "backup_incremental")
+#: The names this module makes (and ``manage.py backup_data``'s default names).
+NAME_RE = re.compile(r"\Abackup_(full|incremental)_\d{8}T\d{6}Z(_[0-9a-f]{6})?\.json\Z")
+LISTED = 15
+
+
+def backup_dir() -> Path:
+    path = Path(settings.ATTGIT_BACKUP_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def new_name(backup_type: str) -> str:
+    now = timezone.now().astimezone(dt.timezone.utc)
+    return f"backup_{backup_type}_{now:%Y%m%dT%H%M%SZ}_{secrets.token_hex(3)}.json"
+
+
+# --- pages -------------------------------------------------------------------------
+
+@root_required
+@require_http_methods(["GET", "POST"])
+def backup_data_view(request):
+    """Backup options, the last backup's time, recent backups to download."""
+    form = BackupForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            since = form.cleaned_data["since"]
+            params = {"type": form.cleaned_data["backup_type"], "since": since.isoformat() if since else None}
+            try:
+                job = jobs.start(request, Job.BACKUP, params)
+            except AttgitError as exc:
+                status = errors.say(request, exc)
+            else:
+                return redirect("job_progress", job.pk)
+        else:
+            status = 400
+            messages.error(request, errors_of(form))
+    return render(request, "attendance/backup.html", {
+        "form": form, "last_backup": _last_backup(), "backups": recent_backups(),
+        "records": AttendanceRecord.objects.count(),
+    }, status=status)
+
+
+@root_required
+@require_GET
+def download_backup_view(request, filename):
+    """Send a backup file this site made; anything else is 404."""
+    path = registered_backup(filename)
+    log_operation("download", request.user, filename=filename)
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=filename,
+                        content_type="application/json")
+
+
+def registered_backup(filename: str) -> Path:
+    """The path of the backup called ``filename``, if the BackupLog lists it
+    and it is still in ATTGIT_BACKUP_DIR; else Http404.
+
+    The name must be one this site makes (no separators, no dots but the
+    extension's), so it cannot leave the directory; it is then looked up in
+    the log rather than trusted.
+    """
+    if not NAME_RE.match(filename):
+        raise Http404("No such backup.")
+    logged = BackupLog.objects.filter(operation__in=BACKUP_OPERATIONS, success=True,
+                                      filename__endswith=filename).values_list("filename", flat=True)
+    if not any(Path(name).name == filename for name in logged):
+        raise Http404("No such backup.")
+    folder = backup_dir().resolve()
+    path = folder / filename
+    if path.resolve().parent != folder or not path.is_file():
+        raise Http404("That backup file is no longer on the server.")
+    return path
+
+
+def recent_backups(limit: int = LISTED) -> list:
+    """The latest successful backups, each with its name and whether its
+    file is still there to download."""
+    entries = []
+    for log in BackupLog.objects.filter(operation__in=BACKUP_OPERATIONS, success=True) \
+            .select_related("user")[:limit]:
+        name = Path(log.filename).name
+        path = backup_dir() / name
+        available = bool(NAME_RE.match(name)) and path.is_file()
+        entries.append({"log": log, "name": name, "available": available,
+                        "size": path.stat().st_size if available else None})
+    return entries
+
+
+def _last_backup() -> Optional[BackupLog]:
+    return BackupLog.objects.filter(operation__in=BACKUP_OPERATIONS, success=True).first()
+
+
+# --- the job -------------------------------------------------------------------------
+
+def run_backup(job: Job, progress: jobs.Progress) -> dict:
+    """Commit the database, then write the backup file; return the summary."""
+    backup_type = job.params["type"]
+    since = parse_since(job.params["since"]) if job.params.get("since") else None
+    author = author_for(job.user)
+    name = new_name(backup_type)
+    progress.phase("Taking a snapshot of the database")
+    snap = snapshot_database(open_repository(), connect(), author, message=f"Snapshot at {backup_type} backup {name}")
+    commit = snap.commit or snap.parent or ""
+    path = backup_dir() / name
+    total = _expected_records(since)
+    summary = write_file(path, backup_type, since, author.name, progress.counter("Writing the backup file"), total)
+    log_operation(f"backup_{backup_type}", job.user, filename=str(path), commit=commit,
+                  companies=summary.companies, records=summary.records, since=since, job=str(job.pk),
+                  snapshot="new" if snap.created else "unchanged")
+    return {"name": name, "type": backup_type, "since": job.params.get("since"), "commit": commit,
+            "new_commit": snap.created, "companies": summary.companies, "records": summary.records,
+            "bytes": summary.bytes}
+
+
+def write_file(path: Path, backup_type: str, since: Optional[dt.datetime], created_by: str,
+               progress: Callable[[int, int], None], total: int = 0):
+    """Stream one consistent read of the database into ``path`` (through a
+    hidden partial file renamed into place when complete)."""
+    partial = path.with_name(f".{path.name}.partial")
+    wc = connect()
+    try:
+        with wc.consistent_read(), open(partial, "wb") as out:
+            os.chmod(partial, 0o600)
+            records = wc.records_since(since) if backup_type == "incremental" else wc.all_records()
+            summary = write_backup(out, wc.companies_with_created_at(), _counted(records, progress, total),
+                                   backup_type=backup_type, created_by=created_by, since=since)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return summary
+
+
+def _expected_records(since: Optional[dt.datetime]) -> int:
+    records = AttendanceRecord.objects.all()
+    return (records.filter(updated_at__gte=since) if since else records).count()
+
+
+def _counted(records: Iterable[dict], progress: Callable[[int, int], None], total: int) -> Iterator[dict]:
+    done = 0
+    for done, record in enumerate(records, 1):
+        if done % 1000 == 0:
+            progress(done, max(total, done))
+        yield record
+    progress(done, max(total, done))

@@ -1,0 +1,149 @@
+"""Records, differences and conflicts as rows a template can print.
+
+Every table on these pages shows a record's key (company, employee,
+date) and its value fields; a changed field shows the old value struck out
+and the new one beside it, highlighted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Optional
+
+from attgit import records as rec
+from attgit.diff import CompanyDiff, RecordChange
+from attgit.diff import order as file_order
+
+LABELS = {"ep_name": "Name", "shift": "Shift", "status": "Status", "in_time": "In",
+          "out_time": "Out", "overstay": "Overstay"}
+#: The value columns, in record order: (field name, heading).
+COLUMNS = [(f, LABELS.get(f, f)) for f in rec.VALUE_FIELDS]
+
+#: What each action says in a table.
+ACTIONS = {
+    "add": "add", "update": "update", "delete": "delete", "keep": "keep database's",
+    "decide": "you decide", "added": "added", "removed": "removed", "changed": "changed",
+}
+
+
+@dataclass
+class Cell:
+    old: Optional[str]
+    new: Optional[str]
+    changed: bool = False
+
+    @property
+    def value(self) -> Optional[str]:
+        return self.new if self.new is not None else self.old
+
+
+@dataclass
+class Row:
+    action: str
+    company: str
+    ep_no: str
+    date: str
+    cells: list = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return ACTIONS.get(self.action, self.action)
+
+
+def new_row(action: str, record: dict) -> Row:
+    return Row(action, record["company"], record["ep_no"], record["date"],
+               [Cell(None, record[f]) for f in rec.VALUE_FIELDS])
+
+
+def old_row(action: str, record: dict) -> Row:
+    return Row(action, record["company"], record["ep_no"], record["date"],
+               [Cell(record[f], None) for f in rec.VALUE_FIELDS])
+
+
+def change_row(action: str, old: dict, new: dict) -> Row:
+    return Row(action, new["company"], new["ep_no"], new["date"],
+               [Cell(old[f], new[f], old[f] != new[f]) for f in rec.VALUE_FIELDS])
+
+
+def diff_rows(diff: CompanyDiff, verbs=("added", "removed", "changed")) -> Iterator[Row]:
+    """A company's differences, additions first, each in file order."""
+    added, removed, changed = verbs
+    yield from (new_row(added, r) for r in diff.added)
+    yield from (old_row(removed, r) for r in diff.removed)
+    yield from (change_row(changed, c.old, c.new) for c in diff.changed)
+
+
+def reversed_diff(diff: CompanyDiff) -> CompanyDiff:
+    """The same difference seen from the other side (new -> old)."""
+    return CompanyDiff(diff.company, added=list(diff.removed), removed=list(diff.added),
+                       changed=[RecordChange(c.key, c.new, c.old, c.fields) for c in diff.changed])
+
+
+#: What an import does with a record the database holds differently.
+IMPORT_ACTION = {"theirs": "update", "ours": "keep", "manual": "decide"}
+
+
+def import_rows(ours: dict, theirs: dict, strategy: str) -> Iterator[Row]:
+    """What importing ``theirs`` (a file's records of one company) does to
+    ``ours`` (the database's): added records, and those that differ."""
+    for record in sorted(theirs.values(), key=file_order):
+        mine = ours.get(rec.key(record))
+        if mine is None:
+            yield new_row("add", record)
+        elif mine != record:
+            yield change_row(IMPORT_ACTION[strategy], mine, record)
+
+
+def take(rows: Iterable[Row], budget: list) -> list:
+    """At most ``budget[0]`` rows; the budget shrinks by what was taken."""
+    out = []
+    for row in rows:
+        if budget[0] <= 0:
+            break
+        out.append(row)
+        budget[0] -= 1
+    return out
+
+
+# --- conflicts ----------------------------------------------------------------------
+
+@dataclass
+class FieldVersions:
+    name: str
+    label: str
+    base: Optional[str]
+    ours: Optional[str]
+    theirs: Optional[str]
+    disputed: bool
+    resolved: Optional[str] = None
+
+
+@dataclass
+class ConflictView:
+    id: str
+    company: str
+    ep_no: str
+    date: str
+    kind: str
+    fields: list
+    deleted: str  # "", "ours" or "theirs": the side that deleted the record
+    has_base: bool
+    resolution: Optional[dict] = None
+    resolved_deleted: bool = False
+
+
+def conflict_view(conflict, resolution=False) -> ConflictView:
+    """base / ours / theirs side by side; ``resolution`` (a record, or None
+    for "deleted") when the conflict is already resolved."""
+    ep_no, company, date = conflict.key
+    deleted = "ours" if conflict.ours is None else "theirs" if conflict.theirs is None else ""
+    chosen = resolution if isinstance(resolution, dict) else None
+
+    def value(version, name):
+        return None if version is None else version.get(name)
+
+    rows = [FieldVersions(f, LABELS.get(f, f), value(conflict.base, f), value(conflict.ours, f),
+                          value(conflict.theirs, f), f in conflict.fields, value(chosen, f))
+            for f in rec.VALUE_FIELDS]
+    return ConflictView(conflict.id, company, ep_no, date, conflict.kind, rows, deleted,
+                        conflict.base is not None, chosen, resolution is None)

@@ -1,0 +1,103 @@
+"""History: the snapshots, newest first, a chart of record counts, the
+audit log, and a comparison of any two snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from attgit.compare import diff_snapshots
+from attgit.errors import AttgitError
+
+from ..models import BackupLog
+from ..repository import open_repository
+from . import display, errors
+from .access import root_required
+from .forms import CompareForm, errors_of
+
+COMMITS_LISTED = 100
+LOG_LISTED = 50
+#: Rows a comparison shows per company, and in all (the counts cover everything).
+COMPARE_ROWS = 100
+COMPARE_BUDGET = 1000
+
+
+@root_required
+@require_GET
+def history_view(request):
+    repo = open_repository()
+    commits = list(repo.log(limit=COMMITS_LISTED))
+    return render(request, "attendance/history.html", {
+        "commits": commits,
+        "chart": records_chart(commits),
+        "logs": BackupLog.objects.select_related("user")[:LOG_LISTED],
+        "form": CompareForm(initial={"a": commits[1].id if len(commits) > 1 else "",
+                                     "b": commits[0].id if commits else ""}),
+    })
+
+
+@dataclass
+class CompanyChanges:
+    company: str
+    counts: dict
+    rows: list = field(default_factory=list)
+    hidden: int = 0
+
+
+@root_required
+@require_GET
+def compare_view(request):
+    """What changed from snapshot ``a`` to snapshot ``b``, company by company."""
+    form = CompareForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
+        return render(request, "attendance/compare.html", {"form": form}, status=400)
+    repo = open_repository()
+    try:
+        a, b = repo.resolve(form.cleaned_data["a"]), repo.resolve(form.cleaned_data["b"])
+        diffs = list(diff_snapshots(repo.snapshot(a), repo.snapshot(b)))
+    except AttgitError as exc:
+        return render(request, "attendance/compare.html", {"form": form}, status=errors.say(request, exc))
+    budget = [COMPARE_BUDGET]
+    companies = []
+    for diff in diffs:
+        rows = display.take(display.diff_rows(diff), [min(COMPARE_ROWS, budget[0])])
+        budget[0] -= len(rows)
+        total = sum(diff.counts.values())
+        companies.append(CompanyChanges(diff.company, diff.counts, rows, total - len(rows)))
+    return render(request, "attendance/compare.html", {
+        "form": form, "a": repo.info(a), "b": repo.info(b), "companies": companies,
+        "columns": display.COLUMNS,
+        "totals": {k: sum(c.counts[k] for c in companies) for k in ("added", "removed", "changed")},
+    })
+
+
+# --- the chart ------------------------------------------------------------------------
+
+WIDTH, HEIGHT, PAD = 720, 180, 36
+
+
+def records_chart(commits: list) -> dict | None:
+    """An inline SVG line of the record count, oldest snapshot to newest.
+
+    Snapshots are spaced evenly (a busy day and a quiet month take the same
+    room); each point's tooltip names the snapshot.
+    """
+    points = [(c, c.count("Records")) for c in reversed(commits) if c.count("Records") is not None]
+    if not points:
+        return None
+    top = max(n for _, n in points) or 1
+    step = (WIDTH - 2 * PAD) / max(len(points) - 1, 1)
+
+    def y(n: int) -> float:
+        return round(HEIGHT - PAD - (HEIGHT - 2 * PAD) * n / top, 1)
+
+    dots = [{"x": round(PAD + i * step, 1), "y": y(n), "records": n, "commit": c} for i, (c, n) in enumerate(points)]
+    return {
+        "width": WIDTH, "height": HEIGHT, "pad": PAD, "top": top, "top_y": y(top), "base_y": HEIGHT - PAD,
+        "right": WIDTH - PAD, "dots": dots, "line": " ".join(f"{d['x']},{d['y']}" for d in dots),
+        "first": points[0][0], "last": points[-1][0],
+    }
