@@ -78,7 +78,16 @@ class App:
             raise
 
     def log(self, operation: str, **details) -> None:
+        """Write the audit log (the BackupLog in Django)."""
         self.backend.log(operation, user=self.author.name, **details)
+
+    def log_quietly(self, operation: str, **details) -> None:
+        """Audit a read-only command; commands that need no database (log,
+        show, verify, init, remote, fetch) still work where none is set up."""
+        try:
+            self.log(operation, **details)
+        except Exception:  # noqa: BLE001 - an audit row must not fail a read
+            pass
 
 
 pass_app = click.make_pass_decorator(App)
@@ -124,6 +133,7 @@ def init(app: App, path):
     """
     target = path or app.repo_path()
     repo = Repository.init(target)
+    app.log_quietly("init", repository=str(repo.path.resolve()))
     click.echo(f"Initialized attgit repository in {repo.path.resolve()}")
 
 
@@ -139,8 +149,11 @@ def commit(app: App, message, full, as_json):
     """
     from .commit import snapshot_database
 
-    with app.writing("commit"):
-        result = snapshot_database(app.repo, app.backend.db, app.author, message=message, full=full)
+    bar = progress_bar(len(app.backend.db.fingerprints()), "commit")
+    bar.unit = "company"
+    with app.writing("commit"), bar:
+        result = snapshot_database(app.repo, app.backend.db, app.author, message=message, full=full,
+                                   progress=lambda company: bar.update(1))
     app.log("commit", commit=result.commit or "", records=result.records, companies=result.companies)
     if as_json:
         emit_json(result.to_dict())
@@ -164,6 +177,7 @@ def status(app: App, full, as_json):
     from .conflicts import MergeState
 
     result = compute(app.repo, app.backend.db, full=full)
+    app.log_quietly("status", added=result.added, updated=result.changed, deleted=result.deleted)
     state = MergeState.load(app.repo)
     if state is not None:
         result.merge_in_progress, result.conflicts = True, len(state.pending())
@@ -197,6 +211,7 @@ def log(app: App, rev, max_count, oneline, as_json):
     repo = app.repo
     start = repo.resolve(rev) if rev else None
     commits = list(repo.log(start, max_count))
+    app.log_quietly("log", commits=len(commits))
     if as_json:
         emit_json([c.to_dict() for c in commits])
         return
@@ -244,6 +259,7 @@ def show(app: App, rev, as_json):
     info = repo.info(oid)
     parent = repo.snapshot(repo.git[oid].parent_ids[0]) if info.parents else repo.snapshot(None)
     diffs = list(diff_snapshots(parent, repo.snapshot(oid)))
+    app.log_quietly("show", commit=str(oid))
     if as_json:
         emit_json({"commit": info.to_dict(), "companies": [d.to_dict() for d in diffs]})
         return
@@ -276,6 +292,7 @@ def diff(app: App, revs, stat, companies, as_json):
     else:
         diffs = diff_database(repo, app.backend.db, revs[0] if revs else None, companies=only)
     diffs = list(diffs)
+    app.log_quietly("diff", revisions=list(revs), companies=len(diffs))
     if as_json:
         emit_json([d.to_dict() for d in diffs])
     else:
@@ -314,6 +331,7 @@ def verify(app: App, as_json):
     from .verify import verify as run
 
     result = run(app.repo)
+    app.log_quietly("verify", success=result.ok, error="; ".join(result.problems[:5]), records=result.records)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -521,6 +539,7 @@ def remote_add(app: App, name, url):
 
     with app.repo.lock(app.wait):
         add_remote(app.repo, name, url)
+    app.log_quietly("remote", action="add", remote=name, url=url)
     click.echo(f"added remote {name} -> {url}")
 
 
@@ -536,6 +555,7 @@ def remote_remove(app: App, name):
 
     with app.repo.lock(app.wait):
         remove_remote(app.repo, name)
+    app.log_quietly("remote", action="remove", remote=name)
     click.echo(f"removed remote {name}")
 
 
@@ -581,6 +601,7 @@ def fetch(app: App, name):
     update, bar = _transfer_progress(f"fetch {name}")
     with app.repo.lock(app.wait), bar:
         result = run(app.repo, name, update)
+    app.log_quietly("fetch", remote=name, commit=result.after)
     click.echo(f"{name}/main: {result.before[:10] if result.before else '(new)'} -> {result.after[:10]}"
                if result.changed else f"{name}/main is up to date at {result.after[:10]}")
 
@@ -700,6 +721,7 @@ def conflicts(app: App, as_json):
     from .conflicts import MergeState
 
     state = MergeState.load(app.repo)
+    app.log_quietly("conflicts", pending=len(state.pending()) if state else 0)
     if state is None:
         if as_json:
             emit_json([])

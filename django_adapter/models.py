@@ -105,6 +105,13 @@ class BackupLog(models.Model):
         ("sync", "Sync"),
         ("verify", "Verify"),
         ("download", "Download"),
+        ("init", "Init"),
+        ("status", "Status"),
+        ("log", "Log"),
+        ("show", "Show"),
+        ("diff", "Diff"),
+        ("remote", "Remote"),
+        ("conflicts", "Conflicts"),
     ]
 
     user = models.ForeignKey(

@@ -237,6 +237,13 @@ class Env:
         names = [n for n in repo.references if n == "refs/heads/main" or n.startswith("refs/remotes/")]
         return {n: str(repo.references[n].target) for n in sorted(names)}
 
+    def snapshot(self, rev: Optional[str] = None):
+        """main's (or ``rev``'s) snapshot, read by attgit in this process."""
+        from attgit.repository import Repository
+
+        repo = Repository.open(self.repo_path)
+        return repo.snapshot(rev or repo.head())
+
     def commits(self) -> set:
         """Every commit reachable from main."""
         head = self.head()
@@ -298,3 +305,39 @@ def plain_git_repo(root: Path) -> Path:
     bare = root / f"{work.name}.git"
     run(["git", "clone", "-q", "--bare", str(work), str(bare)], env)
     return bare
+
+
+class Pair:
+    """Two environments, ``a`` and ``b``, sharing a bare ``hub``: a seeded
+    and pushed, b cloned from the hub with ``attgit clone``.  Saved once;
+    :meth:`restore` puts all three back (file copies, no processes)."""
+
+    def __init__(self, databases: Databases, root: Path, records: int, companies: int):
+        self.databases, self.root = databases, root
+        self.a = Env("a", root, databases.create("a"))
+        self.b = Env("b", root, databases.create("b"))
+        self.hub = new_hub(root)
+        self.a.seed(records, companies)
+        self.a.attgit("init")
+        self.a.attgit("commit", "-m", "first")
+        self.a.attgit("remote", "add", "hub", str(self.hub))
+        self.a.attgit("push", "hub")
+        self.b.attgit("clone", str(self.hub), "--name", "hub")
+        self.save()
+
+    def save(self) -> None:
+        """Remember the current state as the one :meth:`restore` returns to."""
+        saved = self.root / "saved"
+        shutil.rmtree(saved, ignore_errors=True)
+        for path in (self.a.repo_path, self.b.repo_path, self.hub):
+            shutil.copytree(path, saved / path.name)
+        self._dbs = {env.name: self.databases.copy(env.db, f"saved_{env.name}") for env in (self.a, self.b)}
+
+    def restore(self) -> "Pair":
+        saved = self.root / "saved"
+        for path in (self.a.repo_path, self.b.repo_path, self.hub):
+            shutil.rmtree(path)
+            shutil.copytree(saved / path.name, path)
+        for env in (self.a, self.b):
+            self.databases.restore(env.db, self._dbs[env.name])
+        return self
