@@ -98,6 +98,7 @@ MAX_DEPTH = 8  # a valid file nests 3 deep (document, list, record)
 _MAX_LINE = 1 << 20  # a longer line is not the one-record-per-line layout
 _KNOWN_CAP = 200_000  # distinct values remembered per field by the fast check
 _JSON_WS = b" \t\r\n"
+_dumps, _SORT_KEYS, _sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
 
 
 class BackupSummary(NamedTuple):
@@ -329,22 +330,27 @@ class _Spool:
         self.buffered = 0
 
     def add(self, company: str, line: bytes) -> None:
+        """Buffer one line (without its newline); counts are exact after flush()."""
         buffer = self.buffers.get(company)
         if buffer is None:
-            buffer = self.buffers[company] = []
-            if company not in self.files:
-                self.files[company] = f"{len(self.files):06d}.jsonl"
-                self.counts[company] = 0
+            buffer = self._buffer(company)
         buffer.append(line)
-        self.counts[company] += 1
         self.buffered += len(line)
         if self.buffered > self.FLUSH_BYTES:
             self.flush()
 
+    def _buffer(self, company: str) -> list:
+        if company not in self.files:
+            self.files[company] = f"{len(self.files):06d}.jsonl"
+            self.counts[company] = 0
+        buffer = self.buffers[company] = []
+        return buffer
+
     def flush(self) -> None:
         for company, lines in self.buffers.items():
             with open(os.path.join(self.dir, self.files[company]), "ab") as fh:
-                fh.write(b"".join(lines))
+                fh.write(b"\n".join(lines) + b"\n")
+            self.counts[company] += len(lines)
         self.buffers.clear()
         self.buffered = 0
 
@@ -425,9 +431,9 @@ class _Validator:
                 record = self._full(obj, n)
         else:
             record = self._full(obj, n)
-        body = rec.canonical_bytes(record)
+        body = _dumps(record, option=_SORT_KEYS)  # records.canonical_bytes, inlined
         stored = obj["checksum"]
-        if hashlib.sha256(body).hexdigest() != stored:
+        if _sha256(body).hexdigest() != stored:
             self._checksum_error(record, stored, n)
         k = (record["ep_no"], record["company"], record["date"])
         h = hash(k)
@@ -435,7 +441,7 @@ class _Validator:
             self.suspects.append((n, k))
         else:
             self.seen_keys.add(h)
-        self.spool.add(k[1], body + b"\n")
+        self.spool.add(k[1], body)
         if self.progress is not None and n % 1000 == 0:
             self.progress(n, self._expected_total())
 
@@ -547,7 +553,7 @@ def _check_scalar(value: Any, name: str, where: str) -> None:
                     where)
     if isinstance(value, float) and not abs(value) < 1e18:
         raise _fail("invalid_schema", f"field {_short(name)} holds an absurd number", where)
-    if type(value) is int and not -(2**63) <= value < 2**63:
+    if type(value) is int and not -(2**63) < value < 2**63:  # ijson refuses -2**63 too
         raise _fail("invalid_schema", f"field {_short(name)} holds an absurd number", where)
 
 

@@ -79,7 +79,7 @@ class RecordWriter:
         """The company's id, creating the company if it is missing (Property 11)."""
         ids = self.company_ids()
         if name not in ids:
-            company = Company(name=name, created_at=self.now)
+            company = Company(name=name)
             company.save(using=self.connection.alias, force_insert=True)
             ids[name] = company.pk
         return ids[name]

@@ -4,6 +4,7 @@ audit log, and a comparison of any two snapshots."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from django.contrib import messages
 from django.shortcuts import render
@@ -31,12 +32,19 @@ def history_view(request):
     repo = open_repository()
     commits = list(repo.log(limit=COMMITS_LISTED))
     return render(request, "attendance/history.html", {
-        "commits": commits,
+        "commits": [_row(c) for c in commits],
         "chart": records_chart(commits),
-        "logs": BackupLog.objects.select_related("user")[:LOG_LISTED],
+        "logs": [(log, PurePath(log.filename).name) for log in BackupLog.objects.select_related("user")[:LOG_LISTED]],
         "form": CompareForm(initial={"a": commits[1].id if len(commits) > 1 else "",
                                      "b": commits[0].id if commits else ""}),
     })
+
+
+def _row(info) -> dict:
+    """A commit as the template reads it (trailer names have hyphens)."""
+    return {"id": info.id, "short": info.short, "time": info.time, "summary": info.summary,
+            "type": info.type, "parents": info.parents, "created_by": info.trailers.get("Created-By", info.author),
+            "companies": info.count("Companies"), "records": info.count("Records")}
 
 
 @dataclass
@@ -84,20 +92,24 @@ def records_chart(commits: list) -> dict | None:
     """An inline SVG line of the record count, oldest snapshot to newest.
 
     Snapshots are spaced evenly (a busy day and a quiet month take the same
-    room); each point's tooltip names the snapshot.
+    room); each point's tooltip names the snapshot.  The scale runs from a
+    little below the smallest count to the largest, so that a change of a
+    few records in a million still shows.
     """
     points = [(c, c.count("Records")) for c in reversed(commits) if c.count("Records") is not None]
     if not points:
         return None
-    top = max(n for _, n in points) or 1
+    top, low = max(n for _, n in points), min(n for _, n in points)
+    bottom = max(0, low - max((top - low) // 10, 1)) if top != low else 0
+    span = (top - bottom) or 1
     step = (WIDTH - 2 * PAD) / max(len(points) - 1, 1)
 
     def y(n: int) -> float:
-        return round(HEIGHT - PAD - (HEIGHT - 2 * PAD) * n / top, 1)
+        return round(HEIGHT - PAD - (HEIGHT - 2 * PAD) * (n - bottom) / span, 1)
 
     dots = [{"x": round(PAD + i * step, 1), "y": y(n), "records": n, "commit": c} for i, (c, n) in enumerate(points)]
     return {
-        "width": WIDTH, "height": HEIGHT, "pad": PAD, "top": top, "top_y": y(top), "base_y": HEIGHT - PAD,
-        "right": WIDTH - PAD, "dots": dots, "line": " ".join(f"{d['x']},{d['y']}" for d in dots),
-        "first": points[0][0], "last": points[-1][0],
+        "width": WIDTH, "height": HEIGHT, "pad": PAD, "top": top, "bottom": bottom, "top_y": y(top),
+        "base_y": HEIGHT - PAD, "right": WIDTH - PAD, "dots": dots,
+        "line": " ".join(f"{d['x']},{d['y']}" for d in dots), "first": points[0][0], "last": points[-1][0],
     }

@@ -96,7 +96,7 @@ def run(job_id, held: contextlib.ExitStack) -> None:
     """The worker: run the job's runner with the locks held, then record
     the outcome (after letting the locks go, so the next page can write)."""
     try:
-        job = Job.objects.select_related("user").get(pk=job_id)
+        job = retrying(lambda: Job.objects.select_related("user").get(pk=job_id))
     except BaseException:
         held.close()
         raise
@@ -131,18 +131,26 @@ def operation_of(job: Job) -> str:
 
 
 def _save(job: Job, **fields) -> None:
-    """Write fields of the Job row, retrying briefly while the database is
-    busy (an in-memory SQLite shared between threads says "locked" at once)."""
+    """Write fields of the Job row."""
     for name, value in fields.items():
         setattr(job, name, value)
-    for attempt in range(50):
+    retrying(lambda: Job.objects.filter(pk=job.pk).update(**fields))
+
+
+def retrying(query: Callable, attempts: int = 50):
+    """Run a short query, again while the database says it is locked.
+
+    A file database waits by itself (``timeout``); an in-memory SQLite
+    shared between threads (the live-server tests) answers "locked" at once
+    while another connection writes the same table.
+    """
+    for attempt in range(attempts):
         try:
-            Job.objects.filter(pk=job.pk).update(**fields)
-            return
+            return query()
         except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == 49:
+            if "locked" not in str(exc) or attempt == attempts - 1:
                 raise
-            time.sleep(0.1)
+            time.sleep(0.05)
 
 
 # --- progress --------------------------------------------------------------------
@@ -235,7 +243,7 @@ def _alive(pid: int) -> bool:
 def job_status(request, job_id):
     """The job's state as JSON, for the progress page's script."""
     try:
-        job = get_object_or_404(Job, pk=job_id)
+        job = retrying(lambda: get_object_or_404(Job, pk=job_id), attempts=5)
         return JsonResponse(state_of(job))
     except OperationalError:  # the database is busy: the script asks again
         return JsonResponse({"status": "busy", "finished": False}, status=503)
@@ -245,5 +253,5 @@ def job_status(request, job_id):
 @require_GET
 def job_page(request, job_id):
     """A running job's progress bar; a finished job's summary."""
-    job = get_object_or_404(Job.objects.select_related("user"), pk=job_id)
+    job = retrying(lambda: get_object_or_404(Job.objects.select_related("user"), pk=job_id))
     return render(request, "attendance/job.html", {"job": job, "state": state_of(job)})

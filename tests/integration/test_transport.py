@@ -1,0 +1,199 @@
+"""Remotes over every URL libgit2 speaks: a local path, file://, git:// (a
+real ``git daemon``) and smart HTTP (a real ``git http-backend``).
+
+The library's fetch, push, clone and pull run over each; so does the
+``attgit`` command on the example site's databases.  A remote that cannot
+be reached, that does not exist, or that is an ordinary git repository
+gets a clear message and exit code 9 (ExitCode.REMOTE) and changes
+nothing: not the attendance data, not main, not refs/remotes/*.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from attgit import transport
+from attgit.commit import snapshot_database
+from attgit.errors import ExitCode, Rejected, RemoteError
+from attgit.repository import Repository
+from attgit.sync import pull_commit
+from attgit.workingcopy import MemoryWorkingCopy
+
+from ..helpers import AUTHOR, as_set, fsck, git, record
+from .conftest import free_port
+from .envs import Env, new_hub, plain_git_repo, postgres_url
+
+URL_KINDS = ("path", "file", "git", "http")
+only_once = pytest.mark.skipif(bool(postgres_url()), reason="no database involved: the SQLite run covers it")
+
+
+@pytest.fixture
+def url_of(git_daemon, git_http):
+    """url_of(kind, path): the URL of a repository in ``served``."""
+
+    def url(kind: str, path) -> str:
+        return {"path": str(path), "file": path.as_uri(), "git": git_daemon + path.name,
+                "http": git_http + path.name}[kind]
+
+    return url
+
+
+# --- the library -----------------------------------------------------------------------
+
+def _pull(repo, db, name="hub"):
+    transport.fetch(repo, name)
+    return pull_commit(repo, db, AUTHOR, transport.remote_tip(repo, name), name)
+
+
+@only_once
+@pytest.mark.parametrize("kind", URL_KINDS)
+def test_library_push_clone_fetch_pull_over(kind, url_of, served, tmp_path):
+    hub = new_hub(served)
+    url = url_of(kind, hub)
+    a_repo, a_db = Repository.init(tmp_path / "a.git"), MemoryWorkingCopy.from_records(
+        [record("E1"), record("E2"), record("E1", company="Zeta")])
+    snapshot_database(a_repo, a_db, AUTHOR)
+    transport.add_remote(a_repo, "hub", url)
+    pushed = transport.push(a_repo, "hub")
+    assert (pushed.previous, pushed.pushed, pushed.up_to_date) == (None, str(a_repo.head()), False)
+    assert git("-C", str(hub), "rev-parse", "main").strip() == str(a_repo.head())
+
+    b_repo, b_db = transport.clone(url, tmp_path / "b.git", "hub"), MemoryWorkingCopy()
+    assert b_repo.head() == a_repo.head()
+    b_db.apply(_plan_from_empty(b_repo), str(b_repo.head()))  # what `attgit clone` does next
+    assert as_set(b_db) == as_set(a_db)
+
+    a_db.data["ABC Corp"][("E1", "ABC Corp", "2025-11-20")]["status"] = "A"
+    snapshot_database(a_repo, a_db, AUTHOR)
+    assert transport.push(a_repo, "hub").previous == pushed.pushed
+    fetched = transport.fetch(b_repo, "hub")
+    assert fetched.changed and fetched.after == str(a_repo.head())
+    assert _pull(b_repo, b_db).status == "fast-forward"
+    assert as_set(b_db) == as_set(a_db)
+
+    b_db.data["Zeta"][("E1", "Zeta", "2025-11-20")]["shift"] = "Night"
+    snapshot_database(b_repo, b_db, AUTHOR)
+    transport.push(b_repo, "hub")
+    a_db.data["ABC Corp"][("E2", "ABC Corp", "2025-11-20")]["overstay"] = "2"
+    snapshot_database(a_repo, a_db, AUTHOR)
+    with pytest.raises(Rejected, match="run `attgit pull hub` first"):
+        transport.push(a_repo, "hub")
+    assert _pull(a_repo, a_db).status == "merged"
+    transport.push(a_repo, "hub")
+    assert _pull(b_repo, b_db).status == "fast-forward"
+    assert as_set(b_db) == as_set(a_db)
+    assert a_repo.info(a_repo.head()).tree == b_repo.info(b_repo.head()).tree
+    assert transport.push(b_repo, "hub").up_to_date
+    for path in (hub, a_repo.path, b_repo.path):
+        fsck(path)
+
+
+def _plan_from_empty(repo):
+    from attgit.plan import plan_between
+
+    return plan_between(repo.snapshot(None), repo.snapshot(repo.head())).changes()
+
+
+@only_once
+@pytest.mark.parametrize("kind", ("git", "http"))
+def test_library_clone_of_a_missing_repository_leaves_no_directory(kind, url_of, served, tmp_path):
+    with pytest.raises(RemoteError, match="cannot fetch from remote 'origin'"):
+        transport.clone(url_of(kind, served / "nosuch.git"), tmp_path / "c.git")
+    assert not (tmp_path / "c.git").exists()
+
+
+# --- the attgit command on the example site ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def origin(databases, tmp_path_factory):
+    """An environment with 300 records committed; saved, to be copied."""
+    root = tmp_path_factory.mktemp("origin")
+    env = Env("origin", root, databases.create("origin"))
+    env.seed(300, 3)
+    env.attgit("init")
+    env.attgit("commit", "-m", "first")
+    return env
+
+
+def copy_env(databases, origin: Env, name: str, root) -> Env:
+    env = Env(name, root, databases.copy(origin.db, name))
+    shutil.copytree(origin.repo_path, env.repo_path)
+    return env
+
+
+@pytest.mark.parametrize("kind", URL_KINDS)
+def test_cli_push_clone_fetch_pull_over(kind, origin, databases, make_env, url_of, served, tmp_path):
+    a = copy_env(databases, origin, "a", tmp_path)
+    hub = new_hub(served)
+    url = url_of(kind, hub)
+    transport.add_remote(Repository.open(a.repo_path), "hub", url)
+    assert f"hub: (empty) -> {a.head()[:10]}" in a.attgit("push", "hub").out
+    b = make_env("b")
+    assert "300 records loaded" in b.attgit("clone", url, "--name", "hub").out
+    assert b.assert_in_sync() == a.main_tree()
+
+    company = a.snapshot().companies()[0]
+    first = min(a.snapshot().records(company).values(), key=lambda r: (r["date"], r["ep_no"]))
+    b.edit({"op": "set", "company": company, "ep_no": first["ep_no"], "date": first["date"],
+            "fields": {"status": "OD"}})
+    b.attgit("commit", "-m", "on duty")
+    b.attgit("push", "hub")
+    assert f"hub/main: {a.head()[:10]} -> {b.head()[:10]}" in a.attgit("fetch", "hub").out
+    pulled = a.attgit("pull", "hub", "--json").json()
+    assert (pulled["status"], pulled["commit"], pulled["counts"]["updates"]) == ("fast-forward", b.head(), 1)
+    assert a.assert_in_sync() == b.main_tree()
+    for path in (hub, a.repo_path, b.repo_path):
+        fsck(path)
+
+
+# --- bad remotes ---------------------------------------------------------------------------
+
+BAD = {
+    "unreachable git://": ("cannot fetch from remote", lambda s, g, h: f"git://127.0.0.1:{free_port()}/hub.git"),
+    "unreachable http://": ("cannot fetch from remote", lambda s, g, h: f"http://127.0.0.1:{free_port()}/hub.git"),
+    "no such path": ("cannot fetch from remote", lambda s, g, h: str(s / "nosuch.git")),
+    "no such file://": ("cannot fetch from remote", lambda s, g, h: (s / "nosuch.git").as_uri()),
+    "no such git://": ("cannot fetch from remote", lambda s, g, h: g + "nosuch.git"),
+    "no such http://": ("cannot fetch from remote", lambda s, g, h: h + "nosuch.git"),
+    "plain repo path": ("is not an attgit repository", lambda s, g, h: str(plain_git_repo(s))),
+    "plain repo git://": ("is not an attgit repository", lambda s, g, h: g + plain_git_repo(s).name),
+    "plain repo http://": ("is not an attgit repository", lambda s, g, h: h + plain_git_repo(s).name),
+}
+
+
+@pytest.fixture(scope="module")
+def victim(origin, databases, tmp_path_factory):
+    """An environment with data, a commit and a good remote already fetched,
+    and an empty one for clones: what every bad remote must leave alone."""
+    root = tmp_path_factory.mktemp("victim")
+    env = copy_env(databases, origin, "victim", root)
+    hub = new_hub(root)
+    env.attgit("remote", "add", "good", str(hub))
+    env.attgit("push", "good")
+    empty = Env("empty", root, databases.create("empty"))
+    with env.inspector() as inspect, empty.inspector() as inspect_empty:
+        yield env, inspect, empty, inspect_empty
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_a_bad_remote_gets_a_clear_error_and_changes_nothing(case, victim, served, git_daemon, git_http):
+    env, inspect, empty, inspect_empty = victim
+    message, make_url = BAD[case]
+    url = make_url(served, git_daemon, git_http)
+    name = "bad-" + "".join(c if c.isalnum() else "-" for c in case)
+    transport.add_remote(Repository.open(env.repo_path), name, url)
+    before, refs = inspect.ask("tree"), env.refs()
+    clone = empty.start("clone", url)  # meanwhile, in the other environment
+    for command in (("fetch", name), ("pull", name, "--json"), ("push", name)):
+        result = env.attgit(*command, code=ExitCode.REMOTE)
+        assert result.err.startswith("attgit: error: ") and message in result.err and url in result.err, result
+        assert "Traceback" not in result.err and result.out == ""
+    assert inspect.ask("tree") == before and env.refs() == refs
+    fsck(env.repo_path)
+
+    out, err = clone.communicate(timeout=300)
+    assert clone.returncode == ExitCode.REMOTE and message in err and url in err, err
+    assert not empty.repo_path.exists()
+    assert inspect_empty.ask("tree")["records"] == 0

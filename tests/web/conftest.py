@@ -1,0 +1,107 @@
+"""Fixtures of the web page tests: the example site with its repository,
+backup, upload and job folders in a temporary directory, users of each
+kind, and background jobs run inline (tests that want the real thread ask
+for ``threaded_jobs`` or ``live_server``)."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from django.test import Client
+
+from attgit.backupfile import read_backup
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def site_folders(settings, tmp_path):
+    settings.ATTGIT_REPO = str(tmp_path / "repo.git")
+    settings.ATTGIT_BACKUP_DIR = str(tmp_path / "backups")
+    settings.ATTGIT_UPLOAD_DIR = str(tmp_path / "uploads")
+    settings.ATTGIT_JOB_DIR = str(tmp_path / "jobs")
+    settings.ATTGIT_DEFAULT_STRATEGY = "theirs"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return tmp_path
+
+
+@pytest.fixture
+def threaded_jobs():
+    """Run jobs in their own thread, as the site does."""
+
+
+@pytest.fixture(autouse=True)
+def inline_jobs(request, monkeypatch):
+    """Jobs run inside the request that starts them, in the test's transaction."""
+    if {"threaded_jobs", "live_server"} & set(request.fixturenames):
+        return
+    from django_adapter.web import jobs
+
+    monkeypatch.setattr(jobs, "spawn", lambda work: work())
+
+
+def make_user(username: str, role: str = "company", company=None, **extra):
+    from django_adapter.models import User
+
+    return User.objects.create_user(username, password=PASSWORD, role=role, company=company, **extra)
+
+
+@pytest.fixture
+def root(db):
+    return make_user("root", role="root", email="root@example.com")
+
+
+@pytest.fixture
+def root_client(root):
+    client = Client()
+    client.force_login(root)
+    return client
+
+
+def seed(records: int = 60, companies: int = 3) -> None:
+    """Deterministic demo attendance."""
+    from django_adapter.demodata import demo_records
+    from django_adapter.workingcopy import connect
+
+    connect().bulk_load(demo_records(records, companies))
+
+
+def finished_job(client, response):
+    """The job a page started (inline jobs are done when the page answers)."""
+    from django_adapter.models import Job
+
+    assert response.status_code == 302, response.content[:2000]
+    job_id = response["Location"].rstrip("/").split("/")[-1]
+    return Job.objects.get(pk=job_id)
+
+
+def wait_for_job(client, response, timeout: float = 30.0) -> dict:
+    """Poll the status endpoint of the job a page started until it ends."""
+    url = response["Location"] + "status/"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = client.get(url)
+        if reply.status_code == 200 and reply.json()["finished"]:
+            return reply.json()
+        time.sleep(0.05)
+    raise AssertionError(f"job {url} did not finish in {timeout} s")
+
+
+def backup_bytes(client) -> tuple[bytes, str]:
+    """Make a full backup through the page; return its content and name."""
+    job = finished_job(client, client.post("/backup/", {"backup_type": "full"}))
+    assert job.status == "done", job.error
+    name = job.result["name"]
+    response = client.get(f"/backup/download/{name}/")
+    assert response.status_code == 200
+    return b"".join(response.streaming_content), name
+
+
+def parse(content: bytes):
+    return read_backup(io.BytesIO(content))
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
