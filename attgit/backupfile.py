@@ -466,8 +466,8 @@ class _Validator:
 
     def _checksum_error(self, record: dict, stored: Any, n: int) -> None:
         where = f"record {n}: {rec.describe_key(rec.key(record))}"
-        raise _prefixed(ChecksumMismatch(_short(stored, 70), rec.checksum(record), where),
-                        "checksum_mismatch")
+        shown = stored if isinstance(stored, str) and len(stored) <= 70 else _short(stored, 70)
+        raise _prefixed(ChecksumMismatch(shown, rec.checksum(record), where), "checksum_mismatch")
 
     def _expected_total(self) -> int:
         meta = self.metadata or {}

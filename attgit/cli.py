@@ -364,9 +364,10 @@ def with_selection(f):
     return f
 
 
-def _apply_progress(desc: str):
-    """A progress callback driving a tqdm bar, and the bar to close."""
+def _apply_progress(desc: str, unit: str = "rec"):
+    """A progress(done, total) callback driving a tqdm bar, and the bar."""
     bar = progress_bar(0, desc)
+    bar.unit = unit
 
     def update(done: int, total: int) -> None:
         bar.total = total
@@ -444,6 +445,8 @@ def _print_restore(result, as_json: bool, what: str) -> None:
         click.echo(f"{what}: {verb} insert {c.get('inserts', 0)}, update {c.get('updates', 0)}, "
                    f"delete {c.get('deletes', 0)}" + (f"; skip {c['unchanged']}" if "unchanged" in c else "")
                    + (f"; {len(result.conflicts)} conflict(s)" if result.conflicts else ""))
+        if result.status == "preview":
+            _print_samples(result.samples)
         _print_conflicts(result.conflicts, limit=20)
         if result.status == "nothing":
             click.echo("nothing to change: the database already matches")
@@ -451,6 +454,15 @@ def _print_restore(result, as_json: bool, what: str) -> None:
             click.echo(f"[main {result.commit[:10]}] {result.status}")
     if result.status == "conflicts":
         raise _pending_error(len([c for c in result.conflicts if c.resolution is None]))
+
+
+def _print_samples(samples) -> None:
+    for kind, item in samples:
+        if kind == "add":
+            click.echo(click.style(f"+ {rec.describe_key(rec.key(item))}  {_values(item)}", fg="green"))
+        else:
+            fields = ", ".join(f"{f}: {item.old[f]!r} -> {item.new[f]!r}" for f in item.fields)
+            click.echo(click.style(f"~ {rec.describe_key(item.key)}  {fields}", fg="yellow"))
 
 
 def _pending_error(n: int):
@@ -465,7 +477,7 @@ def _print_conflicts(conflicts, limit: Optional[int] = None) -> None:
         how = f" -> {c.resolution}" if c.resolution else " (pending)"
         click.echo(f"conflict {c.id} {c.kind} {rec.describe_key(tuple(c.key))}{how}")
         for f in c.fields:
-            side = lambda r: "(deleted)" if r is None else repr(r.get(f))  # noqa: E731
+            side = lambda r: "(absent)" if r is None else repr(r.get(f))  # noqa: E731
             click.echo(f"    {f}: base {side(c.base)} | ours {side(c.ours)} | theirs {side(c.theirs)}")
     if limit is not None and len(conflicts) > limit:
         click.echo(f"... and {len(conflicts) - limit} more (use --json for all)")
@@ -577,15 +589,7 @@ def remote_list(app: App, as_json):
 
 
 def _transfer_progress(desc: str):
-    bar = progress_bar(0, desc)
-
-    def update(done: int, total: int) -> None:
-        bar.unit = "obj"
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return update, bar
+    return _apply_progress(desc, unit="obj")
 
 
 @cli.command()

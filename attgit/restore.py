@@ -62,9 +62,31 @@ class RestoreResult:
     counts: dict = field(default_factory=dict)
     conflicts: list = field(default_factory=list)
     companies: dict = field(default_factory=dict)
+    #: the first SAMPLE_SIZE changes, for a preview: ("add", record) or
+    #: ("update", RecordChange with the fields that change)
+    samples: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {**self.__dict__, "conflicts": [c.to_dict() for c in self.conflicts]}
+        return {**self.__dict__, "conflicts": [c.to_dict() for c in self.conflicts],
+                "samples": [[kind, item if kind == "add" else item.to_dict()] for kind, item in self.samples]}
+
+
+SAMPLE_SIZE = 200
+
+
+def _sample(samples: list, mine: dict, change) -> None:
+    """Keep the first SAMPLE_SIZE inserts and updates (with changed fields)."""
+    from .diff import RecordChange, changed_fields
+
+    for record in change.inserts:
+        if len(samples) >= SAMPLE_SIZE:
+            return
+        samples.append(("add", record))
+    for record in change.updates:
+        if len(samples) >= SAMPLE_SIZE:
+            return
+        old = mine[rec.key(record)]
+        samples.append(("update", RecordChange(rec.key(record), old, record, changed_fields(old, record))))
 
 
 def _no_merge_in_progress(repo: Repository) -> None:
@@ -123,10 +145,11 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before import of {name}")
     head = repo.head()
     ours = repo.snapshot(head) if not preview else _current(repo, db, author)
-    outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection)
+    samples: list = []
+    outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection, samples)
     counts = {**outcome.counts.to_dict(), **outcome.plan.counts.to_dict(), "records_in_file": in_file}
     result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=counts,
-                           conflicts=outcome.conflicts, companies=outcome.plan.companies)
+                           conflicts=outcome.conflicts, companies=outcome.plan.companies, samples=samples)
     if preview:
         return result
     if outcome.pending:
@@ -155,7 +178,8 @@ def _current(repo: Repository, db: WorkingCopy, author: Author) -> Snapshot:
     return _database_tree(repo, db, repo.snapshot(head), dirty)
 
 
-def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selection: Selection):
+def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selection: Selection,
+                  samples: list):
     builder = SnapshotBuilder(repo.git, ours)
     plan, conflicts, counts, in_file = Plan(), [], MergeCounts(), 0
     ours_names = set(ours.companies())
@@ -172,6 +196,7 @@ def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selec
         conflicts.extend(result.conflicts)
         change = result.change
         change.create = company not in ours_names
+        _sample(samples, mine, change)
         plan.add(change)
         if len(change) or change.create:
             builder.put_blob(company, encode_sorted(company, _as_mapping(result.records))[0])

@@ -32,7 +32,7 @@ class BackupForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    backup_file = forms.FileField(label="Backup file (.json)",
+    backup_file = forms.FileField(label="Backup file (.json)", allow_empty_file=True,
                                   widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}))
 
 

@@ -34,7 +34,7 @@ def test_preview_writes_nothing_then_backup_wins_restores(site, capsys):
     edited = rows()
     call_command("restore_data", "--input", str(site), "--preview")
     out = capsys.readouterr().out
-    assert "would add 1, updated 1, skipped 118" in out and rows() == edited
+    assert "would add 1, update 1, skip 118" in out and rows() == edited
     call_command("restore_data", "--input", str(site), "--strategy", "backup_wins")
     assert rows() == before
     log = BackupLog.objects.filter(operation="restore").latest("created_at")

@@ -14,6 +14,7 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 
 from attgit.backupfile import read_backup
+from attgit.records import key as rec_key
 from attgit.errors import AttgitError, ConflictsPending
 from attgit.restore import Selection, import_backup
 from attgit.sync import exclusive
@@ -78,9 +79,15 @@ class Command(BaseCommand):
 
     def _report(self, result, preview: bool) -> None:
         c = result.counts
-        verb = "would add" if preview else "added"
-        self.stdout.write(f"{verb} {c.get('added', 0)}, updated {c.get('updated', 0)}, skipped {c.get('skipped', 0)}, "
+        add, update, skip = ("would add", "update", "skip") if preview else ("added", "updated", "skipped")
+        self.stdout.write(f"{add} {c.get('added', 0)}, {update} {c.get('updated', 0)}, {skip} {c.get('skipped', 0)}, "
                           f"conflicts {len(result.conflicts)} (records in file: {c.get('records_in_file', 0)})")
+        for kind, item in result.samples if preview else []:
+            if kind == "add":
+                self.stdout.write(f"  add    {' / '.join(rec_key(item))}")
+            else:
+                changes = ", ".join(f"{f}: {item.old[f]!r} -> {item.new[f]!r}" for f in item.fields)
+                self.stdout.write(f"  update {' / '.join(item.key)}  {changes}")
         for conflict in result.conflicts[:50]:
             fields = ", ".join(f"{f}: {conflict.ours and conflict.ours.get(f)!r} -> "
                                f"{conflict.theirs and conflict.theirs.get(f)!r}" for f in conflict.fields)
