@@ -303,6 +303,8 @@ def _db_time(value) -> str | None:
     if value is None or value == "":
         return None
     if type(value) is str:
+        if len(value) == 5 and value[2] == ":":
+            return value
         if len(value) >= 8 and value[2] == ":" and value[5] == ":":
             seconds = value[6:8]
             return value[:5] if seconds == "00" else value[:8]
@@ -310,9 +312,18 @@ def _db_time(value) -> str | None:
     return _format_time(value.hour, value.minute, value.second)
 
 
+_SEEN_DATES: set = set()
+_SEEN_TIMES: set = set()
+_SEEN_LIMIT = 200_000  # distinct values remembered (days of ~500 years; every minute)
+
+
 def _plausible(r: dict) -> bool:
-    """Cheap checks that make the fast path agree with :func:`normalise`."""
-    return (
+    """Cheap checks that make the fast path agree with :func:`normalise`.
+
+    Dates and times repeat endlessly in attendance data, so each distinct
+    value is validated once and remembered.
+    """
+    if not (
         r["status"] in _STATUS_SET
         and r["ep_no"] != ""
         and r["company"] != ""
@@ -321,9 +332,35 @@ def _plausible(r: dict) -> bool:
         and len(r["company"]) <= 255
         and len(r["shift"]) <= 32
         and len(r["overstay"]) <= 16
-        and len(r["date"]) == 10
-        and _MIN_YEAR <= int(r["date"][:4]) <= _MAX_YEAR
-        and _DATE_RE.match(r["date"]) is not None
-        and (r["in_time"] is None or _TIME_RE.match(r["in_time"]) is not None)
-        and (r["out_time"] is None or _TIME_RE.match(r["out_time"]) is not None)
+    ):
+        return False
+    return (
+        _known(r["date"], _SEEN_DATES, _valid_date)
+        and (r["in_time"] is None or _known(r["in_time"], _SEEN_TIMES, _valid_time))
+        and (r["out_time"] is None or _known(r["out_time"], _SEEN_TIMES, _valid_time))
     )
+
+
+def _known(value, seen: set, check) -> bool:
+    if value in seen:
+        return True
+    if not check(value):
+        return False
+    if len(seen) > _SEEN_LIMIT:
+        seen.clear()
+    seen.add(value)
+    return True
+
+
+def _valid_date(value) -> bool:
+    try:
+        return _date({"date": value}, None) == value
+    except ValidationError:
+        return False
+
+
+def _valid_time(value) -> bool:
+    try:
+        return _time({"t": value}, "t", None) == value
+    except ValidationError:
+        return False

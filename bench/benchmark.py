@@ -411,7 +411,8 @@ def merge(cmd: Commands, results: Results, work: Path, n: int) -> None:
     add = lambda op, **kw: Row("3 merge", op, n, **kw)  # noqa: E731
     run(cmd.attgit("init", hub), prod)
     run(cmd.attgit("remote", "add", "hub", hub), prod)
-    run(cmd.attgit("push", "hub"), prod)
+    timed(results, add("attgit push (first: the whole history, to a local hub)"),
+          cmd.attgit("push", "hub", profile_as="push-first"), prod)
     fresh_database(cmd, dev)
     timed(results, add("attgit clone (repository into an empty DB)", target=RESTORE_TARGET),
           cmd.attgit("clone", hub, "--name", "hub", profile_as="clone"), dev)
@@ -421,7 +422,8 @@ def merge(cmd: Commands, results: Results, work: Path, n: int) -> None:
     label = f"{inserts + updates + deletes:,} changes: +{inserts} ~{updates} -{deletes}"
     timed(results, add(f"attgit commit after 1% ({label})", throughput=False),
           cmd.attgit("commit", "-m", "1%", profile_as="commit-1pct"), prod)
-    run(cmd.attgit("push", "hub"), prod)
+    timed(results, add("attgit push of the 1% commit", throughput=False),
+          cmd.attgit("push", "hub", profile_as="push-1pct"), prod)
     pulled = timed(results, add("attgit pull of the 1% (3-way merge)", throughput=False, target=MERGE_TARGET),
                    cmd.attgit("pull", "hub", profile_as="pull"), dev)
     results.footer.append(f"N={n:,}: pull said: {pulled.stdout.strip().splitlines()[0] if pulled.stdout else ''}")

@@ -45,6 +45,7 @@ from ..models import Job
 from ..repository import open_repository
 from ..workingcopy import connect
 from .access import root_required
+from .errors import describe
 
 logger = logging.getLogger("django_adapter.web")
 
@@ -106,7 +107,7 @@ def run(job_id, held: contextlib.ExitStack) -> None:
             _save(job, status=Job.RUNNING, started_at=timezone.now(), pid=os.getpid())
             result = import_string(RUNNERS[job.kind])(job, progress)
     except AttgitError as exc:
-        _failed(job, str(exc))
+        _failed(job, describe(exc))
     except Exception as exc:  # noqa: BLE001 - a worker must always record its end
         logger.exception("attgit job %s (%s) failed", job.pk, job.kind)
         _failed(job, f"internal error: {type(exc).__name__}: {exc}")

@@ -186,6 +186,9 @@ def apply_restore_view(request):
         messages.error(request, errors_of(form))
         return restore_page(request, 400)
     strategy = form.cleaned_data["strategy"] or default_strategy()
+    if MergeState.load(open_repository()) is not None:
+        messages.error(request, errors.MERGING)
+        return redirect("conflicts")
     if form.cleaned_data["upload"]:
         upload = uploads.get(form.cleaned_data["upload"])
         kind, params = Job.IMPORT, {"upload": upload.pk, "name": upload.original_name, "strategy": strategy}

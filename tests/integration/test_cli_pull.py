@@ -1,0 +1,109 @@
+"""``attgit pull NAME [--strategy theirs|ours|manual] [--preview] [--json]``
+as a person runs it: the real command in its own process, on the example
+site (settings ``attendance_site.settings``, DATABASE_URL / ATTGIT_REPO
+from the environment); its JSON, its words and its exit codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from attgit.errors import ExitCode
+
+from .envs import Pair
+
+
+@pytest.fixture(scope="module")
+def template(databases, tmp_path_factory):
+    return Pair(databases, tmp_path_factory.mktemp("pull"), records=90, companies=3)
+
+
+@pytest.fixture
+def pair(template) -> Pair:
+    return template.restore()
+
+
+def first_key(pair: Pair) -> tuple:
+    snapshot = pair.a.snapshot()
+    return min(snapshot.records(snapshot.companies()[0]))
+
+
+def set_status(env, key, status: str) -> None:
+    env.edit({"op": "set", "ep_no": key[0], "company": key[1], "date": key[2], "fields": {"status": status}})
+
+
+def test_preview_fast_forward_then_up_to_date(pair):
+    key = first_key(pair)
+    set_status(pair.a, key, "HD")
+    pair.a.attgit("commit", "-m", "half day")
+    pair.a.attgit("push", "hub")
+    before, main = pair.b.db_tree(), pair.b.head()
+
+    preview = pair.b.attgit("pull", "hub", "--preview", "--json").json()
+    assert (preview["status"], preview["fast_forward"], preview["counts"]["updates"]) == ("preview", True, 1)
+    assert preview["commit"] is None and preview["theirs"] == pair.a.head()
+    assert pair.b.db_tree() == before and pair.b.head() == main, "a preview wrote something"
+    assert "fast-forward from hub: would insert 0, update 1, delete 0; 0 conflict(s)" in \
+        pair.b.attgit("pull", "hub", "--preview").out
+
+    pulled = pair.b.attgit("pull", "hub", "--json").json()
+    assert (pulled["status"], pulled["commit"], pulled["head"]) == ("fast-forward", pair.a.head(), main)
+    assert pulled["counts"] == {"inserts": 0, "updates": 1, "deletes": 0, "companies_created": 0,
+                                "companies_dropped": 0, "total": 1}
+    assert pair.b.assert_in_sync() == pair.a.main_tree()
+    assert pair.b.attgit("pull", "hub", "--json").json()["status"] == "up-to-date"
+    assert pair.b.attgit("pull", "hub").out.strip() == "Already up to date with hub."
+
+
+def test_conflicts_exit_7_until_resolved_or_aborted(pair):
+    key = first_key(pair)
+    set_status(pair.a, key, "L")
+    pair.a.attgit("commit", "-m", "leave")
+    pair.a.attgit("push", "hub")
+    set_status(pair.b, key, "A")
+    before = pair.b.db_tree()["tree"]
+
+    manual = pair.b.attgit("pull", "hub", "--strategy", "manual", "--json", code=ExitCode.CONFLICTS)
+    report = manual.json()
+    assert report["status"] == "conflicts" and len(report["conflicts"]) == 1
+    conflict = report["conflicts"][0]
+    assert (tuple(conflict["key"]), conflict["fields"], conflict["resolution"]) == (key, ["status"], None)
+    assert (conflict["ours"]["status"], conflict["theirs"]["status"], conflict["base"]["status"]) == \
+        ("A", "L", conflict["base"]["status"])
+    assert "1 conflict(s) wait for you" in manual.err and "attgit conflicts" in manual.err
+    assert pair.b.db_tree()["tree"] == before, "the database keeps its own version of a pending conflict"
+
+    again = pair.b.attgit("pull", "hub", code=ExitCode.CONFLICTS)
+    assert "a merge is in progress" in again.err
+    assert "merge aborted" in pair.b.attgit("merge", "--abort").out
+    assert pair.b.db_tree()["tree"] == before
+
+    # No --strategy: the site's ATTGIT_DEFAULT_STRATEGY ("theirs").
+    theirs = pair.b.attgit("pull", "hub", "--json").json()
+    assert theirs["status"] == "merged" and theirs["conflicts"][0]["resolution"] == "theirs"
+    pair.b.assert_in_sync()
+    assert pair.b.records()[key]["status"] == "L"
+
+
+def test_preview_lists_conflicts_and_exits_0(pair):
+    key = first_key(pair)
+    set_status(pair.a, key, "L")
+    pair.a.attgit("commit")
+    pair.a.attgit("push", "hub")
+    set_status(pair.b, key, "A")
+    preview = pair.b.attgit("pull", "hub", "--preview", "--strategy", "manual")
+    assert "merge from hub: would insert 0, update 0, delete 0; 1 conflict(s)" in preview.out
+    assert "(pending)" in preview.out and "status: base" in preview.out
+    assert pair.b.attgit("status", "--json").json()["merge_in_progress"] is False
+
+
+def test_pull_errors_have_their_exit_codes(pair, tmp_path):
+    unknown = pair.b.attgit("pull", "nowhere", code=ExitCode.NOT_FOUND)
+    assert "no remote named 'nowhere' (remotes: hub)" in unknown.err
+    strategy = pair.b.attgit("pull", "hub", "--strategy", "whoever-shouts", code=ExitCode.USAGE)
+    assert "unknown merge strategy 'whoever-shouts'" in strategy.err
+    missing = pair.b.attgit("--repo", str(tmp_path / "nothing.git"), "pull", "hub", code=ExitCode.NOT_A_REPOSITORY)
+    assert "no such repository" in missing.err
+    usage = pair.b.attgit("pull", code=ExitCode.USAGE)
+    assert "Missing argument 'NAME'" in usage.err
+    for result in (unknown, strategy, missing, usage):
+        assert "Traceback" not in result.err and result.out == ""

@@ -1,0 +1,342 @@
+"""The pages end to end through Django's test client (jobs run inline):
+backup, download, restore from a file and from a snapshot with its
+preview, the history and its comparison, conflicts, locks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+
+import pytest
+from django.utils import timezone
+
+from attgit.conflicts import MergeState
+from attgit.sync import exclusive
+from django_adapter.models import AttendanceRecord, BackupLog, Company, Job, Upload
+from django_adapter.repository import open_repository
+from django_adapter.workingcopy import connect
+
+from .conftest import backup_bytes, finished_job, messages_of, parse, seed
+
+pytestmark = pytest.mark.django_db
+
+
+def nth_record(n: int = 0) -> AttendanceRecord:
+    """The n-th record in snapshot order (company, date, employee)."""
+    return AttendanceRecord.objects.select_related("company").order_by("company__name", "date", "ep_no")[n]
+
+
+first_record = nth_record
+
+
+def edit(record: AttendanceRecord, **values) -> None:
+    """Change a record the way an app would (updated_at moves)."""
+    AttendanceRecord.objects.filter(pk=record.pk).update(updated_at=timezone.now(), **values)
+
+
+def upload(client, content: bytes, name: str = "backup.json"):
+    """Upload through the restore page; return the preview response."""
+    response = client.post("/restore/", {"backup_file": _named(content, name)})
+    assert response.status_code == 302, messages_of(response)
+    return client.get(response["Location"])
+
+
+def _named(content: bytes, name: str):
+    f = io.BytesIO(content)
+    f.name = name
+    return f
+
+
+def counts(response) -> dict:
+    return {k: v for k, v in response.context["counts"].items() if v is not None}
+
+
+# --- backup -----------------------------------------------------------------------------------
+
+def test_a_full_backup_makes_a_snapshot_a_file_and_a_log_entry(root_client, settings):
+    seed(60)
+    job = finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"}))
+    assert job.status == "done" and job.result["records"] == 60 and job.result["companies"] == 3
+    repo = open_repository()
+    assert job.result["commit"] == str(repo.head()) and job.result["new_commit"]
+    assert repo.info(repo.head()).trailers["Created-By"] == "root"
+    log = BackupLog.objects.get(operation="backup_full")
+    assert (log.user.username, log.records_count, log.commit) == ("root", 60, job.result["commit"])
+    with parse(open(f"{settings.ATTGIT_BACKUP_DIR}/{job.result['name']}", "rb").read()) as backup:
+        assert backup.total_records == 60
+    page = root_client.get(f"/jobs/{job.pk}/")
+    assert page.status_code == 200 and f"/backup/download/{job.result['name']}/" in page.content.decode()
+    listing = root_client.get("/backup/").content.decode()
+    assert job.result["name"] in listing and "data-last-backup" in listing
+
+
+def test_a_second_backup_of_unchanged_data_reuses_the_snapshot(root_client):
+    seed(20)
+    first = finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"}))
+    second = finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"}))
+    assert second.result["commit"] == first.result["commit"] and not second.result["new_commit"]
+    assert first.result["name"] != second.result["name"]
+    assert len(list(open_repository().log())) == 1
+
+
+def test_an_incremental_backup_holds_the_records_changed_since(root_client):
+    seed(30)
+    AttendanceRecord.objects.update(updated_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    edit(first_record(), status="A")
+    response = root_client.post("/backup/", {"backup_type": "incremental"})
+    assert response.status_code == 400 and "needs the date" in response.content.decode()
+    job = finished_job(root_client, root_client.post("/backup/", {"backup_type": "incremental",
+                                                                   "since": "2024-06-01"}))
+    assert job.status == "done" and job.result["records"] == 1 and job.result["type"] == "incremental"
+    assert BackupLog.objects.filter(operation="backup_incremental", records_count=1).exists()
+
+
+# --- restore a file -------------------------------------------------------------------------
+
+def test_restore_preview_counts_and_highlights_then_apply(root_client):
+    seed(60)
+    content, _ = backup_bytes(root_client)
+    changed, gone = first_record(), nth_record(1)
+    edit(changed, status="A" if changed.status != "A" else "P", shift="Night")
+    AttendanceRecord.objects.filter(pk=gone.pk).delete()
+    preview = upload(root_client, content)
+    assert preview.status_code == 200
+    assert counts(preview) == {"add": 1, "update": 1, "skip": 58, "conflicts": 1, "delete": 0, "total": 60}
+    html = preview.content.decode()
+    assert html.count("<del>") == 2 and '<del>Night</del>' in html  # the database's value goes
+    rows = preview.context["rows"]
+    assert sorted(r.action for r in rows) == ["add", "update"]
+    update = next(r for r in rows if r.action == "update")
+    assert [c.changed for c in update.cells].count(True) == 2
+    assert Upload.objects.count() == 1 and AttendanceRecord.objects.count() == 59  # nothing written yet
+
+    ours = root_client.get(preview.request["PATH_INFO"] + "?" + preview.request["QUERY_STRING"] + "&strategy=ours")
+    assert counts(ours)["update"] == 0 and [r.action for r in ours.context["rows"]].count("keep") == 1
+
+    upload_id = preview.context["upload"].pk
+    job = finished_job(root_client, root_client.post("/restore/apply/", {"upload": upload_id, "strategy": "theirs"}))
+    assert job.status == "done", job.error
+    r = job.result
+    assert (r["added"], r["updated"], r["skipped"], r["conflicts"], r["status"]) == (1, 1, 58, 1, "applied")
+    assert AttendanceRecord.objects.count() == 60
+    assert AttendanceRecord.objects.get(pk=changed.pk).shift == changed.shift
+    summary = root_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'data-result="added">1<' in summary and 'data-result="skipped">58<' in summary
+    log = BackupLog.objects.get(operation="restore")
+    assert (log.user.username, log.records_added, log.records_updated, log.records_skipped) == ("root", 1, 1, 58)
+    assert not Upload.objects.exists()  # cleaned up after the apply
+
+
+def test_a_file_into_an_empty_database_creates_everything(root_client):
+    seed(40, companies=4)
+    content, _ = backup_bytes(root_client)
+    AttendanceRecord.objects.all().delete()
+    Company.objects.all().delete()
+    preview = upload(root_client, content)
+    assert counts(preview)["add"] == 40
+    job = finished_job(root_client, root_client.post("/restore/apply/", {"upload": preview.context["upload"].pk}))
+    assert job.result["added"] == 40 and Company.objects.count() == 4
+
+
+def test_applying_a_vanished_upload_is_404(root_client):
+    assert root_client.post("/restore/apply/", {"upload": "a" * 32}).status_code == 404
+    response = root_client.post("/restore/apply/", {"upload": "nope"})
+    assert response.status_code == 400
+
+
+# --- restore a snapshot ---------------------------------------------------------------------
+
+def test_restore_a_snapshot_from_the_history(root_client):
+    seed(30)
+    first = finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"})).result["commit"]
+    record = first_record()
+    edit(record, ep_name="Renamed")
+    AttendanceRecord.objects.filter(pk=nth_record(2).pk).delete()
+    history = root_client.get("/history/").content.decode()
+    assert f"/restore/preview/?commit={first}" in history
+    preview = root_client.get(f"/restore/preview/?commit={first}")
+    assert preview.status_code == 200
+    assert counts(preview) == {"add": 1, "update": 1, "delete": 0, "conflicts": 0, "total": 2}
+    assert "<del>Renamed</del>" in preview.content.decode()
+    job = finished_job(root_client, root_client.post("/restore/apply/", {"commit": first}))
+    assert job.status == "done" and (job.result["added"], job.result["updated"]) == (1, 1)
+    assert AttendanceRecord.objects.count() == 30 and AttendanceRecord.objects.get(pk=record.pk).ep_name != "Renamed"
+    repo = open_repository()
+    assert repo.info(repo.head()).type == "checkout"
+    assert BackupLog.objects.filter(operation="checkout", user__username="root").exists()
+
+
+def test_an_unknown_snapshot_is_a_message_not_a_500(root_client):
+    seed(5)
+    finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"}))
+    response = root_client.get("/restore/preview/?commit=deadbeef")
+    assert response.status_code == 404 and "unknown commit" in " ".join(messages_of(response))
+    response = root_client.get("/restore/preview/?commit=HEAD~1")
+    assert response.status_code == 400
+
+
+# --- history -----------------------------------------------------------------------------------
+
+def test_history_lists_snapshots_with_a_chart_and_the_log(root_client):
+    seed(30)
+    finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"}))
+    edit(first_record(), status="L")
+    finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"}))
+    response = root_client.get("/history/")
+    html = response.content.decode()
+    assert response.status_code == 200 and len(response.context["commits"]) == 2
+    assert html.count('<circle class="dot"') == 2 and "<polyline" in html
+    assert html.count("Full Backup") >= 2  # the BackupLog, beside the snapshots
+
+
+def test_compare_highlights_the_changed_fields_per_company(root_client):
+    seed(30)
+    a = finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"})).result["commit"]
+    record = first_record()
+    edit(record, overstay="9")
+    b = finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"})).result["commit"]
+    response = root_client.get(f"/history/compare/?a={a}&b={b}")
+    assert response.status_code == 200
+    assert response.context["totals"] == {"added": 0, "removed": 0, "changed": 1}
+    [company] = response.context["companies"]
+    assert company.company == record.company.name
+    assert '<td class="changed"><del>' in response.content.decode() and "<ins>9</ins>" in response.content.decode()
+    assert root_client.get(f"/history/compare/?a={a}&b=../../x").status_code == 400
+    assert root_client.get(f"/history/compare/?a={a}&b={'f' * 40}").status_code == 404
+
+
+# --- conflicts --------------------------------------------------------------------------------
+
+def _manual_restore(client, changes: int = 2):
+    """A backup, then edits, then a restore with strategy manual: conflicts."""
+    seed(30)
+    content, _ = backup_bytes(client)
+    records = [nth_record(i) for i in range(changes)]
+    for r in records:
+        edit(r, in_time="11:11", overstay="7")
+    preview = upload(client, content)
+    job = finished_job(client, client.post("/restore/apply/", {"upload": preview.context["upload"].pk,
+                                                                "strategy": "manual"}))
+    assert job.status == "done" and job.result["status"] == "conflicts" and job.result["pending"] == changes
+    return records
+
+
+def test_conflicts_resolved_per_record_and_per_field_then_concluded(root_client):
+    first, second = _manual_restore(root_client)
+    page = root_client.get("/conflicts/")
+    assert page.status_code == 200 and page.context["pending_count"] == 2
+    a, b = page.context["pending"]
+    assert {f.name for f in a.fields if f.disputed} == {"in_time", "overstay"}
+    response = root_client.post("/conflicts/resolve/", {"conflict": a.id, "side": "theirs"}, follow=True)
+    assert "1 left" in " ".join(messages_of(response))
+    response = root_client.post("/conflicts/resolve/", {
+        "conflict": b.id, "side": "fields", "pick_in_time": "value", "value_in_time": "08:45",
+        "pick_overstay": "ours"}, follow=True)
+    assert "none left" in " ".join(messages_of(response))
+    job = finished_job(root_client, root_client.post("/conflicts/conclude/"))
+    assert job.status == "done" and job.result["status"] == "concluded", job.error
+    assert MergeState.load(open_repository()) is None
+    by_key = {(r.ep_no, r.company.name, r.date.isoformat()): r for r in AttendanceRecord.objects.select_related("company")}
+    resolved_a = by_key[(a.ep_no, a.company, a.date)]
+    resolved_b = by_key[(b.ep_no, b.company, b.date)]
+    assert resolved_a.overstay != "7" and resolved_a.in_time.strftime("%H:%M") != "11:11"
+    assert resolved_b.in_time.strftime("%H:%M") == "08:45" and resolved_b.overstay == "7"
+    assert BackupLog.objects.filter(operation="resolve").count() == 2
+    assert BackupLog.objects.filter(operation="merge", details__status="concluded").exists()
+
+
+def test_a_typed_value_that_is_not_valid_is_a_message(root_client):
+    _manual_restore(root_client, changes=1)
+    conflict = root_client.get("/conflicts/").context["pending"][0]
+    response = root_client.post("/conflicts/resolve/", {
+        "conflict": conflict.id, "side": "fields", "pick_in_time": "value", "value_in_time": "25:99"}, follow=True)
+    assert response.status_code == 200 and "in_time" in " ".join(messages_of(response))
+    assert response.context["pending_count"] == 1
+
+
+def test_conclude_waits_for_every_conflict_and_abort_undoes(root_client):
+    records = _manual_restore(root_client)
+    response = root_client.post("/conflicts/conclude/", follow=True)
+    assert "2 conflict(s) still to resolve" in " ".join(messages_of(response))
+    response = root_client.post("/conflicts/resolve/", {"all": "theirs"}, follow=True)
+    assert "2 conflicts resolved" in " ".join(messages_of(response))
+    job = finished_job(root_client, root_client.post("/conflicts/abort/"))
+    assert job.status == "done" and job.result["status"] == "aborted"
+    assert MergeState.load(open_repository()) is None
+    for r in records:
+        assert AttendanceRecord.objects.get(pk=r.pk).overstay == "7"  # back to before the restore
+    assert "No merge is in progress" in root_client.get("/conflicts/").content.decode()
+
+
+def test_a_restore_during_a_merge_says_to_finish_it_first(root_client):
+    _manual_restore(root_client, changes=1)
+    commit = str(open_repository().head())
+    response = root_client.post("/restore/apply/", {"commit": commit}, follow=True)
+    assert response.redirect_chain[-1][0] == "/conflicts/"
+    assert "resolve them and conclude it, or abort it" in " ".join(messages_of(response))
+    preview = root_client.get(f"/restore/preview/?commit={commit}")
+    assert preview.status_code == 409 and "Conflicts page" in " ".join(messages_of(preview))
+    assert not Job.objects.filter(kind="checkout").exists()
+
+
+# --- locks and jobs ------------------------------------------------------------------------
+
+def test_a_held_lock_is_a_clear_message(root_client):
+    seed(10)
+    with exclusive(open_repository(), connect()):
+        response = root_client.post("/backup/", {"backup_type": "full"})
+        assert response.status_code == 409
+        assert "Another backup, restore or sync is running" in " ".join(messages_of(response))
+        preview = root_client.get(f"/restore/preview/?commit={'a' * 40}")
+        assert preview.status_code == 409
+    assert not Job.objects.exists()
+
+
+def test_the_status_endpoint_reports_progress(root_client, settings):
+    from django_adapter.web.jobs import Progress
+
+    job = Job.objects.create(kind=Job.IMPORT, status=Job.RUNNING, params={"name": "x.json"})
+    Progress(job.pk).update("Writing records", 250, 1000, force=True)
+    state = root_client.get(f"/jobs/{job.pk}/status/").json()
+    assert (state["status"], state["phase"], state["done"], state["total"], state["percent"]) == \
+        ("running", "Writing records", 250, 1000, 25.0)
+    page = root_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'style="width: 25.0%"' in page and "progress.js" in page
+    job.status, job.pid = Job.RUNNING, 2 ** 22 + 12345  # a process that is not there
+    job.save()
+    state = root_client.get(f"/jobs/{job.pk}/status/").json()
+    assert state["status"] == "failed" and "stopped" in state["error"]
+
+
+def test_a_failed_job_shows_its_error(root_client, settings, monkeypatch):
+    from django_adapter.web import backup
+
+    seed(5)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(backup, "write_file", broken)
+    job = finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"}))
+    assert job.status == "failed" and "disk full" in job.error
+    assert "disk full" in root_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert BackupLog.objects.filter(operation="backup_full", success=False).exists()
+    assert root_client.post("/backup/", {"backup_type": "full"}).status_code == 302  # the locks were let go
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_runs_in_its_own_thread(threaded_jobs, root):
+    from django.test import Client
+
+    from .conftest import wait_for_job
+
+    seed(200)
+    client = Client()
+    client.force_login(root)
+    response = client.post("/backup/", {"backup_type": "full"})
+    state = wait_for_job(client, response)
+    assert state["status"] == "done", state
+    job = Job.objects.get(pk=state["id"])
+    assert job.result["records"] == 200 and job.pid and job.started_at and job.finished_at
