@@ -220,7 +220,7 @@ class Upload(models.Model):
 
 class Job(models.Model):
     """A long operation started from a web page and run outside the request
-    (a backup, a restore, concluding or aborting a merge).
+    (a backup, a restore or its preview, concluding or aborting a merge).
 
     The worker writes this row when it starts and when it ends; while it
     runs, its progress goes to a small file beside it
@@ -228,9 +228,11 @@ class Job(models.Model):
     one write transaction until it is done.
     """
 
-    BACKUP, IMPORT, CHECKOUT, CONCLUDE, ABORT = "backup", "import", "checkout", "conclude", "abort"
+    BACKUP, PREVIEW, IMPORT, CHECKOUT = "backup", "preview", "import", "checkout"
+    CONCLUDE, ABORT = "conclude", "abort"
     KIND_CHOICES = [
         (BACKUP, "Backup"),
+        (PREVIEW, "Preview of a restore"),
         (IMPORT, "Restore from a backup file"),
         (CHECKOUT, "Restore a snapshot"),
         (CONCLUDE, "Conclude a merge"),

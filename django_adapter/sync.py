@@ -85,9 +85,9 @@ def sync_remote(remote, user=None, strategy: str | None = None) -> SyncReport:
     try:
         report = _pull(remote, user, strategy)
     except AttgitError as exc:
-        log_operation("sync", user_obj=user, success=False, error=str(exc), remote=remote.name, url=remote.url)
+        log_operation("sync", user, success=False, error=str(exc), remote=remote.name, url=remote.url)
         return SyncReport(remote.name, "failed", strategy=strategy, error=str(exc))
-    log_operation("sync", user_obj=user, commit=report.commit, added=report.added, updated=report.updated,
+    log_operation("sync", user, commit=report.commit, added=report.added, updated=report.updated,
                   deleted=report.deleted, conflicts=report.conflicts, pending=report.pending,
                   status=report.status, strategy=strategy, remote=remote.name, url=remote.url)
     return report

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views
-from .web import backup, conflicts, history, jobs, restore
+from .web import backup, conflicts, history, jobs, preview, restore
 
 urlpatterns = [
     path("attendance/", views.attendance_list, name="attendance_list"),
@@ -9,7 +9,7 @@ urlpatterns = [
     path("backup/", backup.backup_data_view, name="backup_data"),
     path("backup/download/<str:filename>/", backup.download_backup_view, name="download_backup"),
     path("restore/", restore.restore_data_view, name="restore_data"),
-    path("restore/preview/", restore.preview_restore_view, name="preview_restore"),
+    path("restore/preview/", preview.preview_restore_view, name="preview_restore"),
     path("restore/apply/", restore.apply_restore_view, name="apply_restore"),
     path("jobs/<uuid:job_id>/", jobs.job_page, name="job_progress"),
     path("jobs/<uuid:job_id>/status/", jobs.job_status, name="job_status"),

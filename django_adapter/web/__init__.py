@@ -3,7 +3,8 @@
 Each module holds one page family and the background job it starts:
 
 - :mod:`.backup`    -- make a backup file (and a snapshot), download it;
-- :mod:`.restore`   -- upload a file or pick a snapshot, preview, apply;
+- :mod:`.restore`   -- upload a file or pick a snapshot, apply it;
+- :mod:`.preview`   -- what a restore would do, before it is applied;
 - :mod:`.history`   -- the log of snapshots with a chart, compare two;
 - :mod:`.conflicts` -- resolve a manual merge's conflicts, conclude or abort;
 - :mod:`.jobs`      -- run a long operation outside the request, report progress;

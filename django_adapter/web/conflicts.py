@@ -72,7 +72,10 @@ def _resolve(request) -> str:
             side = request.POST["all"]
             chosen = [(c, side) for c in state.pending()]
         else:
-            conflict = state.find(request.POST.get("conflict", "").strip() or "?")
+            conflict_id = request.POST.get("conflict", "").strip()
+            if not conflict_id:
+                raise UsageError("say which conflict to resolve")
+            conflict = state.find(conflict_id)
             chosen = [(conflict, _choice(request.POST, conflict))]
         for conflict, choice in chosen:
             state.resolve(conflict.id, choice)

@@ -7,12 +7,11 @@ and the new one beside it, highlighted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Iterable, Iterator, Optional
 
 from attgit import records as rec
 from attgit.diff import CompanyDiff, RecordChange
-from attgit.diff import order as file_order
 
 LABELS = {"ep_name": "Name", "shift": "Shift", "status": "Status", "in_time": "In",
           "out_time": "Out", "overstay": "Overstay"}
@@ -49,6 +48,12 @@ class Row:
     def label(self) -> str:
         return ACTIONS.get(self.action, self.action)
 
+    def to_dict(self) -> dict:
+        """JSON-safe, with what the templates read (kept in a job's result)."""
+        return {"action": self.action, "label": self.label, "company": self.company, "ep_no": self.ep_no,
+                "date": self.date, "cells": [{"old": c.old, "new": c.new, "changed": c.changed, "value": c.value}
+                                             for c in self.cells]}
+
 
 def new_row(action: str, record: dict) -> Row:
     return Row(action, record["company"], record["ep_no"], record["date"],
@@ -83,15 +88,13 @@ def reversed_diff(diff: CompanyDiff) -> CompanyDiff:
 IMPORT_ACTION = {"theirs": "update", "ours": "keep", "manual": "decide"}
 
 
-def import_rows(ours: dict, theirs: dict, strategy: str) -> Iterator[Row]:
-    """What importing ``theirs`` (a file's records of one company) does to
-    ``ours`` (the database's): added records, and those that differ."""
-    for record in sorted(theirs.values(), key=file_order):
-        mine = ours.get(rec.key(record))
-        if mine is None:
-            yield new_row("add", record)
-        elif mine != record:
-            yield change_row(IMPORT_ACTION[strategy], mine, record)
+def import_rows(result, strategy: str, limit: int) -> list:
+    """An import preview's rows: the records that differ first (each is a
+    conflict: a backup file has no base), then records it adds."""
+    rows = [change_row(IMPORT_ACTION[strategy], c.ours, c.theirs)
+            for c in result.conflicts[: limit // 2] if c.ours is not None and c.theirs is not None]
+    adds = (new_row("add", item) for kind, item in result.samples if kind == "add")
+    return rows + take(adds, [limit - len(rows)])
 
 
 def take(rows: Iterable[Row], budget: list) -> list:
@@ -130,6 +133,9 @@ class ConflictView:
     has_base: bool
     resolution: Optional[dict] = None
     resolved_deleted: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def conflict_view(conflict, resolution=False) -> ConflictView:

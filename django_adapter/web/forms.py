@@ -14,6 +14,10 @@ STRATEGY_CHOICES = [
 ]
 
 
+#: The strategies in a few words, for summaries.
+STRATEGY_NAMES = {"theirs": "backup wins", "ours": "database wins", "manual": "decide myself"}
+
+
 class BackupForm(forms.Form):
     backup_type = forms.ChoiceField(
         label="Backup", initial="full", widget=forms.RadioSelect,

@@ -18,6 +18,7 @@ times a second) and :func:`job_status` reads both.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import logging
 import os
@@ -28,11 +29,13 @@ from typing import Callable, Optional
 
 import orjson
 from django.conf import settings
+from django.contrib import messages
 from django.db import OperationalError, connections
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -45,13 +48,14 @@ from ..models import Job
 from ..repository import open_repository
 from ..workingcopy import connect
 from .access import root_required
-from .errors import describe
+from .errors import describe, status_for
 
 logger = logging.getLogger("django_adapter.web")
 
 #: What each kind of job runs: ``runner(job, progress) -> result dict``.
 RUNNERS = {
     Job.BACKUP: "django_adapter.web.backup.run_backup",
+    Job.PREVIEW: "django_adapter.web.preview.run_preview",
     Job.IMPORT: "django_adapter.web.restore.run_import",
     Job.CHECKOUT: "django_adapter.web.restore.run_checkout",
     Job.CONCLUDE: "django_adapter.web.conflicts.run_conclude",
@@ -59,6 +63,8 @@ RUNNERS = {
 }
 #: Seconds a page waits for a lock another writer holds before saying so.
 LOCK_WAIT = 1.0
+#: Previews are worked out again when asked for again; old ones go.
+KEEP_PREVIEWS = dt.timedelta(days=1)
 
 
 # --- starting a job ------------------------------------------------------------
@@ -69,9 +75,12 @@ def start(request, kind: str, params: dict) -> Job:
     Raises attgit's Locked (or whatever reconcile raises) before any job
     exists when the locks cannot be had.
     """
-    held = contextlib.ExitStack()
-    held.enter_context(exclusive(open_repository(), connect(), LOCK_WAIT))
+    held, notes = contextlib.ExitStack(), []
+    held.enter_context(exclusive(open_repository(), connect(), LOCK_WAIT, notes))
+    for note in notes:  # what reconcile tidied up after a crash
+        messages.info(request, f"attgit {note}.")
     try:
+        Job.objects.filter(kind=Job.PREVIEW, created_at__lt=timezone.now() - KEEP_PREVIEWS).delete()
         job = Job.objects.create(kind=kind, user=request.user, params=params)
         Progress(job.pk).update("Waiting to start", force=True)
         spawn(functools.partial(run, job.pk, held))
@@ -107,28 +116,30 @@ def run(job_id, held: contextlib.ExitStack) -> None:
             _save(job, status=Job.RUNNING, started_at=timezone.now(), pid=os.getpid())
             result = import_string(RUNNERS[job.kind])(job, progress)
     except AttgitError as exc:
-        _failed(job, describe(exc))
+        _failed(job, describe(exc), status_for(exc))
     except Exception as exc:  # noqa: BLE001 - a worker must always record its end
         logger.exception("attgit job %s (%s) failed", job.pk, job.kind)
-        _failed(job, f"internal error: {type(exc).__name__}: {exc}")
+        _failed(job, f"internal error: {type(exc).__name__}: {exc}", 500)
     else:
         _save(job, status=Job.DONE, result=result, finished_at=timezone.now())
     finally:
         progress.remove()
 
 
-def _failed(job: Job, error: str) -> None:
-    _save(job, status=Job.FAILED, error=error, finished_at=timezone.now())
-    with contextlib.suppress(Exception):
-        log_operation(operation_of(job), job.user, success=False, error=error, job=str(job.pk),
-                      filename=job.params.get("name", ""))
+def _failed(job: Job, error: str, http_status: int = 500) -> None:
+    _save(job, status=Job.FAILED, error=error, result={"http_status": http_status}, finished_at=timezone.now())
+    operation = operation_of(job)
+    if operation:
+        with contextlib.suppress(Exception):
+            log_operation(operation, job.user, success=False, error=error, job=str(job.pk),
+                          filename=job.params.get("name", ""))
 
 
-def operation_of(job: Job) -> str:
-    """The audit log's name for what a job does."""
+def operation_of(job: Job) -> Optional[str]:
+    """The audit log's name for what a job does (a preview changes nothing: None)."""
     if job.kind == Job.BACKUP:
         return f"backup_{job.params.get('type', 'full')}"
-    return {Job.IMPORT: "restore", Job.CHECKOUT: "checkout"}.get(job.kind, "merge")
+    return {Job.IMPORT: "restore", Job.CHECKOUT: "checkout", Job.PREVIEW: None}.get(job.kind, "merge")
 
 
 def _save(job: Job, **fields) -> None:
@@ -215,8 +226,16 @@ def state_of(job: Job) -> dict:
     return {
         "id": str(job.pk), "kind": job.kind, "status": job.status, "finished": job.finished,
         "phase": phase, "done": done, "total": total, "percent": percent, "error": job.error,
-        "url": reverse("job_progress", args=[job.pk]),
+        "url": url_of(job),
     }
+
+
+def url_of(job: Job) -> str:
+    """Where a job's progress and then its outcome are shown: a preview's on
+    the preview page, every other's on its own page."""
+    if job.kind == Job.PREVIEW:
+        return f"{reverse('preview_restore')}?{urlencode({**job.params, 'job': job.pk})}"
+    return reverse("job_progress", args=[job.pk])
 
 
 def _notice_a_lost_worker(job: Job) -> None:

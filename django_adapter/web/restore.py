@@ -1,11 +1,10 @@
-"""Restore: upload a backup file or pick a snapshot, preview, apply.
+"""Restore: upload a backup file or pick a snapshot, then apply it.
 
 ``restore/`` takes the file (within the upload limit, kept under a random
-id) or a commit; ``restore/preview/`` shows what would happen -- counts,
-the changed records with their changed fields highlighted, conflicts side
-by side -- and lets the person choose a strategy; ``restore/apply/`` starts
-the restore as a job (:mod:`.jobs`) and sends the browser to its progress
-page, which ends on the summary.
+id) or a commit and sends the browser to ``restore/preview/``
+(:mod:`.preview`); ``restore/apply/`` starts the restore as a job
+(:mod:`.jobs`) and sends the browser to its progress page, which ends on
+the summary.
 
 A file is restored with :func:`attgit.restore.import_backup` (a two-way
 merge that never deletes), a snapshot with :func:`attgit.restore.checkout`.
@@ -14,33 +13,29 @@ Both commit the database first, so either can be undone from the history.
 
 from __future__ import annotations
 
+
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from attgit.backupfile import read_backup
-from attgit.compare import database_records, diff_database
 from attgit.conflicts import MergeState
 from attgit.errors import AttgitError, NotFound, ValidationError
 from attgit.merge import parse_strategy
 from attgit.restore import checkout, import_backup
-from attgit.sync import exclusive
 
 from ..audit import log_operation
-from ..models import Job
+from ..models import Job, Upload
 from ..repository import author_for, open_repository
 from ..workingcopy import connect
-from . import display, errors, jobs, uploads
+from . import errors, jobs, uploads
 from .access import root_required
-from .forms import STRATEGY_CHOICES, SourceForm, UploadForm, errors_of
+from .forms import STRATEGY_NAMES, SourceForm, UploadForm, errors_of
 
-#: Rows of changes and conflicts a preview shows (the counts cover all).
-PREVIEW_ROWS = 200
-PREVIEW_CONFLICTS = 50
 COMMITS_LISTED = 50
 
 
@@ -92,89 +87,6 @@ def restore_page(request, status: int = 200, form=None):
     }, status=status)
 
 
-# --- restore/preview/ ---------------------------------------------------------------------
-
-@root_required
-@require_GET
-def preview_restore_view(request):
-    """What the restore would do; nothing is written."""
-    form = SourceForm(request.GET)
-    if not form.is_valid():
-        messages.error(request, errors_of(form))
-        return restore_page(request, 400)
-    strategy = form.cleaned_data["strategy"] or default_strategy()
-    if form.cleaned_data["upload"]:
-        upload = uploads.get(form.cleaned_data["upload"])
-        return _preview(request, lambda: _preview_file(request, upload, strategy), upload=upload,
-                        strategy=strategy)
-    return _preview(request, lambda: _preview_commit(request, form.cleaned_data["commit"]),
-                    strategy=strategy)
-
-
-def _preview(request, compute, **context):
-    try:
-        context.update(compute())
-    except AttgitError as exc:
-        return restore_page(request, errors.say(request, exc))
-    context.update(columns=display.COLUMNS, strategies=STRATEGY_CHOICES, preview_rows=PREVIEW_ROWS)
-    return render(request, "attendance/restore_preview.html", context)
-
-
-def _preview_file(request, upload, strategy: str) -> dict:
-    repo, db = open_repository(), connect()
-    try:
-        backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit())
-    except ValidationError as exc:
-        uploads.discard(upload)
-        log_operation("restore", request.user, success=False, error=str(exc), filename=upload.original_name)
-        raise
-    with backup, exclusive(repo, db, jobs.LOCK_WAIT):
-        result = import_backup(repo, db, author_for(request.user), backup, upload.original_name,
-                               strategy=strategy, preview=True)
-        rows = _file_rows(db, backup, result, strategy)
-        metadata, warnings = backup.metadata, backup.warnings
-    c = result.counts
-    return {
-        "kind": "file", "result": result, "rows": rows, "metadata": metadata, "warnings": warnings,
-        "counts": {"add": c.get("added", 0), "update": c.get("updated", 0), "skip": c.get("skipped", 0),
-                   "conflicts": len(result.conflicts), "delete": 0,
-                   "total": c.get("records_in_file", 0)},
-        "conflicts": [display.conflict_view(x) for x in result.conflicts[:PREVIEW_CONFLICTS]],
-        "conflict_count": len(result.conflicts),
-    }
-
-
-def _file_rows(db, backup, result, strategy: str) -> list:
-    """The first PREVIEW_ROWS records the import adds or finds different."""
-    touched = set(result.companies) | {c.key[1] for c in result.conflicts}
-    budget, rows = [PREVIEW_ROWS], []
-    existing = set(db.companies())
-    for company in backup.companies():
-        if company not in touched or budget[0] <= 0:
-            continue
-        ours = database_records(db, company) if company in existing else {}
-        rows += display.take(display.import_rows(ours, backup.records(company), strategy), budget)
-    return rows
-
-
-def _preview_commit(request, commit: str) -> dict:
-    repo, db = open_repository(), connect()
-    with exclusive(repo, db, jobs.LOCK_WAIT):
-        target = repo.resolve(commit)
-        result = checkout(repo, db, author_for(request.user), str(target), preview=True)
-        budget, rows = [PREVIEW_ROWS], []
-        for diff in diff_database(repo, db, str(target), companies=set(result.companies)):
-            rows += display.take(display.diff_rows(display.reversed_diff(diff), ("add", "delete", "update")),
-                                 budget)
-    c = result.counts
-    return {
-        "kind": "commit", "result": result, "rows": rows, "info": repo.info(target),
-        "counts": {"add": c.get("inserts", 0), "update": c.get("updates", 0), "delete": c.get("deletes", 0),
-                   "skip": None, "conflicts": 0, "total": c.get("total", 0)},
-        "conflicts": [], "conflict_count": 0,
-    }
-
-
 # --- restore/apply/ -----------------------------------------------------------------------
 
 @root_required
@@ -219,10 +131,11 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
         result = import_backup(repo, db, author_for(job.user), backup, name, strategy=strategy,
                                progress=progress.counter("Writing records"))
     c = result.counts
-    summary = {"status": result.status, "commit": result.commit, "pre_commit": result.pre_commit,
-               "name": name, "strategy": strategy, "added": c.get("added", 0), "updated": c.get("updated", 0),
-               "skipped": c.get("skipped", 0), "conflicts": len(result.conflicts), "pending": c.get("pending", 0),
-               "records": c.get("records_in_file", 0), "companies_created": c.get("companies_created", 0)}
+    summary = {"status": result.status, "commit": result.commit, "pre_commit": result.pre_commit, "name": name,
+               "strategy": STRATEGY_NAMES.get(strategy, strategy), "added": c.get("added", 0),
+               "updated": c.get("updated", 0), "skipped": c.get("skipped", 0), "conflicts": len(result.conflicts),
+               "pending": c.get("pending", 0), "records": c.get("records_in_file", 0),
+               "companies_created": c.get("companies_created", 0)}
     log_operation("restore", job.user, commit=result.commit or "", filename=name, records=summary["records"],
                   added=summary["added"], updated=summary["updated"], skipped=summary["skipped"],
                   conflicts=summary["conflicts"], strategy=strategy, status=result.status, job=str(job.pk))
@@ -231,8 +144,6 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
 
 
 def job_upload(job: Job):
-    from ..models import Upload
-
     upload = Upload.objects.filter(pk=job.params["upload"]).first()
     if upload is None or not uploads.path_of(upload).is_file():
         raise NotFound("the uploaded file is no longer on the server: upload it again")

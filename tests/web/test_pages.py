@@ -40,6 +40,13 @@ def upload(client, content: bytes, name: str = "backup.json"):
     """Upload through the restore page; return the preview response."""
     response = client.post("/restore/", {"backup_file": _named(content, name)})
     assert response.status_code == 302, messages_of(response)
+    return open_preview(client, response["Location"])
+
+
+def open_preview(client, url: str):
+    """A preview page: the page starts the preview job and shows its result."""
+    response = client.get(url)
+    assert response.status_code == 302 and "&job=" in response["Location"], response
     return client.get(response["Location"])
 
 
@@ -107,15 +114,18 @@ def test_restore_preview_counts_and_highlights_then_apply(root_client):
     html = preview.content.decode()
     assert html.count("<del>") == 2 and '<del>Night</del>' in html  # the database's value goes
     rows = preview.context["rows"]
-    assert sorted(r.action for r in rows) == ["add", "update"]
-    update = next(r for r in rows if r.action == "update")
-    assert [c.changed for c in update.cells].count(True) == 2
+    assert [r["action"] for r in rows] == ["update", "add"]  # what differs first
+    update = next(r for r in rows if r["action"] == "update")
+    assert [c["changed"] for c in update["cells"]].count(True) == 2
     assert Upload.objects.count() == 1 and AttendanceRecord.objects.count() == 59  # nothing written yet
 
-    ours = root_client.get(preview.request["PATH_INFO"] + "?" + preview.request["QUERY_STRING"] + "&strategy=ours")
-    assert counts(ours)["update"] == 0 and [r.action for r in ours.context["rows"]].count("keep") == 1
-
     upload_id = preview.context["upload"].pk
+    ours = open_preview(root_client, f"/restore/preview/?upload={upload_id}&strategy=ours")
+    assert counts(ours)["update"] == 0 and [r["action"] for r in ours.context["rows"]] == ["keep", "add"]
+    assert ours.context["conflict_count"] == 1 and "database's values will be kept" in ours.content.decode()
+    again = root_client.get(ours.request["PATH_INFO"] + "?" + ours.request["QUERY_STRING"])
+    assert again.status_code == 200 and Job.objects.filter(kind="preview").count() == 2  # shown again, not redone
+
     job = finished_job(root_client, root_client.post("/restore/apply/", {"upload": upload_id, "strategy": "theirs"}))
     assert job.status == "done", job.error
     r = job.result
@@ -156,7 +166,7 @@ def test_restore_a_snapshot_from_the_history(root_client):
     AttendanceRecord.objects.filter(pk=nth_record(2).pk).delete()
     history = root_client.get("/history/").content.decode()
     assert f"/restore/preview/?commit={first}" in history
-    preview = root_client.get(f"/restore/preview/?commit={first}")
+    preview = open_preview(root_client, f"/restore/preview/?commit={first}")
     assert preview.status_code == 200
     assert counts(preview) == {"add": 1, "update": 1, "delete": 0, "conflicts": 0, "total": 2}
     assert "<del>Renamed</del>" in preview.content.decode()
@@ -276,7 +286,7 @@ def test_a_restore_during_a_merge_says_to_finish_it_first(root_client):
     response = root_client.post("/restore/apply/", {"commit": commit}, follow=True)
     assert response.redirect_chain[-1][0] == "/conflicts/"
     assert "resolve them and conclude it, or abort it" in " ".join(messages_of(response))
-    preview = root_client.get(f"/restore/preview/?commit={commit}")
+    preview = root_client.get(f"/restore/preview/?commit={commit}", follow=True)
     assert preview.status_code == 409 and "Conflicts page" in " ".join(messages_of(preview))
     assert not Job.objects.filter(kind="checkout").exists()
 
@@ -285,13 +295,17 @@ def test_a_restore_during_a_merge_says_to_finish_it_first(root_client):
 
 def test_a_held_lock_is_a_clear_message(root_client):
     seed(10)
+    finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"}))
+    head = str(open_repository().head())
     with exclusive(open_repository(), connect()):
         response = root_client.post("/backup/", {"backup_type": "full"})
         assert response.status_code == 409
         assert "Another backup, restore or sync is running" in " ".join(messages_of(response))
-        preview = root_client.get(f"/restore/preview/?commit={'a' * 40}")
-        assert preview.status_code == 409
-    assert not Job.objects.exists()
+        preview = root_client.get(f"/restore/preview/?commit={head}")
+        assert preview.status_code == 409 and "is locked by another" in " ".join(messages_of(preview))
+        response = root_client.post("/restore/apply/", {"commit": head}, follow=True)
+        assert "Another backup, restore or sync is running" in " ".join(messages_of(response))
+    assert Job.objects.count() == 1
 
 
 def test_the_status_endpoint_reports_progress(root_client, settings):
@@ -340,3 +354,31 @@ def test_a_job_runs_in_its_own_thread(threaded_jobs, root):
     assert state["status"] == "done", state
     job = Job.objects.get(pk=state["id"])
     assert job.result["records"] == 200 and job.pid and job.started_at and job.finished_at
+
+
+def test_a_preview_shows_its_progress_until_its_job_is_done(root_client, monkeypatch):
+    from django_adapter.web import jobs
+
+    seed(20)
+    content, _ = backup_bytes(root_client)
+    started = []
+    monkeypatch.setattr(jobs, "spawn", started.append)  # the job waits, as if the worker were busy
+    response = root_client.post("/restore/", {"backup_file": _named(content, "b.json")})
+    url = root_client.get(response["Location"])["Location"]
+    waiting = root_client.get(url)
+    assert waiting.status_code == 200 and 'data-status-url="/jobs/' in waiting.content.decode()
+    assert root_client.get(waiting.context["state"]["url"]).status_code == 200
+    assert waiting.context["state"]["url"] == url  # where the script goes once the job is done
+    started.pop()()  # the worker runs
+    done = root_client.get(url)
+    assert done.status_code == 200 and counts(done)["skip"] == 20
+
+
+def test_the_backup_log_is_in_the_admin(root_client):
+    from django_adapter.models import User
+
+    seed(5)
+    finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"}))
+    User.objects.filter(username="root").update(is_staff=True, is_superuser=True)
+    page = root_client.get("/admin/attendance/backuplog/")
+    assert page.status_code == 200 and "Full Backup" in page.content.decode()

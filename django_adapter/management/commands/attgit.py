@@ -13,7 +13,7 @@ import argparse
 import contextlib
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
 from attgit.cli import invoke
@@ -27,6 +27,16 @@ class _Reported(CommandError):
     """attgit exited non-zero after showing its own message (a usage error)."""
 
 
+class _PassThrough(CommandParser):
+    """Every argument is attgit's: Django's parser would take attgit's
+    options (--repo, --wait, --user ...) for its own and refuse them."""
+
+    def parse_args(self, args=None, namespace=None):
+        namespace = super().parse_args([], namespace)  # the defaults of Django's own options
+        namespace.args = list(args or [])
+        return namespace
+
+
 class Command(BaseCommand):
     help = (
         "Run attgit (snapshot, diff, merge and sync the attendance data) with this project's "
@@ -35,16 +45,20 @@ class Command(BaseCommand):
     )
     requires_system_checks = []  # attgit checks what it needs; --help must work anywhere
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.__class__ = _PassThrough
+        return parser
+
     def add_arguments(self, parser):
         parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
                             help="attgit's command and options, e.g. log -n 5")
 
     def run_from_argv(self, argv):
-        """The command line goes to attgit untouched: Django's parser would
-        take attgit's own options (--repo, --wait, --json ...) for its own."""
+        """Like Django's, with attgit's way of showing an error."""
         self._called_from_command_line = True
         try:
-            self.execute(*_attgit_args(argv[2:]), force_color=False, no_color=False, skip_checks=True)
+            self.execute(*argv[2:], force_color=False, no_color=False, skip_checks=True)
         except CommandError as exc:
             if not isinstance(exc, _Reported):
                 self.stderr.write(f"attgit: error: {exc}")
@@ -53,7 +67,7 @@ class Command(BaseCommand):
             connections.close_all()
 
     def handle(self, *args, **options):
-        argv = list(args)
+        argv = _attgit_args(args)
         if settings.SETTINGS_MODULE:  # the project's own, whatever the environment says
             argv = ["--settings", settings.SETTINGS_MODULE, *argv]
         with contextlib.redirect_stdout(self.stdout._out), contextlib.redirect_stderr(self.stderr._out):

@@ -1,0 +1,162 @@
+"""The restore preview: what a restore would do, before anything is written.
+
+Counts to add / update / skip / conflicts, a table of the records that
+change with their changed fields highlighted, and the conflicts with base,
+ours and theirs side by side; the person picks a strategy and applies
+(:mod:`.restore`).
+
+Working that out reads the whole file (or snapshot) and compares it with
+the database -- as long as the restore itself, for a million records -- so
+it is a job too (:mod:`.jobs`): ``restore/preview/`` without ``job`` starts
+one and comes back with its id, shows its progress while it runs, then the
+preview it left in the job's result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from attgit.backupfile import read_backup
+from attgit.compare import diff_database
+from attgit.errors import AttgitError, ValidationError
+from attgit.restore import checkout, import_backup
+
+from ..audit import log_operation
+from ..models import Job, Upload
+from ..repository import author_for, open_repository
+from ..workingcopy import connect
+from . import display, errors, jobs, uploads
+from .access import root_required
+from .forms import STRATEGY_CHOICES, STRATEGY_NAMES, SourceForm, errors_of
+from .restore import default_strategy, job_upload, restore_page
+
+#: Rows of changes and conflicts a preview shows (the counts cover all).
+PREVIEW_ROWS = 200
+PREVIEW_CONFLICTS = 50
+
+
+@root_required
+@require_GET
+def preview_restore_view(request):
+    """What the restore would do; nothing is written."""
+    form = SourceForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
+        return restore_page(request, 400)
+    strategy = form.cleaned_data["strategy"] or default_strategy()
+    job = _preview_job(request.GET.get("job"), form.cleaned_data, strategy)
+    if job is None:
+        return _start_preview(request, form.cleaned_data, strategy)
+    if not job.finished:
+        return render(request, "attendance/job.html", {"job": job, "state": jobs.state_of(job)})
+    if job.status == Job.FAILED:
+        messages.error(request, job.error)
+        return restore_page(request, job.result.get("http_status", 400))
+    return _show_preview(request, job)
+
+
+def _preview_job(job_id, source: dict, strategy: str):
+    """The preview job named in the URL, if it is one for this source and strategy."""
+    try:
+        job = Job.objects.filter(pk=uuid.UUID(job_id or ""), kind=Job.PREVIEW).first()
+    except ValueError:
+        return None
+    if job is None or job.params.get("strategy") != strategy:
+        return None
+    if source["upload"]:
+        return job if job.params.get("upload") == source["upload"] else None
+    return job if job.params.get("commit", "").startswith(source["commit"]) else None
+
+
+def _start_preview(request, source: dict, strategy: str):
+    try:
+        if source["upload"]:
+            params = {"upload": uploads.get(source["upload"]).pk}
+        else:
+            params = {"commit": str(open_repository().resolve(source["commit"]))}
+        params["strategy"] = strategy
+        job = jobs.start(request, Job.PREVIEW, params)
+    except AttgitError as exc:
+        return restore_page(request, errors.say(request, exc))
+    return redirect(jobs.url_of(job))
+
+
+def _show_preview(request, job: Job):
+    params, result = job.params, job.result
+    context = {**result, "job": job, "strategy": params["strategy"], "columns": display.COLUMNS,
+               "strategies": STRATEGY_CHOICES, "preview_rows": PREVIEW_ROWS,
+               "strategy_name": STRATEGY_NAMES[params["strategy"]]}
+    if result["kind"] == "file":
+        context["upload"] = Upload.objects.filter(pk=params["upload"]).first()
+        if context["upload"] is None:
+            messages.error(request, "That upload has been applied or has expired: upload the file again.")
+            return restore_page(request, 404)
+        context["made_at"] = _moment(result["metadata"].get("created_at"))
+    else:
+        context["info"] = open_repository().info(params["commit"])
+    return render(request, "attendance/restore_preview.html", context)
+
+
+def _moment(text):
+    try:
+        return dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def run_preview(job: Job, progress: jobs.Progress) -> dict:
+    """Work out what the restore would do (the preview job); write nothing."""
+    if job.params.get("upload"):
+        return _preview_file(job, progress)
+    return _preview_commit(job, progress)
+
+
+METADATA_SHOWN = ("created_at", "created_by", "backup_type", "since", "total_companies",
+                  "total_attendance_records")
+
+
+def _preview_file(job: Job, progress: jobs.Progress) -> dict:
+    upload = job_upload(job)
+    try:
+        backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit(),
+                             progress=progress.counter("Checking the file"))
+    except ValidationError as exc:
+        uploads.discard(upload)
+        log_operation("restore", job.user, success=False, error=str(exc), filename=upload.original_name)
+        raise
+    with backup:
+        progress.phase("Comparing with the database")
+        result = import_backup(open_repository(), connect(), author_for(job.user), backup, upload.original_name,
+                               strategy=job.params["strategy"], preview=True)
+        metadata = {k: backup.metadata.get(k) for k in METADATA_SHOWN}
+        warnings = [str(w) for w in backup.warnings]
+    c = result.counts
+    return {
+        "kind": "file", "metadata": metadata, "warnings": warnings,
+        "rows": [row.to_dict() for row in display.import_rows(result, job.params["strategy"], PREVIEW_ROWS)],
+        "counts": {"add": c.get("added", 0), "update": c.get("updated", 0), "skip": c.get("skipped", 0),
+                   "conflicts": len(result.conflicts), "delete": 0, "total": c.get("records_in_file", 0)},
+        "conflicts": [display.conflict_view(x).to_dict() for x in result.conflicts[:PREVIEW_CONFLICTS]],
+        "conflict_count": len(result.conflicts),
+    }
+
+
+def _preview_commit(job: Job, progress: jobs.Progress) -> dict:
+    repo, db, target = open_repository(), connect(), job.params["commit"]
+    progress.phase("Comparing with the database")
+    result = checkout(repo, db, author_for(job.user), target, preview=True)
+    budget, rows = [PREVIEW_ROWS], []
+    for diff in diff_database(repo, db, target, companies=set(result.companies)):
+        rows += display.take(display.diff_rows(display.reversed_diff(diff), ("add", "delete", "update")), budget)
+    c = result.counts
+    return {
+        "kind": "commit", "rows": [row.to_dict() for row in rows],
+        "counts": {"add": c.get("inserts", 0), "update": c.get("updates", 0), "delete": c.get("deletes", 0),
+                   "skip": None, "conflicts": 0, "total": c.get("total", 0)},
+        "conflicts": [], "conflict_count": 0,
+    }

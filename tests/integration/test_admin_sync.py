@@ -1,0 +1,248 @@
+"""The Django side of sync: the admin's "Sync from remote" action on the
+Remote model (root users only) and ``manage.py attgit``.
+
+Upstream is another environment: a real repository whose database is an
+in-memory working copy, pushing to a real bare hub; the site's own
+database is the test database, its repository the ATTGIT_REPO setting.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+import orjson
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from attgit import transport
+from attgit.commit import snapshot_database
+from attgit.conflicts import MergeState
+from attgit.errors import ExitCode
+from attgit.repository import Repository
+from attgit.workingcopy import MemoryWorkingCopy
+
+from ..helpers import AUTHOR, fsck, record
+from .conftest import free_port
+from .envs import EXAMPLES, new_hub, run
+
+CHANGELIST = "admin:attendance_remote_changelist"
+KEY = ("E1", "ABC Corp", "2025-11-20")
+
+
+class Upstream:
+    """Another environment that publishes to a hub."""
+
+    def __init__(self, root):
+        self.hub = new_hub(root)
+        self.repo = Repository.init(root / "upstream.git")
+        self.db = MemoryWorkingCopy.from_records(
+            [record("E1"), record("E2"), record("E1", company="Zeta", status="A", in_time=None, out_time=None)])
+        transport.add_remote(self.repo, "hub", str(self.hub))
+
+    def publish(self) -> None:
+        snapshot_database(self.repo, self.db, AUTHOR)
+        transport.push(self.repo, "hub")
+
+    def row(self, key=KEY) -> dict:
+        return self.db.data[key[1]][key]
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    up = Upstream(tmp_path)
+    up.publish()
+    return up
+
+
+@pytest.fixture
+def site_repo(settings, tmp_path, monkeypatch):
+    """The site's repository: ATTGIT_REPO (created by the first sync)."""
+    monkeypatch.delenv("ATTGIT_REPO", raising=False)
+    settings.ATTGIT_REPO = str(tmp_path / "site.git")
+    return tmp_path / "site.git"
+
+
+@pytest.fixture
+def root_user(django_user_model):
+    """Root as seed_demo makes it: role root, staff and superuser."""
+    return django_user_model.objects.create_user("boss", "boss@example.com", "pw", role="root", is_staff=True,
+                                                 is_superuser=True)
+
+
+def sync(client, *remotes):
+    return client.post(reverse(CHANGELIST), {"action": "sync_from_remote",
+                                             "_selected_action": [r.pk for r in remotes]}, follow=True)
+
+
+def messages_of(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, m.message) for m in response.context["messages"]]
+
+
+def database():
+    from django_adapter.workingcopy import connect
+
+    return {(r["ep_no"], r["company"], r["date"]): r for r in connect().all_records()}
+
+
+def sync_logs():
+    from django_adapter.models import BackupLog
+
+    return list(BackupLog.objects.filter(operation="sync").order_by("id"))
+
+
+# --- the admin action -------------------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_root_syncs_a_remote_into_the_database(client, root_user, upstream, site_repo):
+    from django_adapter.models import Remote
+
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    client.force_login(root_user)
+    response = sync(client, prod)
+    assert response.status_code == 200
+    [(level, text)] = messages_of(response)
+    assert level == "success" and text.startswith("Synced from prod (fast-forward): 3 added, 0 updated, 0 deleted, "
+                                                  "no conflicts; main at "), text
+    assert database() == {k: r for c in upstream.db.data.values() for k, r in c.items()}
+    site = Repository.open(site_repo)
+    assert site.head() == upstream.repo.head() and site.git.remotes["prod"].url == str(upstream.hub)
+    [log] = sync_logs()
+    assert (log.user, log.success, log.records_added, log.commit) == (root_user, True, 3, str(site.head()))
+    assert log.details["remote"] == "prod" and log.details["status"] == "fast-forward"
+
+    upstream.row()["status"] = "L"
+    del upstream.db.data["Zeta"][("E1", "Zeta", "2025-11-20")]
+    upstream.publish()
+    [(level, text)] = messages_of(sync(client, prod))
+    assert level == "success" and "1 updated, 1 deleted, no conflicts" in text, text
+    assert database()[KEY]["status"] == "L" and len(database()) == 2
+    assert messages_of(sync(client, prod)) == [("success", "Sync from prod: already up to date.")]
+    assert len(sync_logs()) == 3
+    fsck(site_repo)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_git_remote_follows_the_model(client, root_user, upstream, site_repo):
+    """A remote already in the repository with another URL is updated to
+    the model's URL before the fetch."""
+    from django_adapter.models import Remote
+
+    transport.add_remote(Repository.init(site_repo), "prod", "/nowhere/old.git")
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    client.force_login(root_user)
+    assert messages_of(sync(client, prod))[0][0] == "success"
+    assert Repository.open(site_repo).git.remotes["prod"].url == str(upstream.hub)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("strategy", ["theirs", "ours", "manual"])
+def test_conflicts_are_a_warning_with_the_setting_s_strategy(client, root_user, upstream, site_repo, settings,
+                                                              strategy):
+    from django_adapter.models import AttendanceRecord, Remote
+
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    client.force_login(root_user)
+    sync(client, prod)
+    row = AttendanceRecord.objects.get(ep_no="E1", company__name="ABC Corp")
+    row.status = "A"
+    row.save()
+    upstream.row()["status"] = "L"
+    upstream.publish()
+    settings.ATTGIT_DEFAULT_STRATEGY = strategy
+    [(level, text)] = messages_of(sync(client, prod))
+    assert level == "warning", text
+    if strategy == "manual":
+        assert "1 conflict(s) wait for you" in text and "main at" not in text
+        assert MergeState.load(Repository.open(site_repo)) is not None
+        assert database()[KEY]["status"] == "A"
+    else:
+        assert f"1 conflict(s) resolved by the '{strategy}' strategy" in text
+        assert database()[KEY]["status"] == {"theirs": "L", "ours": "A"}[strategy]
+    assert sync_logs()[-1].details["conflicts"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_remote_is_an_error_and_the_others_still_sync(client, root_user, upstream, site_repo):
+    from django_adapter.models import Remote
+
+    dead = Remote.objects.create(name="dead", url=f"git://127.0.0.1:{free_port()}/attendance.git")
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    client.force_login(root_user)
+    found = dict(messages_of(sync(client, dead, prod)))
+    assert found["error"].startswith("Sync from dead failed: cannot fetch from remote 'dead' (git://127.0.0.1:")
+    assert found["success"].startswith("Synced from prod")
+    failed, ok = sync_logs()
+    assert (failed.success, failed.user, ok.success) == (False, root_user, True)
+    assert "cannot fetch from remote 'dead'" in failed.error_message
+    assert "refs/remotes/dead/main" not in Repository.open(site_repo).git.references
+
+
+@pytest.mark.django_db(transaction=True)
+def test_non_root_staff_are_refused_and_nothing_happens(client, django_user_model, upstream, site_repo):
+    from django.contrib.auth.models import Permission
+
+    from django_adapter.models import Remote
+
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    staff = django_user_model.objects.create_user("clerk", password="pw", role="company", is_staff=True)
+    client.force_login(staff)
+    assert sync(client, prod).status_code == 403  # no permission on remotes at all
+
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_remote", "change_remote"]))
+    response = sync(client, prod)
+    assert messages_of(response) == [("error", "Only root users may sync from a remote; nothing was done.")]
+    assert database() == {} and sync_logs() == [] and not site_repo.exists()
+
+
+# --- manage.py attgit -----------------------------------------------------------------------------------
+
+def attgit(*args) -> str:
+    out = io.StringIO()
+    call_command("attgit", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_attgit_runs_the_cli_on_the_project(root_user, upstream, site_repo):
+    from django_adapter.models import BackupLog
+
+    assert "Initialized attgit repository" in attgit("init")
+    attgit("remote", "add", "prod", str(upstream.hub))
+    pulled = orjson.loads(attgit("--user", "boss", "pull", "prod", "--json"))
+    assert pulled["status"] == "fast-forward" and pulled["counts"]["inserts"] == 3
+    assert database() == {k: r for c in upstream.db.data.values() for k, r in c.items()}
+    log = BackupLog.objects.get(operation="pull")
+    assert (log.user, log.records_added) == (root_user, 3)
+    assert orjson.loads(attgit("status", "--json"))["clean"] is True
+    assert "nothing to commit" in attgit("commit")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_attgit_errors_are_command_errors_with_the_exit_code(site_repo):
+    attgit("init")
+    with pytest.raises(CommandError, match=r"^no remote named 'nowhere' \(remotes: none\)") as error:
+        attgit("pull", "nowhere")
+    assert error.value.returncode == ExitCode.NOT_FOUND
+    with pytest.raises(CommandError) as usage:
+        call_command("attgit", "pul", stdout=io.StringIO(), stderr=io.StringIO())
+    assert usage.value.returncode == ExitCode.USAGE
+
+
+def test_manage_py_attgit_from_a_shell(make_env):
+    """The command line as typed: attgit's own options pass through, the
+    error is one line, the exit code is attgit's."""
+    env = make_env("shell")
+    manage = [sys.executable, str(EXAMPLES / "manage.py"), "attgit"]
+    assert run([*manage, "init"], env.environ()).out.startswith("Initialized attgit repository")
+    status = run([*manage, "--wait", "1", "status", "--json"], env.environ())
+    assert orjson.loads(status.out)["clean"] is True
+    failed = run([*manage, "pull", "nowhere"], env.environ(), code=ExitCode.NOT_FOUND)
+    assert failed.err.strip() == "attgit: error: no remote named 'nowhere' (remotes: none); add it with " \
+                                 "`attgit remote add`" and failed.out == ""
+    usage = run([*manage, "pul"], env.environ(), code=ExitCode.USAGE)
+    assert "No such command 'pul'" in usage.err and "attgit: error" not in usage.err
+    assert "Usage: manage.py attgit [OPTIONS] COMMAND" in run([*manage, "--help"], env.environ()).out
+    assert os.path.isdir(env.repo_path)
