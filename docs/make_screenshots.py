@@ -152,6 +152,7 @@ def shoot(base: str, out: Path, var: Path) -> None:
 
         page.click("text=Apply restore")
         page.wait_for_url("**/jobs/*/")
+        page.add_style_tag(content=".progress-bar { transition: none !important; }")  # no picture mid-glide
         try:
             page.wait_for_function("""() => {
                 const phase = document.querySelector('[data-phase]');

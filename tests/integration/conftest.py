@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .envs import Databases, Env, postgres_url
+from .envs import Databases, Env, Pair, postgres_url
 
 # The Django settings the test process itself runs with; a subprocess gets
 # its own through envs.site_environ.
@@ -37,6 +37,18 @@ def make_env(databases, tmp_path):
         return Env(name, tmp_path, databases.create(name))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def pair_template(databases, tmp_path_factory) -> Pair:
+    """Environments a and b in sync through a hub, 120 records of 3 companies."""
+    return Pair(databases, tmp_path_factory.mktemp("pair"), records=120, companies=3)
+
+
+@pytest.fixture
+def pair(pair_template) -> Pair:
+    """a, b and their hub as pair_template saved them (a file copy each)."""
+    return pair_template.restore()
 
 
 def free_port() -> int:

@@ -5,21 +5,9 @@ from the environment); its JSON, its words and its exit codes."""
 
 from __future__ import annotations
 
-import pytest
-
 from attgit.errors import ExitCode
 
 from .envs import Pair
-
-
-@pytest.fixture(scope="module")
-def template(databases, tmp_path_factory):
-    return Pair(databases, tmp_path_factory.mktemp("pull"), records=90, companies=3)
-
-
-@pytest.fixture
-def pair(template) -> Pair:
-    return template.restore()
 
 
 def first_key(pair: Pair) -> tuple:

@@ -153,19 +153,33 @@ def test_with_wait_the_second_writer_takes_its_turn(pair, first, second):
     check_outcome(pair, results)
 
 
-def test_an_edit_made_during_a_pull_is_kept(pair):
+def wait_until_main_moves(env: Env, racer: Racer, timeout: float = 60) -> None:
+    """Until main leaves where it is (the pull's pre-pull commit)."""
+    start, deadline = env.head(), time.monotonic() + timeout
+    while env.head() == start:
+        assert racer.process.poll() is None and time.monotonic() < deadline, "main never moved"
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("moment", ["pull-starts", "pre-pull-commit-made"])
+def test_an_edit_made_during_a_pull_is_kept(pair, moment):
     """A person saves a record while a pull runs: the save waits or goes
     through (never "database is locked"), and the edit survives: the pull
-    either includes it or is refused and run again."""
+    either includes it (saved before the pull snapshots the database) or
+    refuses to apply over it (saved while the merge was being computed),
+    and runs again."""
     key = _first_key(pair.a, pair.a.snapshot().companies()[0])
     pull, edit = Racer(pair.a, "attgit", *PULL), Racer(pair.a, "edit", orjson.dumps([_set(key, {"shift": "Night"})]).decode())
     pull.go()
     wait_until_holding(pair.a, pull)
+    if moment == "pre-pull-commit-made":
+        wait_until_main_moves(pair.a, pull)
     edit.go()
     edited, pulled = edit.result(), pull.result()
     assert edited.code == 0 and "database is locked" not in edited.err, edited
     assert pulled.code in (0, ExitCode.REJECTED), pulled
     results = [pulled]
+    print(f"\n{moment}: the pull {'was refused' if pulled.code else 'went through'}")
     if pulled.code == ExitCode.REJECTED:
         assert "changed while attgit was working" in pulled.err, pulled
         results.append(pair.a.attgit("pull", "hub", "--json"))

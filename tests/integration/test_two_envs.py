@@ -22,16 +22,6 @@ from .envs import Pair
 NEW_COMPANY = "Zenith Exports"
 
 
-@pytest.fixture(scope="module")
-def template(databases, tmp_path_factory):
-    return Pair(databases, tmp_path_factory.mktemp("two"), records=120, companies=3)
-
-
-@pytest.fixture
-def pair(template) -> Pair:
-    return template.restore()
-
-
 def keys(pair: Pair) -> dict:
     """Named records of the seeded data: r1..r7 (see the module docstring)."""
     snapshot = pair.a.snapshot()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import re
 
 import pytest
 from django.utils import timezone
@@ -248,7 +247,8 @@ def test_conflicts_resolved_per_record_and_per_field_then_concluded(root_client)
     job = finished_job(root_client, root_client.post("/conflicts/conclude/"))
     assert job.status == "done" and job.result["status"] == "concluded", job.error
     assert MergeState.load(open_repository()) is None
-    by_key = {(r.ep_no, r.company.name, r.date.isoformat()): r for r in AttendanceRecord.objects.select_related("company")}
+    by_key = {(r.ep_no, r.company.name, r.date.isoformat()): r
+              for r in AttendanceRecord.objects.select_related("company")}
     resolved_a = by_key[(a.ep_no, a.company, a.date)]
     resolved_b = by_key[(b.ep_no, b.company, b.date)]
     assert resolved_a.overstay != "7" and resolved_a.in_time.strftime("%H:%M") != "11:11"

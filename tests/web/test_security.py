@@ -230,7 +230,6 @@ def test_hostile_files_show_the_validation_error_and_leave_nothing(root_client, 
         response = root_client.post("/restore/", {"backup_file": fh}, follow=True)
     assert response.status_code == 400
     shown = " ".join(messages_of(response))
-    print(case, "->", shown)
     assert any(shown.startswith(m) for m in ERROR_MESSAGES.values()), shown
     assert "<script>" not in response.content.decode()
     assert not Upload.objects.exists() and not any(Path(settings.ATTGIT_UPLOAD_DIR).glob("*"))
@@ -249,7 +248,8 @@ def test_deploy_checks_are_clean_with_the_production_settings():
     root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
-    env.update(DJANGO_SECRET_KEY="k" * 20 + "-Xq9#vL2!pR7@mZ4&tB8^wN1*cY6%hJ3$fD0", DJANGO_ALLOWED_HOSTS="attendance.example.com",
+    env.update(DJANGO_SECRET_KEY="k" * 20 + "-Xq9#vL2!pR7@mZ4&tB8^wN1*cY6%hJ3$fD0",
+               DJANGO_ALLOWED_HOSTS="attendance.example.com",
                PYTHONPATH=os.pathsep.join([str(root / "examples"), str(root)]))
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING",

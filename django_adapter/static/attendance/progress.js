@@ -25,6 +25,8 @@
     } else {
       meter.classList.remove("indeterminate");
       meter.setAttribute("aria-valuenow", Math.round(state.percent));
+      // A new step starts again from the left: jump there, glide forwards.
+      bar.style.transition = state.percent < parseFloat(bar.style.width) ? "none" : "";
       bar.style.width = state.percent + "%";
       percent.textContent = Math.round(state.percent) + "%";
     }
