@@ -141,3 +141,22 @@ def test_fast_db_row_path_equals_normalise(rows):
     for ep_no, status, t, date in rows:
         row = (ep_no, " Name ", "Co", date, "Day", status, t, None, " 1 ")
         assert rec.from_db_row(row) == rec.normalise(dict(zip(rec.FIELDS, row)))
+
+
+@given(records(), st.sampled_from([("ep_name", " padded "), ("status", "p"), ("in_time", "9:00"),
+                                   ("date", "2024-1-01"), ("overstay", 1), ("shift", None)]))
+def test_fast_line_path_accepts_exactly_canonical_lines(r, mutation):
+    """The fast path of from_line agrees with the careful one: canonical
+    lines parse to themselves; a non-canonical line, even with a checksum
+    that matches its bytes, is refused with its place."""
+    import hashlib
+
+    import orjson
+
+    assert rec._fast_line(rec.to_line(r)) == r == rec.from_line(rec.to_line(r))
+    field, value = mutation
+    body = orjson.dumps({**r, field: value}, option=orjson.OPT_SORT_KEYS)
+    line = b'{"checksum":"' + hashlib.sha256(body).hexdigest().encode() + b'",' + body[1:]
+    assert rec._fast_line(line) is None
+    with pytest.raises(ValidationError):
+        rec.from_line(line, "records/x.jsonl line 3")

@@ -2,9 +2,10 @@
 the real ``attgit`` command between them, each command its own process.
 
 An environment's database is a SQLite file, or (when ``DATABASE_URL`` is a
-PostgreSQL URL) a database of its own on that server, made from a migrated
-template so that a new one costs a file copy or a ``CREATE DATABASE ...
-TEMPLATE``, not a migration.
+PostgreSQL URL) a database of its own on that server.  A new one is copied
+from a migrated template (a file copy, a ``CREATE DATABASE ... TEMPLATE``),
+and a saved state is put back by a file copy or by refilling every table
+from a dump kept in memory: never a migration, never a process.
 """
 
 from __future__ import annotations
@@ -61,8 +62,18 @@ class Database:
         return {"DATABASE_URL": self.url} if self.url else {"ATTGIT_DB_PATH": str(self.path)}
 
 
+@dataclass
+class Saved:
+    """A database's content, kept to be put back: a file copy (SQLite) or
+    each table's rows and each sequence's position (PostgreSQL)."""
+
+    path: Optional[Path] = None
+    tables: Optional[dict] = None
+    sequences: Optional[dict] = None
+
+
 class Databases:
-    """Makes, copies and drops environments' databases on one vendor."""
+    """Makes, saves, restores and drops environments' databases on one vendor."""
 
     def __init__(self, workdir: Path, server: Optional[str]):
         self.workdir, self.server = workdir, server
@@ -74,10 +85,10 @@ class Databases:
     def vendor(self) -> str:
         return "postgresql" if self.server else "sqlite"
 
-    def _admin(self):
+    def _admin(self, url: Optional[str] = None):
         import psycopg
 
-        return psycopg.connect(self.server, autocommit=True)
+        return psycopg.connect(url or self.server, autocommit=True)
 
     def _url(self, name: str) -> str:
         parts = urlsplit(self.server)
@@ -109,20 +120,40 @@ class Databases:
         """A new database holding what ``source`` holds (no process may be
         connected to ``source`` meanwhile)."""
         db = self._blank(label)
-        self.restore(db, source)
+        if self.server:
+            with self._admin() as admin:
+                admin.execute(f'CREATE DATABASE "{db.name}" TEMPLATE "{source.name}"')
+        else:
+            shutil.copyfile(source.path, db.path)
         self.made.append(db)
         return db
 
-    def restore(self, target: Database, source: Database) -> None:
-        """Make ``target`` an exact copy of ``source`` again."""
-        if self.server:
-            with self._admin() as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{target.name}" WITH (FORCE)')
-                admin.execute(f'CREATE DATABASE "{target.name}" TEMPLATE "{source.name}"')
+    def save(self, db: Database) -> Saved:
+        """What :meth:`restore` puts back (no process may write meanwhile)."""
+        if not self.server:
+            saved = self.workdir / f"{db.name}-saved-{uuid.uuid4().hex[:8]}.sqlite3"
+            shutil.copyfile(db.path, saved)
+            return Saved(path=saved)
+        with self._admin(db.url) as conn:
+            tables = [t for (t,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+            rows = {t: _copy_out(conn, t) for t in tables}
+            sequences = dict(conn.execute(
+                "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'").fetchall())
+        return Saved(tables=rows, sequences=sequences)
+
+    def restore(self, db: Database, saved: Saved) -> None:
+        """Put ``saved`` back: after a killed process too (its leftovers go)."""
+        if not self.server:
+            for suffix in ("-wal", "-shm", ".attgit-lock"):
+                Path(f"{db.path}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(saved.path, db.path)
             return
-        for suffix in ("-wal", "-shm", ".attgit-lock"):
-            Path(f"{target.path}{suffix}").unlink(missing_ok=True)
-        shutil.copyfile(source.path, target.path)
+        with self._admin(db.url) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            with conn.transaction():
+                _put_back(conn, saved)
 
     def drop_all(self) -> None:
         if not self.server:
@@ -131,6 +162,24 @@ class Databases:
             for db in self.made:
                 admin.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
             _drop_orphans(admin)
+
+
+def _copy_out(conn, table: str) -> bytes:
+    with conn.cursor().copy(f'COPY "{table}" TO STDOUT') as copy:
+        return b"".join(bytes(block) for block in copy)
+
+
+def _put_back(conn, saved: Saved) -> None:
+    """Every table emptied and refilled, every sequence reset, in the
+    caller's transaction (foreign keys are checked by nobody meanwhile:
+    the rows were consistent when saved)."""
+    conn.execute("SET LOCAL session_replication_role = replica")
+    conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in saved.tables) + " RESTART IDENTITY")
+    for table, rows in saved.tables.items():
+        with conn.cursor().copy(f'COPY "{table}" FROM STDIN') as copy:
+            copy.write(rows)
+    for sequence, value in saved.sequences.items():
+        conn.execute("SELECT setval(%s, %s, %s)", (f'"{sequence}"', value or 1, value is not None))
 
 
 def _drop_orphans(admin) -> None:
@@ -331,7 +380,7 @@ class Pair:
         shutil.rmtree(saved, ignore_errors=True)
         for path in (self.a.repo_path, self.b.repo_path, self.hub):
             shutil.copytree(path, saved / path.name)
-        self._dbs = {env.name: self.databases.copy(env.db, f"saved_{env.name}") for env in (self.a, self.b)}
+        self._dbs = {env.name: self.databases.save(env.db) for env in (self.a, self.b)}
 
     def restore(self) -> "Pair":
         saved = self.root / "saved"

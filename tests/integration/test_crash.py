@@ -8,12 +8,13 @@ moments (and at five exact points), over and over, and each time
   records, the merged snapshot that main points at.
 
 Runs on SQLite files, and on PostgreSQL (a database per environment) when
-DATABASE_URL names a server.  The pull merges ~5,500 changed records of
-another environment with one local uncommitted edit, so it passes every
-phase: the pre-pull commit, the fetch, the merge writing objects, the
-database transaction, the branch move.  The kill delays are uniform over
-the measured duration of an unkilled pull (one in each of TRIALS equal
-slices of it, so they cover it all).
+DATABASE_URL names a server.  The pull merges ~5,000 records another
+environment changed (in all four companies) with one local uncommitted edit
+(merged cell by cell with the other side's change to that record), so it
+passes every phase: the pre-pull commit, the fetch, the merge writing
+objects, the database transaction, the branch move.  The kill delays are
+uniform over the measured duration of an unkilled pull (one in each of
+TRIALS equal slices of it, so together they cover all of it).
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from pathlib import Path
 import pytest
 
 from ..helpers import fsck
-from .envs import EXAMPLES, Database, Databases, Env, Inspector, new_hub
+from .envs import EXAMPLES, Databases, Env, Inspector, Saved, new_hub
 
 pytestmark = pytest.mark.slow
 
 TRIALS = int(os.environ.get("ATTGIT_CRASH_TRIALS", "20"))
-RECORDS, COMPANIES = 9_000, 4
+RECORDS, COMPANIES = 7_000, 4
 CRASHPOINT = str(Path(__file__).with_name("crashpoint.py"))
 POINTS = ("fetched", "pre-commit", "objects", "mid-apply", "applied")
 
@@ -48,7 +49,7 @@ class Scenario:
 
     env: Env
     databases: Databases
-    saved_db: Database
+    saved_db: Saved
     saved_repo: Path
     before: str  # tree id of the database's content before the pull
     inspector: Inspector
@@ -67,7 +68,7 @@ class Scenario:
 
 @pytest.fixture(scope="module")
 def scenario(databases, tmp_path_factory):
-    """a and b share a hub; b changes ~5,500 records and pushes; a edits one
+    """a and b share a hub; b changes ~5,000 records and pushes; a edits one
     record and does not commit it.  a's database and repository are saved."""
     root = tmp_path_factory.mktemp("crash")
     a = Env("a", root, databases.create("crash_a"))
@@ -83,15 +84,16 @@ def scenario(databases, tmp_path_factory):
     changed = b.edit({"op": "update_many", "company": names[0], "fields": {"overstay": "7"}},
                      {"op": "update_many", "company": names[1], "fields": {"status": "A", "in_time": None,
                                                                            "out_time": None}},
-                     {"op": "delete_many", "company": names[2], "every": 2})
+                     {"op": "delete_many", "company": names[2], "every": 2},
+                     {"op": "update_many", "company": names[3], "fields": {"overstay": "8"}, "every": 2})
     assert changed >= 5000
     b.attgit("commit", "-m", "b's big change")
     b.attgit("push", "hub")
-    a.edit({"op": "update_many", "company": names[3], "fields": {"overstay": "9"}, "limit": 1})
+    a.edit({"op": "update_many", "company": names[3], "fields": {"ep_name": "Local Edit"}, "limit": 1})
     saved_repo = root / "a-saved.git"
     shutil.copytree(a.repo_path, saved_repo)
     inspector = a.inspector()
-    s = Scenario(a, databases, databases.copy(a.db, "crash_a_saved"), saved_repo, "", inspector)
+    s = Scenario(a, databases, databases.save(a.db), saved_repo, "", inspector)
     s.before, s.saved_head = s.state()["tree"], a.head()
     yield s
     inspector.close()
@@ -126,6 +128,8 @@ def check_and_finish(s: Scenario, what: str) -> str:
     fsck(s.env.repo_path)
     again = s.env.attgit("pull", "hub", "--json")
     assert again.json()["status"] in ("merged", "up-to-date"), f"{what}: {again}"
+    if phase == "after (database ahead of main)":
+        assert "attgit: finished an interrupted apply" in again.err, f"{what}: {again}"
     final = s.env.assert_in_sync()
     assert final == s.after, f"{what}: the next pull did not end in the after state"
     fsck(s.env.repo_path)
