@@ -9,10 +9,10 @@ root="$PWD"
 venv="${ATTGIT_VENV:-.venv}"
 python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null 2>&1 || python=python3
-if [ ! -x "$venv/bin/attgit" ] || ! "$venv/bin/python" -c "import django" 2>/dev/null; then
-  "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[django]" 2>&1 | grep -v '^WARNING: Location' || true
-fi
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+echo "== installing attgit into $venv (log: $venv/pip.log)"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[django]" >"$venv/pip.log" 2>&1 \
+  || { cat "$venv/pip.log" >&2; exit 1; }
 export PATH="$root/$venv/bin:$PATH" PYTHONPATH="$root/examples" DJANGO_SETTINGS_MODULE=attendance_site.settings
 work="$root/demo-run"; rm -rf "$work"; mkdir -p "$work"
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }

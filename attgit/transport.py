@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import pygit2
 
+from . import localcopy
 from .errors import NotFound, Rejected, RemoteError, UsageError, ValidationError
 from .repository import BRANCH, CONFIG_KEY, Repository
 
@@ -102,7 +103,10 @@ def fetch(repo: Repository, name: str, progress: TransferProgress = None) -> Fet
     ref = tracking_ref(name)
     before = _target(repo, ref)
     try:
-        remote.fetch([f"+refs/heads/main:{ref}"], callbacks=_Callbacks(progress))
+        if localcopy.local_path(remote.url) is not None:
+            _fetch_local(repo, remote, ref, progress)
+        else:
+            remote.fetch([f"+refs/heads/main:{ref}"], callbacks=_Callbacks(progress))
     except pygit2.GitError as exc:
         raise RemoteError(f"cannot fetch from remote {name!r} ({remote.url}): {exc}") from None
     after = _target(repo, ref)
@@ -115,6 +119,32 @@ def fetch(repo: Repository, name: str, progress: TransferProgress = None) -> Fet
         repo.set_ref(ref, before)
         raise RemoteError(f"remote {name!r} ({remote.url}) is not an attgit repository: {exc}") from None
     return FetchResult(name, remote.url, str(before) if before else None, str(after))
+
+
+def _fetch_local(repo: Repository, remote: pygit2.Remote, ref: str, progress: TransferProgress) -> None:
+    """Fetch from a repository on this machine by copying objects."""
+    other = localcopy.open_local(localcopy.local_path(remote.url))
+    try:
+        tip = other.references[BRANCH].target
+    except KeyError:
+        return  # no main there: the caller says so
+    localcopy.copy_history(other, repo.git, tip, progress)
+    repo.set_ref(ref, tip)
+
+
+def _push_local(repo: Repository, remote: pygit2.Remote, expected: Optional[pygit2.Oid],
+                progress: TransferProgress) -> None:
+    """Push to a repository on this machine: copy objects, then move its
+    main by compare-and-swap under its attgit lock."""
+    path = localcopy.local_path(remote.url)
+    other = localcopy.open_local(path)
+    with Repository(other, path).lock():
+        current = other.references[BRANCH].target if BRANCH in other.references else None
+        if current != expected:
+            raise Rejected(f"push to {remote.name!r} rejected: it moved while pushing; "
+                           f"run `attgit pull {remote.name}` first")
+        localcopy.copy_history(repo.git, other, repo.head(), progress)
+        other.create_reference_direct(BRANCH, repo.head(), True, message=f"push from {repo.path}")
 
 
 def _target(repo: Repository, ref: str) -> Optional[pygit2.Oid]:
@@ -157,7 +187,10 @@ def push(repo: Repository, name: str, progress: TransferProgress = None) -> Push
                        f"run `attgit pull {name}` first, then push again")
     callbacks = _Callbacks(progress)
     try:
-        remote.push([f"{BRANCH}:{BRANCH}"], callbacks=callbacks)
+        if localcopy.local_path(remote.url) is not None:
+            _push_local(repo, remote, theirs, progress)
+        else:
+            remote.push([f"{BRANCH}:{BRANCH}"], callbacks=callbacks, threads=0)
     except pygit2.GitError as exc:
         raise RemoteError(f"cannot push to remote {name!r} ({remote.url}): {exc}") from None
     if callbacks.rejected:
