@@ -327,31 +327,39 @@ class _Spool:
         self.files: dict = {}  # company -> file name
         self.counts: dict = {}  # company -> records
         self.buffers: dict = {}
+        self.pending: dict = {}  # company -> lines buffered, not yet counted
         self.buffered = 0
 
     def add(self, company: str, line: bytes) -> None:
-        """Buffer one line (without its newline); counts are exact after flush()."""
+        """Buffer one line (without its newline); counts are exact after flush().
+
+        Lines are copied into one bytearray per company: holding orjson's
+        own result objects would keep a 4 KiB allocation per record alive.
+        """
         buffer = self.buffers.get(company)
         if buffer is None:
             buffer = self._buffer(company)
-        buffer.append(line)
-        self.buffered += len(line)
+        buffer += line
+        buffer += b"\n"
+        self.pending[company] = self.pending.get(company, 0) + 1
+        self.buffered += len(line) + 1
         if self.buffered > self.FLUSH_BYTES:
             self.flush()
 
-    def _buffer(self, company: str) -> list:
+    def _buffer(self, company: str) -> bytearray:
         if company not in self.files:
             self.files[company] = f"{len(self.files):06d}.jsonl"
             self.counts[company] = 0
-        buffer = self.buffers[company] = []
+        buffer = self.buffers[company] = bytearray()
         return buffer
 
     def flush(self) -> None:
-        for company, lines in self.buffers.items():
+        for company, data in self.buffers.items():
             with open(os.path.join(self.dir, self.files[company]), "ab") as fh:
-                fh.write(b"\n".join(lines) + b"\n")
-            self.counts[company] += len(lines)
+                fh.write(data)
+            self.counts[company] += self.pending.get(company, 0)
         self.buffers.clear()
+        self.pending.clear()
         self.buffered = 0
 
     def lines(self, company: str) -> Iterator[bytes]:
