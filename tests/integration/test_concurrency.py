@@ -3,13 +3,17 @@ database: two pulls, a pull and a commit, a pull and a person's edit.
 
 Without ``--wait`` the second writer is refused at once with the "locked"
 message and exit code 6 (ExitCode.LOCKED); with ``--wait`` it waits its
-turn.  Either way nothing is half-applied, no commit is lost (every commit
+turn.  The first writer is paused (SIGSTOP) while it holds the lock, so the
+two surely meet there however fast the first one's work is.  Either way nothing is half-applied, no commit is lost (every commit
 a process reported is reachable from main), the database ends equal to
 main, and SQLite never says "database is locked".
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -125,13 +129,27 @@ RACES = [pytest.param(PULL, PULL, id="pull+pull"), pytest.param(PULL, COMMIT, id
          pytest.param(COMMIT_FULL, PULL, id="commit+pull")]
 
 
+@contextlib.contextmanager
+def paused_holding_the_lock(env: Env, racer: Racer):
+    """Run ``racer`` until it holds the repository lock, then stop it
+    (SIGSTOP: as a slow disk or a busy machine would) until the block ends.
+    However short its work, the other writer surely meets the lock."""
+    racer.go()
+    wait_until_holding(env, racer)
+    os.kill(racer.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(racer.pid, signal.SIGCONT)
+
+
 @pytest.mark.parametrize("first,second", RACES)
 def test_the_second_writer_is_refused_while_the_first_works(pair, first, second):
     one, two = Racer(pair.a, "attgit", *first), Racer(pair.a, "attgit", *second)
-    one.go()
-    wait_until_holding(pair.a, one)
-    two.go()
-    won, lost = one.result(), two.result()
+    with paused_holding_the_lock(pair.a, one):
+        two.go()
+        lost = two.result()
+    won = one.result()
     assert won.code == 0, won
     assert lost.code == ExitCode.LOCKED, lost
     assert "is locked by another attgit process" in lost.err and f"(pid {one.pid}" in lost.err, lost
@@ -143,13 +161,14 @@ def test_the_second_writer_is_refused_while_the_first_works(pair, first, second)
 def test_with_wait_the_second_writer_takes_its_turn(pair, first, second):
     one = Racer(pair.a, "attgit", "--wait", "120", *first)
     two = Racer(pair.a, "attgit", "--wait", "120", *second)
-    one.go()
-    wait_until_holding(pair.a, one)
-    two.go()
+    with paused_holding_the_lock(pair.a, one):
+        two.go()
+        time.sleep(1)
+        assert two.process.poll() is None, f"the second writer did not wait: {two.result()}"
     results = [one.result(), two.result()]
     assert [r.code for r in results] == [0, 0], results
     if first == second == PULL:
-        assert sorted(orjson.loads(r.out)["status"] for r in results) == ["merged", "up-to-date"]
+        assert [orjson.loads(r.out)["status"] for r in results] == ["merged", "up-to-date"]
     check_outcome(pair, results)
 
 
