@@ -14,17 +14,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Callable, Optional
+from urllib.parse import unquote, urlsplit
 
 import pygit2
-from pygit2.enums import ObjectType, SortMode
+from pygit2.enums import ObjectType, RepositoryOpenFlag, SortMode
 
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[^/:]+:")
 
 
 def local_path(url: str) -> Optional[Path]:
-    """The directory a local remote URL names, or None for a network URL."""
+    """The directory a local remote URL names, or None for a network URL.
+    A file:// URL is percent-decoded (``Path.as_uri()`` writes a space as
+    %20), as libgit2 decodes it."""
     if url.startswith("file://"):
-        path = url[len("file://"):]
+        path = unquote(urlsplit(url).path)
     elif "://" in url or _SCP_LIKE.match(url):
         return None
     else:
@@ -33,10 +36,12 @@ def local_path(url: str) -> Optional[Path]:
 
 
 def open_local(path: Path) -> pygit2.Repository:
-    """The repository at ``path``; pygit2.GitError when there is none."""
+    """The repository at ``path``; pygit2.GitError when there is none.
+    Exactly there: a directory inside some repository is not that
+    repository (libgit2's local transport does not search upwards either)."""
     if not path.is_dir():
         raise pygit2.GitError(f"{path}: no such directory")
-    return pygit2.Repository(str(path))
+    return pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH)
 
 
 def copy_history(src: pygit2.Repository, dst: pygit2.Repository, tip: pygit2.Oid,

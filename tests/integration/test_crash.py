@@ -8,7 +8,7 @@ moments (and at five exact points), over and over, and each time
   records, the merged snapshot that main points at.
 
 Runs on SQLite files, and on PostgreSQL (a database per environment) when
-DATABASE_URL names a server.  The pull merges ~5,000 records another
+DATABASE_URL names a server.  The pull merges ~7,000 records another
 environment changed (in all four companies) with one local uncommitted edit
 (merged cell by cell with the other side's change to that record), so it
 passes every phase: the pre-pull commit, the fetch, the merge writing
@@ -38,7 +38,7 @@ from .envs import EXAMPLES, Databases, Env, Inspector, Saved, new_hub
 pytestmark = pytest.mark.slow
 
 TRIALS = int(os.environ.get("ATTGIT_CRASH_TRIALS", "20"))
-RECORDS, COMPANIES = 7_000, 4
+RECORDS, COMPANIES = 10_000, 4
 CRASHPOINT = str(Path(__file__).with_name("crashpoint.py"))
 POINTS = ("fetched", "pre-commit", "objects", "mid-apply", "applied")
 
@@ -68,7 +68,7 @@ class Scenario:
 
 @pytest.fixture(scope="module")
 def scenario(databases, tmp_path_factory):
-    """a and b share a hub; b changes ~5,000 records and pushes; a edits one
+    """a and b share a hub; b changes ~7,000 records and pushes; a edits one
     record and does not commit it.  a's database and repository are saved."""
     root = tmp_path_factory.mktemp("crash")
     a = Env("a", root, databases.create("crash_a"))

@@ -90,6 +90,24 @@ def test_library_push_clone_fetch_pull_over(kind, url_of, served, tmp_path):
         fsck(path)
 
 
+@only_once
+def test_library_file_url_with_escapes(tmp_path):
+    """file:// URLs are percent-encoded (a space is %20): decoded, as git does."""
+    folder = tmp_path / "shared drive é"
+    folder.mkdir()
+    hub = new_hub(folder)
+    url = hub.as_uri()
+    assert "%20" in url
+    repo, db = Repository.init(tmp_path / "a.git"), MemoryWorkingCopy.from_records([record("E1")])
+    snapshot_database(repo, db, AUTHOR)
+    transport.add_remote(repo, "hub", url)
+    transport.push(repo, "hub")
+    assert git("-C", str(hub), "rev-parse", "main").strip() == str(repo.head())
+    clone = transport.clone(url, tmp_path / "b.git")
+    assert clone.head() == repo.head() and transport.fetch(clone, "origin").after == str(repo.head())
+    fsck(hub)
+
+
 def _plan_from_empty(repo):
     from attgit.plan import plan_between
 
@@ -157,6 +175,7 @@ BAD = {
     "no such file://": ("cannot fetch from remote", lambda s, g, h: (s / "nosuch.git").as_uri()),
     "no such git://": ("cannot fetch from remote", lambda s, g, h: g + "nosuch.git"),
     "no such http://": ("cannot fetch from remote", lambda s, g, h: h + "nosuch.git"),
+    "a folder inside a repository": ("cannot fetch from remote", lambda s, g, h: str(plain_git_repo(s) / "refs")),
     "plain repo path": ("is not an attgit repository", lambda s, g, h: str(plain_git_repo(s))),
     "plain repo git://": ("is not an attgit repository", lambda s, g, h: g + plain_git_repo(s).name),
     "plain repo http://": ("is not an attgit repository", lambda s, g, h: h + plain_git_repo(s).name),
