@@ -704,12 +704,14 @@ def clone(app: App, url, name):
     with bar:
         repo = run(url, app.repo_path(), name, update)
     app._repo = repo
-    with app.writing("pull"):
+    with app.writing("pull"):  # reconcile loads main into the empty database
         head = repo.head()
-        plan = plan_between(repo.snapshot(None), repo.snapshot(head))
-        db.apply(plan.changes(), str(head), None, plan.counts.total)
-    app.log("pull", commit=str(head), remote=name, added=plan.counts.inserts, status="clone")
-    click.echo(f"cloned {url} into {repo.path}: {plan.counts.inserts:,} records loaded at {str(head)[:10]}")
+        if db.state().commit != str(head):
+            plan = plan_between(repo.snapshot(None), repo.snapshot(head))
+            db.apply(plan.changes(), str(head), None, plan.counts.total, expect={})
+    loaded = repo.snapshot(head).count_records()
+    app.log("pull", commit=str(head), remote=name, added=loaded, status="clone")
+    click.echo(f"cloned {url} into {repo.path}: {loaded:,} records loaded at {str(head)[:10]}")
 
 
 # --- conflicts ----------------------------------------------------------------------

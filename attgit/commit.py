@@ -67,8 +67,11 @@ def snapshot_database(
     """Commit the database's current content; the caller holds both locks."""
     head = repo.head()
     fingerprints = _as_tuples(db.fingerprints())
-    if head is None and not fingerprints:  # an empty database: no empty first commit
-        return CommitResult(None, None, kind or "full", 0, 0)
+    if not fingerprints and (head is None or db.state().commit is None):
+        # An empty database makes no empty first commit, and one that never
+        # matched a commit does not commit "everything deleted" on top of a
+        # history it never had (reconcile loads main into it instead).
+        return CommitResult(None, str(head) if head else None, kind or "full", 0, 0)
     dirty, scanned_all = dirty_companies(repo, db, fingerprints, full)
     base = repo.snapshot(head)
     builder = SnapshotBuilder(repo.git, base)

@@ -60,6 +60,8 @@ def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
     Returns a sentence saying what was done, or None when nothing was needed.
     """
     head, recorded = repo.head(), db.state().commit
+    if recorded is None and head is not None and not db.fingerprints():
+        return _load_main(repo, db, head)
     merge = MergeState.load(repo)
     if merge is not None and recorded == merge.work:
         return None  # a manual merge waits for resolutions: consistent
@@ -115,6 +117,17 @@ def dirty_companies_at(repo: Repository, db: WorkingCopy, fingerprints: dict, re
     committed = set(repo.snapshot(recorded).companies())
     moved = {c for c, f in fingerprints.items() if state.get(c) != f}
     return moved | (committed ^ set(fingerprints)), False
+
+
+def _load_main(repo: Repository, db: WorkingCopy, head: pygit2.Oid) -> str:
+    """An empty database that never matched a commit, beside a repository
+    that has history (a copied repository, a new environment): it gets
+    main's snapshot, as `attgit clone` would give it, rather than a commit
+    that deletes everything."""
+    plan = plan_between(repo.snapshot(None), repo.snapshot(head))
+    db.apply(plan.changes(), str(head), None, plan.counts.total, expect={})
+    return f"the database was empty and had never matched a commit: loaded main ({str(head)[:10]}, " \
+           f"{plan.counts.inserts:,} records)"
 
 
 def _clear_merge(repo: Repository) -> None:

@@ -209,3 +209,13 @@ def test_repository_lock_refuses_second_writer(env):
         with pytest.raises(Locked, match="locked by another attgit process"):
             with repo.lock():
                 pass
+
+
+def test_empty_never_synced_database_loads_main_instead_of_deleting_it(env):
+    repo, db = env
+    first = snapshot_database(repo, db, AUTHOR)
+    fresh = MemoryWorkingCopy()  # a new environment beside a copied repository
+    assert not snapshot_database(repo, fresh, AUTHOR).created
+    assert str(repo.head()) == first.commit
+    assert "loaded main" in reconcile(repo, fresh)
+    assert fresh.all_records() == db.all_records() and fresh.state().commit == first.commit

@@ -86,3 +86,11 @@ def test_tampered_checksum_names_the_record(site, tmp_path):
     with pytest.raises(CommandError, match="record 6"):
         call_command("restore_data", "--input", str(bad))
     assert rows() == before
+
+
+def test_the_restorer_is_in_the_audit_log(site):
+    from django_adapter.models import User
+
+    User.objects.create_user("alice", role="root")
+    call_command("restore_data", "--input", str(site), "--user", "alice")
+    assert BackupLog.objects.filter(operation="restore").latest("created_at").user.username == "alice"

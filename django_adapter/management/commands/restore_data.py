@@ -49,7 +49,7 @@ class Command(BaseCommand):
             result = self._restore(input, name, strategy, preview, company, date_from, date_to, user_obj)
         except AttgitError as exc:
             if not preview:
-                log_operation("restore", user_obj=user_obj, success=False, error=str(exc), filename=name)
+                log_operation("restore", user_obj, success=False, error=str(exc), filename=name)
             raise CommandError(str(exc)) from None
         self._report(result, preview)
         if result.status == "conflicts":
@@ -67,7 +67,7 @@ class Command(BaseCommand):
                                    preview=preview, selection=selection, progress=self._progress)
         if not preview:
             c = result.counts
-            log_operation("restore", user_obj=user_obj, commit=result.commit or "", filename=name,
+            log_operation("restore", user_obj, commit=result.commit or "", filename=name,
                           records=c.get("records_in_file", 0), added=c.get("added", 0),
                           updated=c.get("updated", 0), skipped=c.get("skipped", 0),
                           conflicts=len(result.conflicts), strategy=strategy)
