@@ -1,5 +1,5 @@
 """``python -m attgit``: the same as the ``attgit`` command."""
 
-from .cli import main
+from attgit.cli import main
 
 main()

@@ -1,6 +1,6 @@
 """attgit's default backend: the Django database (``attgit --settings ...``).
 
-:func:`open_backend` is what ``attgit.backend.DEFAULT_BACKEND`` names; the
+:func:`open_backend` is what ``attgit.ops.backend.DEFAULT_BACKEND`` names; the
 CLI calls it with the settings module given to ``--settings`` (or None,
 for ``$DJANGO_SETTINGS_MODULE``).
 """
@@ -11,8 +11,8 @@ import os
 import sys
 from typing import Optional
 
-from attgit.backend import Backend
 from attgit.errors import ConfigError
+from attgit.ops.backend import Backend
 
 
 def open_backend(settings_module: Optional[str] = None) -> Backend:

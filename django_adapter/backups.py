@@ -1,6 +1,6 @@
 """Backup files of the database, in the design document's JSON format.
 
-The file format is :mod:`attgit.backupfile`'s; this module only feeds it
+The file format is :mod:`attgit.format.backup`'s; this module only feeds it
 the database's companies and records (streamed, never listed), writes the
 file atomically and keeps the audit log.
 """
@@ -16,8 +16,8 @@ from typing import Optional
 from django.conf import settings
 from django.utils import timezone
 
-from attgit.backupfile import write_backup
 from attgit.errors import UsageError
+from attgit.format.backup import write_backup
 
 from .audit import log_operation
 from .workingcopy import connect

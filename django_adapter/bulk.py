@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Sequence
 
 from attgit.errors import DatabaseError
-from attgit.records import describe_key
+from attgit.format.records import describe_key
 
 from .models import AttendanceRecord, Company
 

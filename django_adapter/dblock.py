@@ -3,7 +3,7 @@
 PostgreSQL: a session-level advisory lock on a connection of its own, so
 Django closing or recycling its connection cannot drop the lock midway,
 and the server drops it if the process dies.  SQLite: ``flock`` on
-``<database file>.attgit-lock`` (:func:`attgit.locking.file_lock`), which
+``<database file>.attgit-lock`` (:func:`attgit.repo.locking.file_lock`), which
 the kernel drops if the process dies.  Neither can go stale.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from attgit.errors import ConfigError, Locked
-from attgit.locking import file_lock
+from attgit.repo.locking import file_lock
 
 #: pg_try_advisory_lock's key: any bigint of our own, the same in every process.
 ADVISORY_KEY = int.from_bytes(hashlib.sha256(b"attgit database writer").digest()[:8], "big") >> 1

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
 
-from attgit.records import MAX_LENGTHS, STATUSES
+from attgit.format.records import MAX_LENGTHS, STATUSES
 
 
 class Company(models.Model):

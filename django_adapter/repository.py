@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from attgit.errors import ConfigError
-from attgit.repository import Author, Repository
+from attgit.repo.repository import Author, Repository
 
 
 def repo_path() -> Path:
@@ -28,7 +28,7 @@ def open_repository(create: bool = True) -> Repository:
 
 def author_for(user) -> Author:
     """The commit author for a Django user (or the shell's user when None)."""
-    from attgit.repository import default_author
+    from attgit.repo.repository import default_author
 
     if user is None:
         return default_author()

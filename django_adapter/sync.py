@@ -18,9 +18,10 @@ from django.conf import settings
 from django.contrib import messages
 
 from attgit.errors import AttgitError, ConfigError
-from attgit.repository import Author, Repository
-from attgit.sync import exclusive, pull_commit
-from attgit.transport import fetch, remote_tip, set_remote
+from attgit.ops.pull import pull_commit
+from attgit.ops.reconcile import exclusive
+from attgit.repo.repository import Author, Repository
+from attgit.repo.transport import fetch, remote_tip, set_remote
 
 from .audit import log_operation
 from .workingcopy import connect

@@ -3,7 +3,7 @@
 :class:`DjangoWorkingCopy` implements :class:`attgit.workingcopy.WorkingCopy`
 on a Django database alias.  Reads stream through the raw cursor (a
 server-side cursor on PostgreSQL) in snapshot order and convert each row
-with :func:`attgit.records.from_db_row`; writes go through
+with :func:`attgit.format.records.from_db_row`; writes go through
 :class:`django_adapter.bulk.RecordWriter` in one transaction that also
 records the commit the database now matches.
 """
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Callable, Iterable, Iterator, Optional
 
 from django.db import DatabaseError as DjangoDatabaseError
@@ -20,7 +21,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from attgit.errors import DatabaseError, Rejected
-from attgit.records import from_db_row
+from attgit.format.records import from_db_row
 from attgit.workingcopy import ApplyResult, CompanyChange, DatabaseState, Progress
 
 from .bulk import RecordWriter
@@ -74,7 +75,7 @@ class DjangoWorkingCopy:
             yield from map(from_db_row, self.rows(company, since))
 
     def rows(self, company: str, since: Optional[datetime] = None) -> Iterator[tuple]:
-        """The company's raw rows in :data:`attgit.records.FIELDS` order and
+        """The company's raw rows in :data:`attgit.format.records.FIELDS` order and
         snapshot order, fetched in batches (never the whole table)."""
         connection = self.connection
         sql, params = _select_rows(connection, since is not None), [company]

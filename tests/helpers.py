@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from attgit import records as rec
-from attgit.repository import Author
+from attgit.format import records as rec
+from attgit.repo.repository import Author
 
 AUTHOR = Author("tester", "tester@example.com", 1_700_000_000)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
-from attgit import records as rec
+from attgit.format import records as rec
 
 # Small alphabets make collisions (same key, same company) likely, which is
 # where merges get interesting.

@@ -12,12 +12,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attgit import backupfile as bf
-from attgit import records as rec
-from attgit.backupfile import ERROR_MESSAGES, read_backup, write_backup
 from attgit.errors import ChecksumMismatch, NotFound, UsageError, ValidationError
+from attgit.format import backup as bf
+from attgit.format import records as rec
+from attgit.format.backup import ERROR_MESSAGES, read_backup, write_backup
+from attgit.format.backup import reader as reader_module
+from attgit.format.backup import spool as spool_module
+from attgit.format.backup.common import _Canon
+from attgit.format.backup.spool import _Spool
+from attgit.format.backup.validator import _Validator
 
-from .strategies import ANY_COMPANY_NAME, COMPANY_NAMES, JSON_VALUES, datasets, keyed, records
+from .strategies import (
+    ANY_COMPANY_NAME,
+    COMPANY_NAMES,
+    JSON_VALUES,
+    datasets,
+    keyed,
+    records,
+)
 
 WHEN = dt.datetime(2025, 11, 25, 10, 30, tzinfo=dt.timezone.utc)
 SOME_COMPANIES = st.one_of(COMPANY_NAMES, ANY_COMPANY_NAME)
@@ -126,7 +138,7 @@ def test_other_formatting_reads_the_same(dataset, style):
 def test_written_files_take_the_fast_path(monkeypatch):
     def refuse(*args):
         raise AssertionError("the streaming parser was used")
-    monkeypatch.setattr(bf, "_read_stream", refuse)
+    monkeypatch.setattr(reader_module, "_read_stream", refuse)
     with read(write(sample(50))) as backup:
         assert backup.total_records == 50
 
@@ -202,7 +214,7 @@ def test_sources_paths_streams_and_bom(tmp_path):
 def test_temporary_files_are_removed(tmp_path, monkeypatch):
     spool_root = tmp_path / "tmp"
     spool_root.mkdir()
-    monkeypatch.setattr(bf.tempfile, "tempdir", str(spool_root))
+    monkeypatch.setattr(spool_module.tempfile, "tempdir", str(spool_root))
     backup = read(write(sample()))
     assert os.listdir(spool_root)
     backup.close()
@@ -218,7 +230,7 @@ def test_progress_is_reported():
 
 
 def test_a_hash_collision_is_not_a_duplicate():
-    validator = bf._Validator(bf._Spool())
+    validator = _Validator(_Spool())
     for raw in json.loads(write(sample(2)))["attendance_records"]:
         validator.on_record(raw)
     validator.suspects.append((2, rec.key(sample(2)[1])))  # as if hash() had collided
@@ -236,7 +248,7 @@ RAW_VALUES = st.one_of(st.none(), st.text(max_size=12), TRICKY)
 
 @given(st.fixed_dictionaries({f: RAW_VALUES for f in rec.FIELDS}))
 def test_the_fast_check_agrees_with_normalise(raw):
-    canon = bf._Canon("company")
+    canon = _Canon("company")
     for _ in range(2):  # the second time, from what the first taught it
         try:
             expected = rec.normalise(raw)

@@ -6,8 +6,8 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attgit import records as rec
-from attgit.diff import diff_company
+from attgit.format import records as rec
+from attgit.merge.diff import diff_company
 from attgit.workingcopy import MemoryWorkingCopy
 
 from .strategies import datasets, edits, keyed, records

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from attgit import records as rec
-from attgit.commit import snapshot_database
-from attgit.compare import diff_snapshots, status
-from attgit.conflicts import MergeState
 from attgit.errors import ConflictsPending, Locked, Rejected
-from attgit.repository import Repository
-from attgit.restore import Selection, checkout
-from attgit.sync import abort, conclude, pull_commit, reconcile
+from attgit.ops.commit import snapshot_database
+from attgit.ops.compare import diff_snapshots, status
+from attgit.ops.manual import abort, conclude
+from attgit.ops.mergestate import MergeState
+from attgit.ops.pull import pull_commit
+from attgit.ops.reconcile import reconcile
+from attgit.ops.restore import Selection, checkout
+from attgit.repo import transport
+from attgit.repo.repository import Repository
 from attgit.workingcopy import MemoryWorkingCopy
-from attgit import transport
 
 from .helpers import AUTHOR, fsck, git, record
 

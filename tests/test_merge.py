@@ -8,19 +8,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attgit import records as rec
 from attgit.errors import UsageError, ValidationError
-from attgit.merge import (
-    Conflict,
-    Strategy,
-    Versions,
-    import_company,
-    merge_company,
-    parse_strategy,
-)
+from attgit.format import records as rec
+from attgit.merge.company import import_company, merge_company
+from attgit.merge.conflict import Conflict, Versions
+from attgit.merge.strategy import Strategy, parse_strategy
 from attgit.workingcopy import MemoryWorkingCopy
 
-from .strategies import COMPANY_NAMES, FEW_DATES, datasets, edits, keyed, records, three_versions
+from .strategies import (
+    COMPANY_NAMES,
+    FEW_DATES,
+    datasets,
+    edits,
+    keyed,
+    records,
+    three_versions,
+)
 
 STRATEGIES = st.sampled_from(Strategy.ALL)
 FIELD = st.sampled_from(rec.VALUE_FIELDS)

@@ -9,12 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attgit import layout
-from attgit import records as rec
-from attgit.commit import snapshot_database
 from attgit.errors import ChecksumMismatch, ValidationError
-from attgit.repository import Repository
-from attgit.snapshot import Snapshot, SnapshotBuilder, decode_company, encode_company
+from attgit.format import layout
+from attgit.format import records as rec
+from attgit.format.snapshot import (
+    Snapshot,
+    SnapshotBuilder,
+    decode_company,
+    encode_company,
+)
+from attgit.ops.commit import snapshot_database
+from attgit.repo.repository import Repository
 from attgit.workingcopy import MemoryWorkingCopy
 
 from .helpers import AUTHOR, fsck, git, record

@@ -12,5 +12,5 @@ Each module holds one page family and the background job it starts:
 - :mod:`.access`    -- root users only; :mod:`.display` -- records as table rows.
 
 Like the CLI, the pages only call the library (attgit.*) and the Django
-adapter; every write goes through :func:`attgit.sync.exclusive`.
+adapter; every write goes through :func:`attgit.ops.reconcile.exclusive`.
 """

@@ -12,7 +12,7 @@ import functools
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
-from attgit.backupfile import ERROR_MESSAGES
+from attgit.format.backup import ERROR_MESSAGES
 
 from ..access import is_root
 

@@ -24,9 +24,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from attgit.backupfile import write_backup
-from attgit.commit import snapshot_database
 from attgit.errors import AttgitError
+from attgit.format.backup import write_backup
+from attgit.ops.commit import snapshot_database
 
 from ..audit import log_operation
 from ..backups import parse_since

@@ -2,11 +2,11 @@
 
 A restore (or a pull) with the ``manual`` strategy applies everything that
 merged cleanly, keeps the database's version of each conflicting record
-and leaves the conflicts in :class:`attgit.conflicts.MergeState`.  Here a
+and leaves the conflicts in :class:`attgit.ops.mergestate.MergeState`.  Here a
 person picks, per record or per field, the database's version ("ours"),
 the incoming one ("theirs") or types a value; then concludes the merge
-(one commit, :func:`attgit.sync.conclude`) or aborts it
-(:func:`attgit.sync.abort`), both as jobs.
+(one commit, :func:`attgit.ops.manual.conclude`) or aborts it
+(:func:`attgit.ops.manual.abort`), both as jobs.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from attgit.conflicts import MergeState
 from attgit.errors import AttgitError, ConflictsPending, NotFound, UsageError
-from attgit.sync import abort, conclude, exclusive
+from attgit.ops.manual import abort, conclude
+from attgit.ops.mergestate import MergeState
+from attgit.ops.reconcile import exclusive
 
 from ..audit import log_operation
 from ..models import Job

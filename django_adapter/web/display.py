@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Iterator, Optional
 
-from attgit import records as rec
-from attgit.diff import CompanyDiff, RecordChange
+from attgit.format import records as rec
+from attgit.merge.diff import CompanyDiff, RecordChange
 
 LABELS = {"ep_name": "Name", "shift": "Shift", "status": "Status", "in_time": "In",
           "out_time": "Out", "overstay": "Overstay"}

@@ -10,8 +10,8 @@ from django.contrib import messages
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from attgit.compare import diff_snapshots
 from attgit.errors import AttgitError
+from attgit.ops.compare import diff_snapshots
 
 from ..models import BackupLog
 from ..repository import open_repository

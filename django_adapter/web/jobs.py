@@ -41,7 +41,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from attgit.errors import AttgitError
-from attgit.sync import exclusive
+from attgit.ops.reconcile import exclusive
 
 from ..audit import log_operation
 from ..models import Job

@@ -21,10 +21,10 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from attgit.backupfile import read_backup
-from attgit.compare import diff_database
 from attgit.errors import AttgitError, ValidationError
-from attgit.restore import checkout, import_backup
+from attgit.format.backup import read_backup
+from attgit.ops.compare import diff_database
+from attgit.ops.restore import checkout, import_backup
 
 from ..audit import log_operation
 from ..models import Job, Upload

@@ -6,13 +6,12 @@ id) or a commit and sends the browser to ``restore/preview/``
 (:mod:`.jobs`) and sends the browser to its progress page, which ends on
 the summary.
 
-A file is restored with :func:`attgit.restore.import_backup` (a two-way
-merge that never deletes), a snapshot with :func:`attgit.restore.checkout`.
+A file is restored with :func:`attgit.ops.restore.import_backup` (a two-way
+merge that never deletes), a snapshot with :func:`attgit.ops.restore.checkout`.
 Both commit the database first, so either can be undone from the history.
 """
 
 from __future__ import annotations
-
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,11 +21,11 @@ from django.utils.http import urlencode
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from attgit.backupfile import read_backup
-from attgit.conflicts import MergeState
 from attgit.errors import AttgitError, NotFound, ValidationError
-from attgit.merge import parse_strategy
-from attgit.restore import checkout, import_backup
+from attgit.format.backup import read_backup
+from attgit.merge.strategy import parse_strategy
+from attgit.ops.mergestate import MergeState
+from attgit.ops.restore import checkout, import_backup
 
 from ..audit import log_operation
 from ..models import Job, Upload

@@ -26,8 +26,8 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404
 from django.utils import timezone
 
-from attgit.backupfile import ERROR_MESSAGES
 from attgit.errors import ValidationError
+from attgit.format.backup import ERROR_MESSAGES
 
 from ..models import Upload
 

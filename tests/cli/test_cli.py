@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from attgit.cli import cli, main
 from attgit.errors import ExitCode
-from attgit.repository import Repository
+from attgit.repo.repository import Repository
 from django_adapter.models import AttendanceRecord, BackupLog
 
 from ..helpers import fsck, git

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from attgit import records as rec
+from attgit.format import records as rec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -17,7 +17,13 @@ EXAMPLES = ROOT / "examples"
 
 def reset_db() -> None:
     """Empty every table the tests write (at the start of a Hypothesis example)."""
-    from django_adapter.models import AttendanceRecord, BackupLog, Company, SyncState, User
+    from django_adapter.models import (
+        AttendanceRecord,
+        BackupLog,
+        Company,
+        SyncState,
+        User,
+    )
 
     BackupLog.objects.all().delete()
     AttendanceRecord.objects.all().delete()

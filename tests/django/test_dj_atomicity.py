@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from attgit import records as rec
 from attgit.errors import DatabaseError
+from attgit.format import records as rec
 from attgit.workingcopy import CompanyChange
 from django_adapter.demodata import demo_records
 from django_adapter.models import AttendanceRecord, Company, SyncState

@@ -13,10 +13,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
-
-from attgit import records as rec
-from django_adapter.models import AttendanceRecord, BackupLog, Company, User
 from strategies import datasets
+
+from attgit.format import records as rec
+from django_adapter.models import AttendanceRecord, BackupLog, Company, User
 
 pytestmark = pytest.mark.django_db
 

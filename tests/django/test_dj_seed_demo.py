@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 
-from attgit import records as rec
+from attgit.format import records as rec
 from django_adapter.demodata import company_names, demo_records, share
 from django_adapter.models import AttendanceRecord, Company, User
 

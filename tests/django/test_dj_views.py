@@ -10,11 +10,11 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import datasets
 
-from attgit import records as rec
+from attgit.format import records as rec
 from django_adapter.access import visible_records
 from django_adapter.models import Company, User
-from strategies import datasets
 
 pytestmark = pytest.mark.django_db
 URL = "/attendance/"

@@ -10,12 +10,12 @@ from dj_helpers import in_stream_order, keys, reset_db
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from hypothesis import given
+from strategies import datasets
 
-from attgit import records as rec
 from attgit.errors import DatabaseError
+from attgit.format import records as rec
 from attgit.workingcopy import CompanyChange, DatabaseState
 from django_adapter.models import AttendanceRecord, Company, SyncState
-from strategies import datasets
 
 pytestmark = pytest.mark.django_db
 

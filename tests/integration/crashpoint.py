@@ -58,13 +58,13 @@ def kill_before(owner, name: str, calls: int = 1) -> None:
 
 
 def arm(point: str) -> None:
-    import attgit.transport
-    from attgit.repository import Repository
+    import attgit.repo.transport
+    from attgit.repo.repository import Repository
     from django_adapter.bulk import RecordWriter
     from django_adapter.workingcopy import DjangoWorkingCopy
 
     if point == "fetched":
-        kill_after(attgit.transport, "fetch")
+        kill_after(attgit.repo.transport, "fetch")
     elif point == "pre-commit":
         kill_after(Repository, "move_head", lambda self, old, new, reason: reason.startswith("attgit commit"))
     elif point == "objects":

@@ -27,8 +27,8 @@ import orjson
 def db_tree() -> dict:
     """The tree id a commit of this database would have.  Built in a scratch
     repository, so the environment's own repository is never touched."""
-    from attgit.repository import Repository
-    from attgit.snapshot import SnapshotBuilder
+    from attgit.format.snapshot import SnapshotBuilder
+    from attgit.repo.repository import Repository
     from django_adapter.workingcopy import connect
 
     wc = connect()

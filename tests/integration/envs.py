@@ -288,7 +288,7 @@ class Env:
 
     def snapshot(self, rev: Optional[str] = None):
         """main's (or ``rev``'s) snapshot, read by attgit in this process."""
-        from attgit.repository import Repository
+        from attgit.repo.repository import Repository
 
         repo = Repository.open(self.repo_path)
         return repo.snapshot(rev or repo.head())

@@ -17,11 +17,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from attgit import transport
-from attgit.commit import snapshot_database
-from attgit.conflicts import MergeState
 from attgit.errors import ExitCode
-from attgit.repository import Repository
+from attgit.ops.commit import snapshot_database
+from attgit.ops.mergestate import MergeState
+from attgit.repo import transport
+from attgit.repo.repository import Repository
 from attgit.workingcopy import MemoryWorkingCopy
 
 from ..helpers import AUTHOR, fsck, record

@@ -27,14 +27,16 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from attgit import records as rec
-from attgit import transport
-from attgit.commit import snapshot_database
-from attgit.conflicts import MergeState
 from attgit.errors import Rejected
-from attgit.plan import plan_between
-from attgit.repository import Repository
-from attgit.sync import conclude, exclusive, pull_commit
+from attgit.format import records as rec
+from attgit.merge.plan import plan_between
+from attgit.ops.commit import snapshot_database
+from attgit.ops.manual import conclude
+from attgit.ops.mergestate import MergeState
+from attgit.ops.pull import pull_commit
+from attgit.ops.reconcile import exclusive
+from attgit.repo import transport
+from attgit.repo.repository import Repository
 from attgit.workingcopy import MemoryWorkingCopy
 
 from ..helpers import AUTHOR, fsck, record

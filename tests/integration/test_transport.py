@@ -14,11 +14,11 @@ import shutil
 
 import pytest
 
-from attgit import transport
-from attgit.commit import snapshot_database
 from attgit.errors import ExitCode, Rejected, RemoteError
-from attgit.repository import Repository
-from attgit.sync import pull_commit
+from attgit.ops.commit import snapshot_database
+from attgit.ops.pull import pull_commit
+from attgit.repo import transport
+from attgit.repo.repository import Repository
 from attgit.workingcopy import MemoryWorkingCopy
 
 from ..helpers import AUTHOR, as_set, fsck, git, record
@@ -109,7 +109,7 @@ def test_library_file_url_with_escapes(tmp_path):
 
 
 def _plan_from_empty(repo):
-    from attgit.plan import plan_between
+    from attgit.merge.plan import plan_between
 
     return plan_between(repo.snapshot(None), repo.snapshot(repo.head())).changes()
 

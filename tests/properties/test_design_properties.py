@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attgit import records as rec
-from attgit.backupfile import read_backup, write_backup
-from attgit.repository import Repository
-from attgit.restore import import_backup
+from attgit.format import records as rec
+from attgit.format.backup import read_backup, write_backup
+from attgit.ops.restore import import_backup
+from attgit.repo.repository import Repository
 from attgit.workingcopy import CompanyChange
 from django_adapter.models import AttendanceRecord, BackupLog, Company, SyncState
 from django_adapter.workingcopy import DjangoWorkingCopy
@@ -108,7 +108,7 @@ def test_property_13_a_failed_apply_changes_nothing(data, new):
 
 
 def _changes(old: list, new: list) -> list:
-    from attgit.diff import diff_company
+    from attgit.merge.diff import diff_company
 
     olds, news = {}, {}
     for r in old:

@@ -11,7 +11,7 @@ import time
 import pytest
 from django.test import Client
 
-from attgit.backupfile import read_backup
+from attgit.format.backup import read_backup
 
 PASSWORD = "correct horse battery staple"
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 
 import pytest
 from django.utils import timezone
 
-from attgit.conflicts import MergeState
-from attgit.sync import exclusive
+from attgit.ops.mergestate import MergeState
+from attgit.ops.reconcile import exclusive
 from django_adapter.models import AttendanceRecord, BackupLog, Company, Job, Upload
 from django_adapter.repository import open_repository
 from django_adapter.workingcopy import connect

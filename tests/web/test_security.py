@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from attgit.backupfile import ERROR_MESSAGES
+from attgit.format.backup import ERROR_MESSAGES
 from django_adapter.models import BackupLog, Upload
 
 from .conftest import backup_bytes, make_user, messages_of, seed

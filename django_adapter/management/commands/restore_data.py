@@ -13,11 +13,11 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from attgit.backupfile import read_backup
-from attgit.records import key as rec_key
 from attgit.errors import AttgitError, ConflictsPending
-from attgit.restore import Selection, import_backup
-from attgit.sync import exclusive
+from attgit.format.backup import read_backup
+from attgit.format.records import key as rec_key
+from attgit.ops.reconcile import exclusive
+from attgit.ops.restore import Selection, import_backup
 
 from ...audit import log_operation
 from ...repository import author_for, open_repository

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 import orjson
 
-from .errors import ChecksumMismatch, ValidationError
+from attgit.errors import ChecksumMismatch, ValidationError
 
 #: Content fields, in the order database rows carry them.
 FIELDS = (

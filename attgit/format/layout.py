@@ -13,7 +13,7 @@ import hashlib
 import re
 import unicodedata
 
-from . import records as rec
+from attgit.format import records as rec
 
 FORMAT_NAME = "attgit-attendance"
 FORMAT_VERSION = 1

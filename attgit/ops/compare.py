@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
-from . import records as rec
-from .commit import _as_tuples, dirty_companies
-from .diff import CompanyDiff, diff_company
-from .repository import Repository
-from .snapshot import Snapshot
-from .workingcopy import WorkingCopy
+from attgit.format import records as rec
+from attgit.format.snapshot import Snapshot
+from attgit.merge.diff import CompanyDiff, diff_company
+from attgit.ops.commit import _as_tuples, dirty_companies
+from attgit.repo.repository import Repository
+from attgit.workingcopy import WorkingCopy
 
 
 def diff_snapshots(old: Snapshot, new: Snapshot, companies: Optional[set] = None) -> Iterator[CompanyDiff]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .repository import Author, Repository
-from .snapshot import SnapshotBuilder
-from .workingcopy import DatabaseState, WorkingCopy
+from attgit.format.snapshot import Snapshot, SnapshotBuilder
+from attgit.repo.repository import Author, Repository
+from attgit.workingcopy import DatabaseState, WorkingCopy
 
 
 @dataclass
@@ -41,17 +41,48 @@ def _as_tuples(fingerprints: dict) -> dict:
     return {c: tuple(f) for c, f in fingerprints.items()}
 
 
-def dirty_companies(repo: Repository, db: WorkingCopy, fingerprints: dict, full: bool = False) -> tuple[set, bool]:
-    """Companies whose rows may differ from the last commit, and whether
-    that needed a full scan."""
-    head = repo.head()
-    state = db.state()
-    committed = set(repo.snapshot(head).companies())
-    if full or head is None or state.commit != str(head):
+def moved_since_state(db: WorkingCopy, now: dict) -> set:
+    """Companies whose fingerprint differs from the one the database
+    recorded with its state (present on one side only counts as moved)."""
+    recorded = _as_tuples(db.state().fingerprints)
+    return {c for c in set(now) | set(recorded) if now.get(c) != recorded.get(c)}
+
+
+def dirty_companies(repo: Repository, db: WorkingCopy, fingerprints: dict, full: bool = False,
+                    at=None) -> tuple[set, bool]:
+    """Companies whose rows may differ from commit ``at`` (default: main),
+    and whether that needed a full scan (the database does not record
+    ``at`` as its state, or ``full``)."""
+    at = repo.head() if at is None else at
+    committed = set(repo.snapshot(at).companies())
+    if full or at is None or db.state().commit != str(at):
         return set(fingerprints) | committed, True
-    recorded = _as_tuples(state.fingerprints)
-    moved = {c for c, f in fingerprints.items() if recorded.get(c) != f}
-    return moved | (committed ^ set(fingerprints)), False
+    return moved_since_state(db, fingerprints) | (committed ^ set(fingerprints)), False
+
+
+def database_tree(repo: Repository, db: WorkingCopy, base: Snapshot, companies: set,
+                  present: Optional[set] = None, progress: Optional[Callable[[str], None]] = None) -> Snapshot:
+    """The database as a snapshot: ``base`` with ``companies`` re-read from
+    the database (removed where the database has no such company).  Writes
+    blobs and a tree, never a commit or a ref."""
+    present = set(db.companies()) if present is None else present
+    builder = SnapshotBuilder(repo.git, base)
+    for company in sorted(companies):
+        if progress:
+            progress(company)
+        if company in present:
+            builder.put_records(company, db.records(company))
+        else:
+            builder.remove(company)
+    return Snapshot(repo.git, repo.git[builder.write()])
+
+
+def database_snapshot(repo: Repository, db: WorkingCopy) -> Snapshot:
+    """The database's current content as a snapshot, without committing
+    (what a preview compares against)."""
+    head = repo.head()
+    dirty, _ = dirty_companies(repo, db, _as_tuples(db.fingerprints()))
+    return database_tree(repo, db, repo.snapshot(head), dirty)
 
 
 def snapshot_database(
@@ -74,15 +105,7 @@ def snapshot_database(
         return CommitResult(None, str(head) if head else None, kind or "full", 0, 0)
     dirty, scanned_all = dirty_companies(repo, db, fingerprints, full)
     base = repo.snapshot(head)
-    builder = SnapshotBuilder(repo.git, base)
-    for company in sorted(dirty):
-        if progress:
-            progress(company)
-        if company in fingerprints:
-            builder.put_records(company, db.records(company))
-        else:
-            builder.remove(company)
-    tree = builder.write()
+    tree = database_tree(repo, db, base, dirty, set(fingerprints), progress).tree.id
     kind = kind or ("full" if scanned_all else "incremental")
     companies, records = len(fingerprints), sum(f[0] for f in fingerprints.values())
     if head is not None and base.tree.id == tree:

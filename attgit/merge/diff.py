@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from . import records as rec
-from .workingcopy import CompanyChange
+from attgit.format import records as rec
+from attgit.workingcopy import CompanyChange
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .errors import ConfigError
-from .repository import Author
-from .workingcopy import WorkingCopy
+from attgit.errors import ConfigError
+from attgit.repo.repository import Author
+from attgit.workingcopy import WorkingCopy
 
 DEFAULT_BACKEND = "django_adapter.backend:open_backend"
 

@@ -13,8 +13,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
-from .snapshot import Snapshot
-from .workingcopy import CompanyChange
+from attgit.format.snapshot import Snapshot
+from attgit.workingcopy import CompanyChange
 
 
 @dataclass
@@ -89,7 +89,7 @@ def plan_between(old: Snapshot, new: Snapshot, companies: Optional[set] = None,
     never dropped).  With a ``builder`` (a SnapshotBuilder based on ``old``)
     the resulting records are written into it as well.
     """
-    from .diff import diff_company
+    from attgit.merge.diff import diff_company
 
     plan = Plan()
     old_names, new_names = set(old.companies()), set(new.companies())
@@ -118,7 +118,7 @@ def _select(before: dict, after: dict, keep) -> dict:
 
 
 def _record_result(builder, company: str, records: dict, drop: bool, new: Snapshot) -> None:
-    from .snapshot import encode_sorted
+    from attgit.format.snapshot import encode_sorted
 
     if drop:
         builder.remove(company)

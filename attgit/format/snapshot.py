@@ -21,9 +21,9 @@ import orjson
 import pygit2
 from pygit2.enums import FileMode, ObjectType
 
-from . import layout
-from . import records as rec
-from .errors import ValidationError
+from attgit.errors import ValidationError
+from attgit.format import layout
+from attgit.format import records as rec
 
 
 def encode_company(company: str, records: Iterable[dict]) -> tuple[bytes, int]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from . import layout
-from .errors import AttgitError
-from .repository import Repository
+from attgit.errors import AttgitError
+from attgit.format import layout
+from attgit.repo.repository import Repository
 
 
 @dataclass

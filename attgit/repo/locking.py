@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from .errors import Locked
+from attgit.errors import Locked
 
 
 @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """The one door to pygit2: a bare git repository of attendance snapshots.
 
 Commits are written without an index: blobs and trees along changed paths
-(:mod:`attgit.snapshot`), then a commit object, then the branch moves with
+(:mod:`attgit.format.snapshot`), then a commit object, then the branch moves with
 a compare-and-swap under the repository lock.  Everything here is plain git,
 so ``git log``, ``git show``, ``git fsck --strict`` and ``git clone`` accept
 it, and any git host can be a remote.
@@ -19,9 +19,9 @@ from typing import Iterator, Optional
 import pygit2
 from pygit2.enums import SortMode
 
-from . import locking
-from .errors import NotARepository, NotFound, Rejected
-from .snapshot import Snapshot
+from attgit.errors import NotARepository, NotFound, Rejected
+from attgit.format.snapshot import Snapshot
+from attgit.repo import locking
 
 BRANCH = "refs/heads/main"
 CONFIG_KEY = "attgit.format"
@@ -221,7 +221,7 @@ class Repository:
     # --- writing ---------------------------------------------------------
 
     def lock(self, wait: float = 0.0):
-        """The repository's single-writer lock (see :mod:`attgit.locking`)."""
+        """The repository's single-writer lock (see :mod:`attgit.repo.locking`)."""
         return locking.file_lock(self.path / LOCK_FILE, f"repository {self.path}", wait)
 
     def write_commit(self, tree: pygit2.Oid, parents: list, summary: str, trailers: dict,

@@ -14,9 +14,9 @@ from typing import Callable, Optional
 
 import pygit2
 
-from . import localcopy
-from .errors import NotFound, Rejected, RemoteError, UsageError, ValidationError
-from .repository import BRANCH, CONFIG_KEY, Repository
+from attgit.errors import NotFound, Rejected, RemoteError, UsageError, ValidationError
+from attgit.repo import localcopy
+from attgit.repo.repository import BRANCH, CONFIG_KEY, Repository
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 TransferProgress = Optional[Callable[[int, int], None]]

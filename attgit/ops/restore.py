@@ -11,16 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import records as rec
-from .commit import snapshot_database, snapshot_trailers
-from .conflicts import MergeState
-from .errors import ConflictsPending, UsageError
-from .merge import MergeCounts, import_company, parse_strategy
-from .plan import Plan, plan_between
-from .repository import Author, Repository
-from .snapshot import Snapshot, SnapshotBuilder, encode_sorted
-from .sync import MergeOutcome, Progress, _add_counts, _as_mapping, _start_manual, apply_and_move
-from .workingcopy import WorkingCopy
+from attgit.errors import ConflictsPending, UsageError
+from attgit.format import records as rec
+from attgit.format.snapshot import Snapshot, SnapshotBuilder, encode_sorted
+from attgit.merge.company import MergeCounts, import_company
+from attgit.merge.plan import Plan, plan_between
+from attgit.merge.strategy import parse_strategy
+from attgit.merge.trees import MergeOutcome, as_mapping
+from attgit.ops.apply import apply_and_move
+from attgit.ops.commit import database_snapshot, snapshot_database, snapshot_trailers
+from attgit.ops.manual import start_manual
+from attgit.ops.mergestate import MergeState
+from attgit.repo.repository import Author, Repository
+from attgit.workingcopy import Progress, WorkingCopy
 
 
 @dataclass
@@ -76,7 +79,7 @@ SAMPLE_SIZE = 200
 
 def _sample(samples: list, mine: dict, change) -> None:
     """Keep the first SAMPLE_SIZE inserts and updates (with changed fields)."""
-    from .diff import RecordChange, changed_fields
+    from attgit.merge.diff import RecordChange, changed_fields
 
     for record in change.inserts:
         if len(samples) >= SAMPLE_SIZE:
@@ -108,7 +111,7 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     target_oid = repo.resolve(rev)
     pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before checkout of {rev}")
     head = repo.head()
-    ours = repo.snapshot(head) if not preview else _current(repo, db, author)
+    ours = repo.snapshot(head) if not preview else database_snapshot(repo, db)
     target = repo.snapshot(target_oid)
     builder = SnapshotBuilder(repo.git, ours)
     keep = selection.keep if selection.by_date else None
@@ -144,7 +147,7 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     _no_merge_in_progress(repo)
     pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before import of {name}")
     head = repo.head()
-    ours = repo.snapshot(head) if not preview else _current(repo, db, author)
+    ours = repo.snapshot(head) if not preview else database_snapshot(repo, db)
     samples: list = []
     outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection, samples)
     counts = {**outcome.counts.to_dict(), **outcome.plan.counts.to_dict(), "records_in_file": in_file}
@@ -153,7 +156,7 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     if preview:
         return result
     if outcome.pending:
-        return _start_manual(repo, db, author, head, None, None, name, outcome, result, kind="import")
+        return start_manual(repo, db, author, head, None, None, name, outcome, result, kind="import")
     if head is not None and outcome.tree == ours.tree.id:
         result.status = "nothing"
         return result
@@ -166,16 +169,6 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     apply_and_move(repo, db, head, commit, outcome.plan, f"attgit import {name}", progress)
     result.status, result.commit = "applied", str(commit)
     return result
-
-
-def _current(repo: Repository, db: WorkingCopy, author: Author) -> Snapshot:
-    """The database as a snapshot, without committing (for a preview)."""
-    from .sync import _database_tree
-    from .commit import _as_tuples, dirty_companies
-
-    head = repo.head()
-    dirty, _ = dirty_companies(repo, db, _as_tuples(db.fingerprints()))
-    return _database_tree(repo, db, repo.snapshot(head), dirty)
 
 
 def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selection: Selection,
@@ -192,14 +185,14 @@ def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selec
         in_file += len(theirs)
         mine = ours.records(company) if company in ours_names else {}
         result = import_company(company, mine, theirs, strategy)
-        _add_counts(counts, result.counts)
+        counts.add(result.counts)
         conflicts.extend(result.conflicts)
         change = result.change
         change.create = company not in ours_names
         _sample(samples, mine, change)
         plan.add(change)
         if len(change) or change.create:
-            builder.put_blob(company, encode_sorted(company, _as_mapping(result.records))[0])
+            builder.put_blob(company, encode_sorted(company, as_mapping(result.records))[0])
     tree = builder.write()
     merged = Snapshot(repo.git, repo.git[tree])
     outcome = MergeOutcome(tree, plan, conflicts, counts, merged.count_records(), len(merged.companies()))

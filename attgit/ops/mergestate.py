@@ -17,8 +17,8 @@ from typing import Optional
 
 import orjson
 
-from .errors import NotFound
-from .merge import Conflict
+from attgit.errors import NotFound
+from attgit.merge.conflict import Conflict
 
 STATE_FILE = "ATTGIT_MERGE.json"
 WORK_REF = "refs/attgit/merge-work"
@@ -71,6 +71,13 @@ class MergeState:
             pass
 
     # --- queries -----------------------------------------------------
+
+    @classmethod
+    def discard(cls, repo) -> None:
+        """Forget the merge: its state file and the ref that kept its work
+        commit alive."""
+        cls.clear(repo)
+        repo.set_ref(WORK_REF, None)
 
     def pending(self) -> list:
         return [c for c in self.conflicts if c.id not in self.resolutions]

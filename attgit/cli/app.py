@@ -1,0 +1,154 @@
+"""What every attgit command shares: the command group, the lazily opened
+repository and backend, the writers' locks, and output helpers.
+"""
+
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Optional
+
+import click
+import orjson
+
+from attgit import __version__
+from attgit.errors import AttgitError, ConfigError
+from attgit.format import records as rec
+from attgit.ops.backend import DEFAULT_BACKEND, Backend, load_backend
+from attgit.repo.repository import Author, Repository, default_author
+
+
+class App:
+    """What every command needs, opened lazily: repository, backend, locks."""
+
+    def __init__(self, repo: Optional[str], settings: Optional[str], backend: str, wait: float, user: Optional[str]):
+        self.repo_arg, self.settings, self.backend_spec = repo, settings, backend
+        self.wait, self.user = wait, user
+        self._backend: Optional[Backend] = None
+        self._repo: Optional[Repository] = None
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = load_backend(self.backend_spec, self.settings)
+        return self._backend
+
+    def repo_path(self) -> str:
+        path = self.repo_arg or os.environ.get("ATTGIT_REPO")
+        if not path:
+            path = self.backend.repo_path
+        if not path:
+            raise ConfigError("no repository given: pass --repo PATH, set ATTGIT_REPO or the ATTGIT_REPO setting")
+        return path
+
+    @property
+    def repo(self) -> Repository:
+        if self._repo is None:
+            self._repo = Repository.open(self.repo_path())
+        return self._repo
+
+    @property
+    def author(self) -> Author:
+        base = self.backend.author if self._backend is not None and self.backend.author else default_author()
+        return Author(self.user, base.email if not self.user else "", base.time) if self.user else base
+
+    @contextlib.contextmanager
+    def writing(self, operation: str = ""):
+        """Both single-writer locks, then reconcile a crash's leftovers.
+
+        A failure is written to the audit log (with the operation's name)
+        before it propagates to the user.
+        """
+        from attgit.ops.reconcile import exclusive
+
+        notes: list = []
+        try:
+            with exclusive(self.repo, self.backend.db, self.wait, notes):
+                for note in notes:
+                    click.echo(f"attgit: {note}", err=True)
+                yield
+        except AttgitError as exc:
+            if operation:
+                with contextlib.suppress(Exception):
+                    self.log(operation, success=False, error=str(exc))
+            raise
+
+    def log(self, operation: str, **details) -> None:
+        """Write the audit log (the BackupLog in Django)."""
+        self.backend.log(operation, user=self.author.name, **details)
+
+    def log_quietly(self, operation: str, **details) -> None:
+        """Audit a read-only command; commands that need no database (log,
+        show, verify, init, remote, fetch) still work where none is set up."""
+        try:
+            self.log(operation, **details)
+        except Exception:  # noqa: BLE001 - an audit row must not fail a read
+            pass
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def emit_json(data) -> None:
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode())
+
+
+def progress_bar(total: int, desc: str):
+    """A tqdm bar on stderr, quiet when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rec", file=sys.stderr, disable=None, leave=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--repo", "-C", metavar="PATH", help="The bare repository (else $ATTGIT_REPO, else the ATTGIT_REPO setting).")
+@click.option("--settings", metavar="MODULE", help="Django settings module (else $DJANGO_SETTINGS_MODULE).")
+@click.option("--backend", default=lambda: os.environ.get("ATTGIT_BACKEND", DEFAULT_BACKEND), show_default="django",
+              metavar="MODULE:FUNCTION", help="Where the database comes from.")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a lock held by another process.")
+@click.option("--user", "-u", metavar="NAME", help="The acting user (else $ATTGIT_USER, else your login).")
+@click.version_option(__version__, prog_name="attgit")
+@click.pass_context
+def cli(ctx, repo, settings, backend, wait, user):
+    """Git for attendance data: snapshot, diff, merge and sync a database.
+
+    Example: attgit --settings attendance_site.settings commit -m "nightly"
+    """
+    ctx.obj = App(repo, settings, backend, wait, user)
+
+
+def record_values(record: dict) -> str:
+    return " ".join(f"{f}={record[f]}" for f in rec.VALUE_FIELDS if record[f] not in (None, ""))
+
+
+def apply_progress(desc: str, unit: str = "rec"):
+    """A progress(done, total) callback driving a tqdm bar, and the bar."""
+    bar = progress_bar(0, desc)
+    bar.unit = unit
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar
+
+
+def pending_error(n: int):
+    from attgit.errors import ConflictsPending
+
+    return ConflictsPending(f"{n} conflict(s) wait for you: `attgit conflicts` lists them, "
+                            "`attgit resolve ID --ours|--theirs` settles one, `attgit merge --abort` undoes")
+
+
+def print_conflicts(conflicts, limit: Optional[int] = None) -> None:
+    for c in conflicts[:limit]:
+        how = f" -> {c.resolution}" if c.resolution else " (pending)"
+        click.echo(f"conflict {c.id} {c.kind} {rec.describe_key(tuple(c.key))}{how}")
+        for f in c.fields:
+            side = lambda r: "(absent)" if r is None else repr(r.get(f))  # noqa: E731
+            click.echo(f"    {f}: base {side(c.base)} | ours {side(c.ours)} | theirs {side(c.theirs)}")
+    if limit is not None and len(conflicts) > limit:
+        click.echo(f"... and {len(conflicts) - limit} more (use --json for all)")

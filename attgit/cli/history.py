@@ -1,0 +1,235 @@
+"""Commands that make and read history: init, commit, status, log, show,
+diff, verify.
+
+Example: attgit commit -m "nightly" && attgit log --oneline
+"""
+
+
+from __future__ import annotations
+
+import click
+
+from attgit.cli.app import (
+    App,
+    cli,
+    emit_json,
+    pass_app,
+    progress_bar,
+    record_values,
+)
+from attgit.format import records as rec
+from attgit.repo.repository import Repository
+
+
+@cli.command()
+@click.argument("path", required=False)
+@pass_app
+def init(app: App, path):
+    """Create an empty bare repository for snapshots.
+
+    Example: attgit init /srv/attgit/prod.git
+    """
+    target = path or app.repo_path()
+    repo = Repository.init(target)
+    app.log_quietly("init", repository=str(repo.path.resolve()))
+    click.echo(f"Initialized attgit repository in {repo.path.resolve()}")
+
+
+@cli.command()
+@click.option("-m", "--message", help="Commit message summary (default: counts).")
+@click.option("--full", is_flag=True, help="Re-read every company, not only those whose rows moved.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def commit(app: App, message, full, as_json):
+    """Snapshot the database into a new commit.
+
+    Example: attgit commit -m "before payroll run"
+    """
+    from attgit.ops.commit import snapshot_database
+
+    bar = progress_bar(len(app.backend.db.fingerprints()), "commit")
+    bar.unit = "company"
+    with app.writing("commit"), bar:
+        result = snapshot_database(app.repo, app.backend.db, app.author, message=message, full=full,
+                                   progress=lambda company: bar.update(1))
+    app.log("commit", commit=result.commit or "", records=result.records, companies=result.companies)
+    if as_json:
+        emit_json(result.to_dict())
+    elif not result.created:
+        click.echo("nothing to commit: " + (f"the database matches {result.parent[:10]}" if result.parent else "the database is empty"))
+    else:
+        click.echo(f"[main {result.commit[:10]}] {result.kind} snapshot: {result.companies} companies, "
+                   f"{result.records:,} records ({len(result.changed_companies)} companies re-read)")
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Compare every company, not only those whose rows moved.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def status(app: App, full, as_json):
+    """Show how the database differs from the last commit.
+
+    Example: attgit status
+    """
+    from attgit.ops.compare import status as compute
+    from attgit.ops.mergestate import MergeState
+
+    result = compute(app.repo, app.backend.db, full=full)
+    app.log_quietly("status", added=result.added, updated=result.changed, deleted=result.deleted)
+    state = MergeState.load(app.repo)
+    if state is not None:
+        result.merge_in_progress, result.conflicts = True, len(state.pending())
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(f"On main at {result.head[:10] if result.head else '(no commits yet)'}")
+    if state is not None:
+        click.echo(f"Merge of {state.theirs_name} in progress: {result.conflicts} conflict(s) to resolve "
+                   "(attgit conflicts; attgit resolve; attgit merge --abort)")
+    if result.clean:
+        click.echo("nothing to commit: the database matches the last commit")
+    else:
+        click.echo(f"Database changes not committed: {result.added} added, {result.changed} changed, "
+                   f"{result.deleted} deleted in {len(result.companies)} companies")
+
+
+@cli.command()
+@click.argument("rev", required=False)
+@click.option("-n", "--max-count", type=int, help="Show at most N commits.")
+@click.option("--oneline", is_flag=True, help="One line per commit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the commits as JSON.")
+@pass_app
+def log(app: App, rev, max_count, oneline, as_json):
+    """Show the history of snapshots, newest first, with counts.
+
+    Example: attgit log -n 5
+    """
+    repo = app.repo
+    start = repo.resolve(rev) if rev else None
+    commits = list(repo.log(start, max_count))
+    app.log_quietly("log", commits=len(commits))
+    if as_json:
+        emit_json([c.to_dict() for c in commits])
+        return
+    if not commits:
+        click.echo("no commits yet: make one with `attgit commit`")
+    for info in commits:
+        click.echo(_format_oneline(info) if oneline else _format_commit(info))
+
+
+def _format_oneline(info) -> str:
+    records = info.count("Records")
+    counts = f"{records:,} records" if records is not None else ""
+    return f"{info.short} {info.time:%Y-%m-%d %H:%M} {info.type or '-':11} {counts:>17}  {info.summary}"
+
+
+def _format_commit(info) -> str:
+    lines = [click.style(f"commit {info.id}", fg="yellow")]
+    if len(info.parents) > 1:
+        lines.append("Merge:  " + " ".join(p[:10] for p in info.parents))
+    lines.append(f"Author: {info.author} <{info.email}>")
+    lines.append(f"Date:   {info.time:%Y-%m-%d %H:%M:%S %z}")
+    companies, records = info.count("Companies"), info.count("Records")
+    if info.type:
+        lines.append(f"Type:   {info.type}   companies: {companies}   records: {records:,}" if records is not None
+                     else f"Type:   {info.type}")
+    lines.append("")
+    lines.append(f"    {info.summary}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("rev", default="HEAD")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def show(app: App, rev, as_json):
+    """Show one commit: its metadata and what it changed.
+
+    Example: attgit show HEAD~1
+    """
+    from attgit.ops.compare import diff_snapshots
+
+    repo = app.repo
+    oid = repo.resolve(rev)
+    info = repo.info(oid)
+    parent = repo.snapshot(repo.git[oid].parent_ids[0]) if info.parents else repo.snapshot(None)
+    diffs = list(diff_snapshots(parent, repo.snapshot(oid)))
+    app.log_quietly("show", commit=str(oid))
+    if as_json:
+        emit_json({"commit": info.to_dict(), "companies": [d.to_dict() for d in diffs]})
+        return
+    click.echo(_format_commit(info))
+    _print_diffs(diffs, stat=True)
+
+
+@cli.command()
+@click.argument("revs", nargs=-1)
+@click.option("--stat", is_flag=True, help="Counts per company only.")
+@click.option("--company", "companies", multiple=True, metavar="NAME", help="Only this company (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def diff(app: App, revs, stat, companies, as_json):
+    """Show record-level differences.
+
+    With no REV: the database against the last commit.  With one: the
+    database against that commit.  With two: between the commits.
+
+    Example: attgit diff HEAD~1 HEAD --company "ABC Corp"
+    """
+    from attgit.ops.compare import diff_database, diff_snapshots
+
+    repo = app.repo
+    only = set(companies) or None
+    if len(revs) > 2:
+        raise click.UsageError("diff takes at most two commits")
+    if len(revs) == 2:
+        diffs = diff_snapshots(repo.snapshot(revs[0]), repo.snapshot(revs[1]), only)
+    else:
+        diffs = diff_database(repo, app.backend.db, revs[0] if revs else None, companies=only)
+    diffs = list(diffs)
+    app.log_quietly("diff", revisions=list(revs), companies=len(diffs))
+    if as_json:
+        emit_json([d.to_dict() for d in diffs])
+    else:
+        _print_diffs(diffs, stat=stat)
+
+
+def _print_diffs(diffs, stat: bool) -> None:
+    if not diffs:
+        click.echo("no differences")
+    for d in diffs:
+        click.echo(click.style(f"{d.company}: +{len(d.added)} -{len(d.removed)} ~{len(d.changed)}", bold=True))
+        if stat:
+            continue
+        for r in d.added:
+            click.echo(click.style(f"+ {rec.describe_key(rec.key(r))}  {record_values(r)}", fg="green"))
+        for r in d.removed:
+            click.echo(click.style(f"- {rec.describe_key(rec.key(r))}  {record_values(r)}", fg="red"))
+        for change in d.changed:
+            fields = ", ".join(f"{f}: {change.old[f]!r} -> {change.new[f]!r}" for f in change.fields)
+            click.echo(click.style(f"~ {rec.describe_key(change.key)}  {fields}", fg="yellow"))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def verify(app: App, as_json):
+    """Check every commit: objects readable, checksums right, counts matching.
+
+    Example: attgit verify
+    """
+    from attgit.errors import IntegrityError
+    from attgit.ops.verify import verify as run
+
+    result = run(app.repo)
+    app.log_quietly("verify", success=result.ok, error="; ".join(result.problems[:5]), records=result.records)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        for problem in result.problems:
+            click.echo(f"problem: {problem}")
+        click.echo(f"verified {result.commits} commits, {result.blobs} company files, {result.records:,} records: "
+                   + ("ok" if result.ok else f"{len(result.problems)} problem(s)"))
+    if not result.ok:
+        raise IntegrityError(f"{len(result.problems)} problem(s) found")

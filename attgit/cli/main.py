@@ -1,0 +1,51 @@
+"""The console entry point: runs the CLI, maps library errors to the exit
+codes of :class:`attgit.errors.ExitCode` and prints one line on stderr,
+never a traceback (set ATTGIT_DEBUG=1 to see one).
+"""
+
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from attgit.cli.app import cli
+from attgit.errors import AttgitError, ExitCode
+
+
+def invoke(argv=None, prog_name: str = "attgit") -> int:
+    """Run the CLI and return its exit code.  The CLI framework's own errors
+    (usage, abort) are shown here; an AttgitError propagates, for the caller
+    to show its way (:func:`main` prints it, Django's ``manage.py attgit``
+    raises it as a CommandError)."""
+    try:
+        cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo(f"{prog_name}: aborted", err=True)
+        return ExitCode.ERROR
+    except click.ClickException as exc:
+        exc.show()
+        return ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return ExitCode.OK
+
+
+def main(argv=None) -> None:
+    """Console entry point: run the CLI and map errors to exit codes."""
+    try:
+        code = invoke(argv)
+    except AttgitError as exc:
+        click.echo(f"attgit: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("attgit: interrupted; nothing was half-applied", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("ATTGIT_DEBUG"):
+            raise
+        click.echo(f"attgit: internal error: {type(exc).__name__}: {exc} (set ATTGIT_DEBUG=1 for details)", err=True)
+        sys.exit(ExitCode.ERROR)
+    sys.exit(code)

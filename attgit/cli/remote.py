@@ -1,0 +1,194 @@
+"""Commands that talk to other repositories: remote, fetch, push, pull,
+clone.
+"""
+
+
+from __future__ import annotations
+
+import click
+
+from attgit.cli.app import App, apply_progress, cli, emit_json, pass_app, pending_error, print_conflicts
+
+
+@cli.group()
+def remote():
+    """Manage remotes: other environments' repositories.
+
+    Example: attgit remote add prod ssh://deploy@prod/srv/attgit.git
+    """
+
+
+@remote.command(name="add")
+@click.argument("name")
+@click.argument("url")
+@pass_app
+def remote_add(app: App, name, url):
+    """Add a remote NAME at URL (a path, file://, git://, ssh:// or https://).
+
+    Example: attgit remote add prod /srv/attgit/prod.git
+    """
+    from attgit.repo.transport import add_remote
+
+    with app.repo.lock(app.wait):
+        add_remote(app.repo, name, url)
+    app.log_quietly("remote", action="add", remote=name, url=url)
+    click.echo(f"added remote {name} -> {url}")
+
+
+@remote.command(name="remove")
+@click.argument("name")
+@pass_app
+def remote_remove(app: App, name):
+    """Remove the remote NAME.
+
+    Example: attgit remote remove prod
+    """
+    from attgit.repo.transport import remove_remote
+
+    with app.repo.lock(app.wait):
+        remove_remote(app.repo, name)
+    app.log_quietly("remote", action="remove", remote=name)
+    click.echo(f"removed remote {name}")
+
+
+@remote.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def remote_list(app: App, as_json):
+    """List remotes with their URLs.
+
+    Example: attgit remote list
+    """
+    from attgit.repo.transport import list_remotes
+
+    remotes = list_remotes(app.repo)
+    if as_json:
+        emit_json(remotes)
+    for r in [] if as_json else remotes:
+        click.echo(f"{r['name']}\t{r['url']}")
+
+
+def _transfer_progress(desc: str):
+    return apply_progress(desc, unit="obj")
+
+
+@cli.command()
+@click.argument("name")
+@pass_app
+def fetch(app: App, name):
+    """Download a remote's snapshots without touching the database.
+
+    Example: attgit fetch prod
+    """
+    from attgit.repo.transport import fetch as run
+
+    update, bar = _transfer_progress(f"fetch {name}")
+    with app.repo.lock(app.wait), bar:
+        result = run(app.repo, name, update)
+    app.log_quietly("fetch", remote=name, commit=result.after)
+    click.echo(f"{name}/main: {result.before[:10] if result.before else '(new)'} -> {result.after[:10]}"
+               if result.changed else f"{name}/main is up to date at {result.after[:10]}")
+
+
+@cli.command()
+@click.argument("name")
+@pass_app
+def push(app: App, name):
+    """Send main to a remote; refused unless it is a fast-forward there.
+
+    Example: attgit push prod
+    """
+    from attgit.repo.transport import push as run
+
+    update, bar = _transfer_progress(f"push {name}")
+    with app.writing("push"), bar:
+        result = run(app.repo, name, update)
+    if result.up_to_date:
+        click.echo(f"{name} is up to date at {result.pushed[:10]}")
+    else:
+        app.log("push", commit=result.pushed, remote=name)
+        click.echo(f"{name}: {result.previous[:10] if result.previous else '(empty)'} -> {result.pushed[:10]}")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--strategy", "-s", default=None, metavar="NAME",
+              help="For conflicts: theirs, ours or manual (default: the setting, else theirs).")
+@click.option("--preview", is_flag=True, help="Show what would change and the conflicts; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def pull(app: App, name, strategy, preview, as_json):
+    """Fetch a remote and merge its snapshot into the database and main.
+
+    The database is committed first, so the pre-pull state is in history and
+    `attgit checkout` of it undoes the pull.
+
+    Example: attgit pull prod --strategy manual
+    """
+    from attgit.ops.pull import pull_commit
+    from attgit.repo.transport import fetch as fetch_remote
+
+    strategy = strategy or app.backend.default_strategy
+    update, bar = apply_progress(f"pull {name}")
+    with app.writing("pull"), bar:
+        fetch_remote(app.repo, name)
+        from attgit.repo.transport import remote_tip
+
+        result = pull_commit(app.repo, app.backend.db, app.author, remote_tip(app.repo, name), name,
+                             strategy=strategy, preview=preview, progress=update)
+    if not preview:
+        counts = result.counts
+        app.log("pull", commit=result.commit or "", remote=name, added=counts.get("inserts", 0),
+                updated=counts.get("updates", 0), deleted=counts.get("deletes", 0),
+                conflicts=len(result.conflicts), status=result.status)
+    _print_pull(result, name, as_json)
+
+
+def _print_pull(result, name: str, as_json: bool) -> None:
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        c = result.counts
+        if result.status == "up-to-date":
+            click.echo(f"Already up to date with {name}.")
+        else:
+            verb = "would" if result.status == "preview" else "did"
+            kind = "fast-forward" if result.fast_forward else "merge"
+            click.echo(f"{kind} from {name}: {verb} insert {c.get('inserts', 0)}, update {c.get('updates', 0)}, "
+                       f"delete {c.get('deletes', 0)}; {len(result.conflicts)} conflict(s)")
+            print_conflicts(result.conflicts, limit=20)
+            if result.commit and result.status != "conflicts":
+                click.echo(f"[main {result.commit[:10]}] {result.status}")
+    if result.status == "conflicts":
+        raise pending_error(len(result.conflicts))
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--name", default="origin", show_default=True, help="Name of the remote to create.")
+@pass_app
+def clone(app: App, url, name):
+    """Create the repository from URL and load its main into an empty database.
+
+    Example: attgit --repo /srv/attgit/dev.git clone /srv/attgit/prod.git
+    """
+    from attgit.errors import UsageError
+    from attgit.merge.plan import plan_between
+    from attgit.repo.transport import clone as run
+
+    db = app.backend.db
+    if db.companies():
+        raise UsageError("the database is not empty: use `attgit init`, `attgit remote add` and `attgit pull` "
+                         "to merge into existing data")
+    update, bar = _transfer_progress("clone")
+    with bar:
+        repo = run(url, app.repo_path(), name, update)
+    app._repo = repo
+    with app.writing("pull"):  # reconcile loads main into the empty database
+        head = repo.head()
+        if db.state().commit != str(head):
+            plan = plan_between(repo.snapshot(None), repo.snapshot(head))
+            db.apply(plan.changes(), str(head), None, plan.counts.total, expect={})
+    loaded = repo.snapshot(head).count_records()
+    app.log("pull", commit=str(head), remote=name, added=loaded, status="clone")
+    click.echo(f"cloned {url} into {repo.path}: {loaded:,} records loaded at {str(head)[:10]}")

@@ -1,0 +1,176 @@
+"""Commands that write the database from elsewhere: checkout (an earlier
+snapshot), import (a backup file), and export (write a backup file).
+"""
+
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import click
+
+from attgit.cli.app import (
+    App,
+    apply_progress,
+    cli,
+    emit_json,
+    pass_app,
+    pending_error,
+    print_conflicts,
+    record_values,
+)
+from attgit.errors import ConfigError
+from attgit.format import records as rec
+
+
+def _selection(companies, date_from, date_to):
+    from attgit.ops.restore import Selection
+
+    return Selection(set(companies) or None, date_from, date_to)
+
+
+selection_options = [
+    click.option("--company", "companies", multiple=True, metavar="NAME", help="Only this company (repeatable)."),
+    click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Only records on or after this date."),
+    click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Only records on or before this date."),
+]
+
+
+def with_selection(f):
+    for option in reversed(selection_options):
+        f = option(f)
+    return f
+
+
+@cli.command()
+@click.argument("rev")
+@click.option("--preview", is_flag=True, help="Show what would change; write nothing.")
+@with_selection
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def checkout(app: App, rev, preview, companies, date_from, date_to, as_json):
+    """Make the database equal to an earlier snapshot (or part of it).
+
+    The current state is committed first and the checkout is itself a new
+    commit, so it can be undone by checking out the commit before it.
+
+    Example: attgit checkout HEAD~3 --company "ABC Corp" --from 2025-11-01
+    """
+    from attgit.ops.restore import checkout as run
+
+    selection = _selection(companies, date_from, date_to)
+    update, bar = apply_progress("checkout")
+    with app.writing("checkout"), bar:
+        result = run(app.repo, app.backend.db, app.author, rev, preview=preview, selection=selection,
+                     progress=update)
+    if not preview:
+        app.log("checkout", commit=result.commit or "", added=result.counts.get("inserts", 0),
+                updated=result.counts.get("updates", 0), source=rev)
+    _print_restore(result, as_json, what=f"checkout of {rev}")
+
+
+@cli.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--strategy", "-s", default=None, metavar="NAME",
+              help="theirs|backup_wins, ours|database_wins or manual (default: the setting, else theirs).")
+@click.option("--preview", is_flag=True, help="Show what would change; write nothing.")
+@with_selection
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def import_(app: App, file, strategy, preview, companies, date_from, date_to, as_json):
+    """Merge a JSON backup file into the database (never deletes).
+
+    Records absent from the database are added, identical ones skipped,
+    different ones resolved by the strategy.
+
+    Example: attgit import backup.json --strategy database_wins --preview
+    """
+    from attgit.format.backup import read_backup
+    from attgit.ops.restore import import_backup
+
+    strategy = strategy or app.backend.default_strategy
+    selection = _selection(companies, date_from, date_to)
+    update, bar = apply_progress("import")
+    with read_backup(file) as backup, app.writing("import"), bar:
+        result = import_backup(app.repo, app.backend.db, app.author, backup, os.path.basename(file),
+                               strategy=strategy, preview=preview, selection=selection, progress=update)
+    if not preview:
+        app.log("import", commit=result.commit or "", filename=os.path.basename(file),
+                added=result.counts.get("added", 0), updated=result.counts.get("updated", 0),
+                skipped=result.counts.get("unchanged", 0), records=result.counts.get("records_in_file", 0))
+    _print_restore(result, as_json, what=f"import of {file}")
+
+
+def _print_restore(result, as_json: bool, what: str) -> None:
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        c = result.counts
+        verb = "would" if result.status == "preview" else "did"
+        click.echo(f"{what}: {verb} insert {c.get('inserts', 0)}, update {c.get('updates', 0)}, "
+                   f"delete {c.get('deletes', 0)}" + (f"; skip {c['unchanged']}" if "unchanged" in c else "")
+                   + (f"; {len(result.conflicts)} conflict(s)" if result.conflicts else ""))
+        if result.status == "preview":
+            _print_samples(result.samples)
+        print_conflicts(result.conflicts, limit=20)
+        if result.status == "nothing":
+            click.echo("nothing to change: the database already matches")
+        elif result.commit:
+            click.echo(f"[main {result.commit[:10]}] {result.status}")
+    if result.status == "conflicts":
+        raise pending_error(len([c for c in result.conflicts if c.resolution is None]))
+
+
+def _print_samples(samples) -> None:
+    for kind, item in samples:
+        if kind == "add":
+            click.echo(click.style(f"+ {rec.describe_key(rec.key(item))}  {record_values(item)}", fg="green"))
+        else:
+            fields = ", ".join(f"{f}: {item.old[f]!r} -> {item.new[f]!r}" for f in item.fields)
+            click.echo(click.style(f"~ {rec.describe_key(item.key)}  {fields}", fg="yellow"))
+
+
+@cli.command()
+@click.argument("output", type=click.Path(dir_okay=False, writable=True))
+@click.option("--type", "backup_type", type=click.Choice(["full", "incremental"]), default="full", show_default=True)
+@click.option("--since", metavar="DATE", help="With --type incremental: records updated on or after this date.")
+@pass_app
+def export(app: App, output, backup_type, since):
+    """Write the database as a JSON backup file (the design document's format).
+
+    Example: attgit export /backups/attendance.json
+    """
+    from attgit.format.backup import write_backup
+
+    extras = app.backend.extras
+    if "records_since" not in extras:
+        raise ConfigError("this backend cannot export backup files")
+    records = _export_records(app, backup_type, since)
+    tmp = f"{output}.partial"
+    with open(tmp, "wb") as out:
+        summary = write_backup(out, extras["companies"](), records, backup_type=backup_type,
+                               created_by=app.author.name)
+    os.replace(tmp, output)
+    app.log("backup_" + backup_type, filename=os.path.basename(output), companies=summary.companies,
+            records=summary.records)
+    click.echo(f"wrote {output}: {summary.companies} companies, {summary.records:,} records")
+
+
+def _export_records(app: App, backup_type: str, since: Optional[str]):
+    import datetime as dt
+
+    if backup_type == "full":
+        if since:
+            raise click.UsageError("--since goes with --type incremental")
+        db = app.backend.db
+        return (r for c in db.companies() for r in db.records(c))
+    if not since:
+        raise click.UsageError("--type incremental needs --since DATE")
+    try:
+        moment = dt.datetime.fromisoformat(since)
+    except ValueError:
+        raise click.UsageError(f"--since {since!r} is not a date (YYYY-MM-DD) or ISO date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return app.backend.extras["records_since"](moment)

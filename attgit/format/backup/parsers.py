@@ -1,0 +1,180 @@
+"""Two parsers feeding the validator: a line-by-line fast path (orjson, one
+item per line: the layout the writer produces) and a streaming fallback
+(ijson) for any other formatting of the same JSON.
+"""
+
+
+from __future__ import annotations
+
+import functools
+from typing import Any, BinaryIO, Callable, Iterator
+
+import ijson
+import orjson
+
+from attgit.errors import ValidationError
+from attgit.format.backup.common import _JSON_WS, _MAX_LINE, MAX_DEPTH, _fail, _short
+from attgit.format.backup.validator import _Validator
+
+
+class _NotFast(Exception):
+    """The file is not in the one-item-per-line layout; use the streaming parser."""
+
+
+def _read_fast(f: BinaryIO, v: _Validator) -> None:
+    """Parse the layout :func:`write_backup` writes, line by line.
+
+    Any deviation raises _NotFast: the streaming parser then decides,
+    so this path never rejects valid JSON for its formatting.
+    """
+    lines = iter(functools.partial(f.readline, _MAX_LINE), b"")
+    first = _line(lines)
+    if not (first.startswith(b'{"metadata":') and first.endswith(b",")):
+        raise _NotFast
+    v.on_metadata(_loads(first[12:-1]))
+    _expect(lines, b'"companies":[')
+    _items(lines, v.on_company, (b"],",))
+    _expect(lines, b'"attendance_records":[')
+    if _items(lines, v.on_record, (b"]}", b"]")) == b"]":
+        _expect(lines, b"}")
+    for rest in lines:
+        if rest.strip(_JSON_WS):
+            raise _NotFast
+
+
+def _line(lines: Iterator[bytes]) -> bytes:
+    raw = next(lines, b"")
+    if len(raw) >= _MAX_LINE and not raw.endswith(b"\n"):
+        raise _NotFast
+    return raw.strip(_JSON_WS)
+
+
+def _expect(lines: Iterator[bytes], wanted: bytes) -> None:
+    if _line(lines) != wanted:
+        raise _NotFast
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise _NotFast from None
+
+
+def _items(lines: Iterator[bytes], handle: Callable[[Any], None], closing: tuple) -> bytes:
+    """Hand each item line to ``handle``; return the closing line."""
+    loads, comma = orjson.loads, None
+    for raw in lines:
+        line = raw.strip(_JSON_WS)
+        if line in closing:
+            if comma:
+                raise _NotFast
+            return line
+        if comma is False or (len(raw) >= _MAX_LINE and not raw.endswith(b"\n")):
+            raise _NotFast
+        comma = line.endswith(b",")
+        try:
+            item = loads(line[:-1] if comma else line)
+        except orjson.JSONDecodeError:
+            raise _NotFast from None
+        handle(item)
+    raise _NotFast
+
+
+_SCALAR_EVENTS = frozenset(("null", "boolean", "integer", "double", "number", "string"))
+
+
+_EVENT_KINDS = {"start_map": "an object", "string": "text", "boolean": "true/false", "null": "null",
+                "integer": "a number", "double": "a number", "number": "a number"}
+
+
+def _read_stream(f: BinaryIO, v: _Validator) -> None:
+    """Parse any formatting with ijson's event stream, in bounded memory."""
+    events = ijson.basic_parse(f, use_float=True)
+    try:
+        _document(events, v)
+        for _ in events:  # ijson rejects anything after the document
+            raise _fail("invalid_json", "content after the end of the document")
+    except ValidationError:
+        raise
+    except ijson.JSONError as exc:
+        raise _fail("invalid_json", _json_error_text(exc)) from None
+    except (ValueError, UnicodeError, OverflowError) as exc:
+        raise _fail("invalid_json", _short(str(exc), 120)) from None
+
+
+def _json_error_text(exc: Exception) -> str:
+    text = exc.args[0] if exc.args else str(exc)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return " ".join(str(text).split())[:160] or "unexpected content"
+
+
+def _next(events: Iterator[tuple]) -> tuple:
+    try:
+        return next(events)
+    except StopIteration:
+        raise _fail("invalid_json", "the file ends in the middle of the document") from None
+
+
+_SECTIONS = {"companies": "on_company", "attendance_records": "on_record"}
+
+
+def _document(events: Iterator[tuple], v: _Validator) -> None:
+    event, _ = _next(events)
+    if event != "start_map":
+        raise _fail("invalid_schema", "the file must hold one JSON object")
+    seen = set()
+    while True:
+        event, name = _next(events)
+        if event == "end_map":
+            break
+        if name in seen:
+            raise _fail("invalid_schema", f"top-level key {_short(name)} appears twice")
+        seen.add(name)
+        event, value = _next(events)
+        if name == "metadata":
+            v.on_metadata(_build(event, value, events, MAX_DEPTH))
+        elif name in _SECTIONS:
+            _array(name, event, events, getattr(v, _SECTIONS[name]))
+        else:
+            _build(event, value, events, MAX_DEPTH)
+            v.warnings.append(f"unknown top-level key {_short(name)} ignored")
+    if "metadata" not in seen:
+        raise _fail("missing_metadata", "there is no 'metadata' object")
+    for name in ("companies", "attendance_records"):
+        if name not in seen:
+            raise _fail("invalid_schema", f"there is no {name!r} list")
+
+
+def _array(name: str, event: str, events: Iterator[tuple], handle: Callable[[Any], None]) -> None:
+    if event != "start_array":
+        kind = _EVENT_KINDS.get(event, event)
+        raise _fail("invalid_schema", f"{name!r} must be a list, not {kind}")
+    while True:
+        event, value = _next(events)
+        if event == "end_array":
+            return
+        handle(_build(event, value, events, MAX_DEPTH - 2))
+
+
+def _build(event: str, value: Any, events: Iterator[tuple], depth: int) -> Any:
+    """The Python value starting with this event, at most ``depth`` deep."""
+    if event in _SCALAR_EVENTS:
+        return value
+    if depth <= 0:
+        raise _fail("invalid_schema", f"values nest deeper than {MAX_DEPTH} levels")
+    if event == "start_map":
+        obj = {}
+        while True:
+            event, key = _next(events)
+            if event == "end_map":
+                return obj
+            event, value = _next(events)
+            obj[key] = value if event in _SCALAR_EVENTS else _build(event, value, events, depth - 1)
+    items = []
+    while True:
+        event, value = _next(events)
+        if event == "end_array":
+            return items
+        items.append(value if event in _SCALAR_EVENTS else _build(event, value, events, depth - 1))

@@ -1,0 +1,152 @@
+"""Open, validate and spool a backup file: :func:`read_backup` returns a
+:class:`BackupFile` that hands out one company's records at a time.
+"""
+
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from typing import Any, BinaryIO, Callable, Iterator, Optional, Union
+
+import orjson
+
+from attgit.errors import NotFound, UsageError
+from attgit.format.backup.common import _fail
+from attgit.format.backup.parsers import _NotFast, _read_fast, _read_stream
+from attgit.format.backup.spool import _Spool
+from attgit.format.backup.validator import _Validator
+
+
+class BackupFile:
+    """A validated backup file, its records spooled one file per company.
+
+    Use as a context manager (or call :meth:`close`) to remove the
+    temporary files; they are also removed when the object is collected.
+    """
+
+    def __init__(self, validator: _Validator, spool: _Spool, size: int):
+        self.metadata: dict = validator.metadata
+        self.warnings: list = validator.warnings
+        #: companies the file lists: name -> created_at (aware datetime or None)
+        self.declared_companies: dict = validator.companies
+        self.total_records: int = validator.record_count
+        self.size = size
+        self._spool = spool
+
+    def companies(self) -> list:
+        """Every company name: listed in the file or referenced by a record."""
+        return sorted(set(self.declared_companies) | set(self._spool.files))
+
+    def record_count(self, company: str) -> int:
+        return self._spool.counts.get(company, 0)
+
+    def iter_records(self, company: str) -> Iterator[dict]:
+        """The company's canonical records, in file order."""
+        if company not in self.declared_companies and company not in self._spool.files:
+            raise NotFound(f"company {company!r} is not in the backup file")
+        return map(orjson.loads, self._spool.lines(company))
+
+    def records(self, company: str) -> dict:
+        """The company's records as key -> canonical record (one company in memory)."""
+        return {(r["ep_no"], r["company"], r["date"]): r for r in self.iter_records(company)}
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def __enter__(self) -> "BackupFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_backup(
+    source: Union[str, os.PathLike, BinaryIO],
+    *,
+    max_bytes: Optional[int] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> BackupFile:
+    """Read and validate a whole backup file; raise ValidationError if bad.
+
+    ``source`` is a path or a binary file object (a non-seekable stream is
+    copied to a temporary file first).  Nothing is returned before every
+    byte has been checked.  ``progress(records, expected_total)`` is called
+    every 1,000 records.
+    """
+    with _opened(source, max_bytes) as (f, size):
+        validator = _validate(f, progress)
+    return BackupFile(validator, validator.spool, size)
+
+
+def _validate(f: BinaryIO, progress) -> _Validator:
+    """Try the fast line reader; on any layout surprise start again streaming."""
+    start = f.tell()
+    if f.read(3) == b"\xef\xbb\xbf":  # tolerate a UTF-8 byte order mark
+        start += 3
+    f.seek(start)
+    try:
+        return _run(f, _read_fast, progress)
+    except _NotFast:
+        f.seek(start)
+    return _run(f, _read_stream, progress)
+
+
+def _run(f: BinaryIO, parse: Callable, progress) -> _Validator:
+    validator = _Validator(_Spool(), progress)
+    try:
+        parse(f, validator)
+        validator.finish()
+    except BaseException:
+        validator.spool.close()
+        raise
+    return validator
+
+
+@contextlib.contextmanager
+def _opened(source, max_bytes: Optional[int]) -> Iterator[tuple]:
+    """(seekable binary file, size in bytes), the size checked first."""
+    with contextlib.ExitStack() as stack:
+        f = _open(source, max_bytes, stack)
+        start = f.tell()
+        size = f.seek(0, io.SEEK_END) - start
+        f.seek(start)
+        if max_bytes is not None and size > max_bytes:
+            raise _fail("too_large", f"the file is {size:,} bytes, the limit is {max_bytes:,}")
+        yield f, size
+
+
+def _open(source, max_bytes: Optional[int], stack: contextlib.ExitStack) -> BinaryIO:
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return stack.enter_context(open(source, "rb"))
+        except FileNotFoundError:
+            raise NotFound(f"backup file {os.fspath(source)!r} does not exist") from None
+        except OSError as exc:
+            raise _fail("unreadable", exc.strerror or str(exc), os.fspath(source)) from None
+    if not isinstance(source.read(0), bytes):
+        raise UsageError("open the backup file in binary mode ('rb')")
+    if _seekable(source):
+        return source
+    copy = stack.enter_context(tempfile.TemporaryFile(prefix="attgit-upload-"))
+    return _copy(source, max_bytes, copy)
+
+
+def _copy(stream: BinaryIO, max_bytes: Optional[int], copy: BinaryIO) -> BinaryIO:
+    total = 0
+    while chunk := stream.read(1 << 20):
+        total += len(chunk)
+        if max_bytes is not None and total > max_bytes:
+            raise _fail("too_large", f"the file is over {max_bytes:,} bytes")
+        copy.write(chunk)
+    copy.seek(0)
+    return copy
+
+
+def _seekable(stream: Any) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False

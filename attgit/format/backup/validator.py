@@ -1,0 +1,281 @@
+"""Validation of a backup file, item by item: metadata, companies, records,
+checksums, duplicate keys, and the metadata's counts at the end.  Every
+rejection is a ValidationError that names the place.
+"""
+
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from typing import Any, Callable, Optional
+
+import orjson
+
+from attgit.errors import ChecksumMismatch, ValidationError
+from attgit.format import records as rec
+from attgit.format.backup.common import (
+    _SORT_KEYS,
+    BACKUP_TYPES,
+    COMPANY_KEYS,
+    ERROR_MESSAGES,
+    FILE_FIELDS,
+    IGNORED_RECORD_KEYS,
+    MAX_STRING,
+    RECORD_KEYS,
+    REQUIRED_METADATA,
+    REQUIRED_RECORD_KEYS,
+    SUPPORTED_VERSIONS,
+    _Canon,
+    _dumps,
+    _fail,
+    _prefixed,
+    _sha256,
+    _short,
+)
+from attgit.format.backup.spool import _Spool
+
+
+class _Validator:
+    """Checks each part of a backup file as a parser hands it over, and
+    spools the records.  Parser-independent: the fast line reader and the
+    streaming fallback call the same methods, in document order."""
+
+    def __init__(self, spool: _Spool, progress: Optional[Callable[[int, int], None]] = None):
+        self.spool = spool
+        self.progress = progress
+        self.canon = _Canon("company_name")
+        self.metadata: Optional[dict] = None
+        self.companies: dict = {}  # name -> created_at (aware datetime or None)
+        self.company_entries = 0
+        self.record_count = 0
+        self.seen_keys: set = set()  # hash() of each key; a hit is checked exactly later
+        self.suspects: list = []  # (record number, key) whose hash was seen before
+        self.warnings: list = []
+
+    # metadata ------------------------------------------------------------------
+    def on_metadata(self, obj: Any) -> None:
+        if not isinstance(obj, dict):
+            raise _fail("missing_metadata", f"'metadata' must be an object, not {_kind(obj)}")
+        for name, kind in REQUIRED_METADATA.items():
+            if name not in obj:
+                raise _fail("missing_metadata", f"field {name!r} is missing", "metadata")
+            if type(obj[name]) is not kind:
+                raise _fail("invalid_schema", f"field {name!r} must be {_kind_name(kind)}, "
+                            f"not {_kind(obj[name])}", "metadata")
+        for name, value in obj.items():
+            _check_scalar(value, name, "metadata")
+        _check_metadata_values(obj)
+        self.metadata = obj
+
+    # companies -----------------------------------------------------------------
+    def on_company(self, obj: Any) -> None:
+        self.company_entries += 1
+        where = f"company {self.company_entries}"
+        if not isinstance(obj, dict):
+            raise _fail("invalid_schema", f"a company must be an object, not {_kind(obj)}", where)
+        _check_keys(obj, COMPANY_KEYS, ("name", "checksum"), where)
+        for name, value in obj.items():
+            _check_scalar(value, name, where)
+        name = _company_name(obj["name"], where)
+        where = f"{where} ({name})"
+        _check_company_checksum(name, obj["checksum"], where)
+        if obj.get("id") is not None and type(obj["id"]) is not int:
+            raise _fail("invalid_schema", f"field 'id' must be an integer, "
+                        f"not {_kind(obj['id'])}", where)
+        if name in self.companies:
+            raise _fail("invalid_schema", f"company {name!r} is listed twice", where)
+        self.companies[name] = _optional_datetime(obj.get("created_at"), "created_at", where)
+
+    # records -------------------------------------------------------------------
+    def on_record(self, obj: Any) -> None:
+        self.record_count = n = self.record_count + 1
+        # quick() fetches the 9 fields: with "checksum" and 10 keys in all,
+        # the keys are exactly RECORD_KEYS.
+        if type(obj) is dict and len(obj) == 10 and "checksum" in obj:
+            record = self.canon.quick(obj)
+            if record is None:
+                record = self._full(obj, n)
+        else:
+            record = self._full(obj, n)
+        body = _dumps(record, option=_SORT_KEYS)  # records.canonical_bytes, inlined
+        stored = obj["checksum"]
+        if _sha256(body).hexdigest() != stored:
+            self._checksum_error(record, stored, n)
+        k = (record["ep_no"], record["company"], record["date"])
+        h = hash(k)
+        if h in self.seen_keys:
+            self.suspects.append((n, k))
+        else:
+            self.seen_keys.add(h)
+        self.spool.add(k[1], body)
+        if self.progress is not None and n % 1000 == 0:
+            self.progress(n, self._expected_total())
+
+    def _full(self, obj: Any, n: int) -> dict:
+        """The careful path: shape, then normalise, with precise messages."""
+        where = _record_where(n, obj)
+        if not isinstance(obj, dict):
+            raise _fail("invalid_schema", f"a record must be an object, not {_kind(obj)}", where)
+        _check_keys(obj, RECORD_KEYS | IGNORED_RECORD_KEYS, REQUIRED_RECORD_KEYS, where)
+        for name in (*FILE_FIELDS, "checksum"):
+            value = obj.get(name)
+            if value is not None and type(value) is not str:
+                raise _fail("invalid_schema", f"field {name!r} must be text, "
+                            f"not {_kind(value)}", where)
+            _check_scalar(value, name, where)
+        for name in sorted(IGNORED_RECORD_KEYS & obj.keys()):
+            _check_scalar(obj[name], name, where)
+        try:
+            return self.canon.full(obj, where)
+        except ValidationError as exc:
+            raise _prefixed(exc, "invalid_schema") from None
+
+    def _checksum_error(self, record: dict, stored: Any, n: int) -> None:
+        where = f"record {n}: {rec.describe_key(rec.key(record))}"
+        shown = stored if isinstance(stored, str) and len(stored) <= 70 else _short(stored, 70)
+        raise _prefixed(ChecksumMismatch(shown, rec.checksum(record), where), "checksum_mismatch")
+
+    def _expected_total(self) -> int:
+        meta = self.metadata or {}
+        return meta.get("total_attendance_records", 0)
+
+    # the end ---------------------------------------------------------------------
+    def finish(self) -> None:
+        """Checks that need the whole file: presence, counts, duplicates."""
+        if self.metadata is None:
+            raise _fail("missing_metadata", "there is no 'metadata' object")
+        self.spool.flush()
+        self._check_counts()
+        self._check_duplicates()
+        self._warn_unlisted_companies()
+
+    def _check_counts(self) -> None:
+        meta = self.metadata
+        for name, found, what in (
+            ("total_companies", self.company_entries, "companies"),
+            ("total_attendance_records", self.record_count, "attendance records"),
+        ):
+            if meta[name] != found:
+                raise _fail("count_mismatch", f"metadata says {meta[name]} {what}, "
+                            f"the file holds {found}", f"metadata.{name}")
+
+    def _check_duplicates(self) -> None:
+        """Confirm each suspected duplicate exactly, one company at a time."""
+        by_company: dict = {}
+        for n, k in self.suspects:
+            by_company.setdefault(k[1], []).append((n, k))
+        for company, suspects in by_company.items():
+            wanted = {k for _, k in suspects}
+            found = {}
+            for line in self.spool.lines(company):
+                r = orjson.loads(line)
+                k = (r["ep_no"], r["company"], r["date"])
+                if k in wanted:
+                    found[k] = found.get(k, 0) + 1
+            for n, k in suspects:
+                if found.get(k, 0) > 1:
+                    raise _fail("duplicate_record", f"the key {rec.describe_key(k)} appears again",
+                                f"record {n}")
+        self.seen_keys = set()
+
+    def _warn_unlisted_companies(self) -> None:
+        unlisted = sorted(set(self.spool.files) - set(self.companies))
+        if unlisted:
+            shown = ", ".join(f"{c!r} ({self.spool.counts[c]} records)" for c in unlisted[:10])
+            more = f" and {len(unlisted) - 10} more" if len(unlisted) > 10 else ""
+            self.warnings.append(
+                f"{ERROR_MESSAGES['company_mismatch']}: {shown}{more} "
+                "are not in the file's company list and will be created"
+            )
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), type(value).__name__)
+
+
+_KINDS = {dict: "an object", list: "a list", str: "text", bool: "true/false",
+          int: "a number", float: "a number", type(None): "null"}
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "text", int: "an integer"}[kind]
+
+
+def _check_keys(obj: dict, allowed: frozenset, required: tuple, where: str) -> None:
+    unknown = sorted(str(k) for k in obj.keys() - allowed)
+    if unknown:
+        raise _fail("invalid_schema", f"unknown field(s) {', '.join(map(_short, unknown))}", where)
+    missing = [k for k in required if k not in obj]
+    if missing:
+        raise _fail("invalid_schema", f"field(s) {', '.join(missing)} missing", where)
+
+
+def _check_scalar(value: Any, name: str, where: str) -> None:
+    """No containers, no absurd strings or numbers, where a value belongs."""
+    if isinstance(value, (dict, list)):
+        raise _fail("invalid_schema", f"field {_short(name)} must not be {_kind(value)}", where)
+    if isinstance(value, str) and len(value) > MAX_STRING:
+        raise _fail("invalid_schema", f"field {_short(name)} is {len(value)} characters long",
+                    where)
+    if isinstance(value, float) and not abs(value) < 1e18:
+        raise _fail("invalid_schema", f"field {_short(name)} holds an absurd number", where)
+    if type(value) is int and not -(2**63) < value < 2**63:  # ijson refuses -2**63 too
+        raise _fail("invalid_schema", f"field {_short(name)} holds an absurd number", where)
+
+
+def _check_metadata_values(meta: dict) -> None:
+    if meta["version"] not in SUPPORTED_VERSIONS:
+        raise _fail("unsupported_version", f"version {_short(meta['version'])}; this attgit reads "
+                    f"{', '.join(SUPPORTED_VERSIONS)}", "metadata")
+    if meta["backup_type"] not in BACKUP_TYPES:
+        raise _fail("invalid_schema", f"backup_type must be one of {', '.join(BACKUP_TYPES)}, "
+                    f"got {_short(meta['backup_type'])}", "metadata")
+    for name in ("total_companies", "total_attendance_records"):
+        if meta[name] < 0:
+            raise _fail("invalid_schema", f"field {name!r} must not be negative", "metadata")
+    _optional_datetime(meta["created_at"], "created_at", "metadata")
+    since = meta.get("since")
+    if since is not None:
+        if type(since) is not str:
+            raise _fail("invalid_schema", f"field 'since' must be text, not {_kind(since)}",
+                        "metadata")
+        _optional_datetime(since, "since", "metadata")
+
+
+def _optional_datetime(value: Any, name: str, where: str) -> Optional[_dt.datetime]:
+    """An ISO 8601 date or date-time (aware, UTC if no zone), or None."""
+    if value is None:
+        return None
+    try:
+        if type(value) is not str:
+            raise ValueError
+        moment = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail("invalid_schema", f"field {name!r} must be an ISO 8601 date-time, "
+                    f"got {_short(value)}", where) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
+
+
+def _company_name(value: Any, where: str) -> str:
+    if type(value) is not str:
+        raise _fail("invalid_schema", f"field 'name' must be text, not {_kind(value)}", where)
+    try:
+        return rec.company_name(value, where)
+    except ValidationError as exc:
+        raise _prefixed(exc, "invalid_schema") from None
+
+
+def _check_company_checksum(name: str, stored: Any, where: str) -> None:
+    got = hashlib.sha256(orjson.dumps({"name": name})).hexdigest()
+    if stored != got:
+        raise _prefixed(ChecksumMismatch(_short(stored, 70), got, where), "checksum_mismatch")
+
+
+def _record_where(n: int, obj: Any) -> str:
+    """"record N" and, when the raw key is readable, the key."""
+    if isinstance(obj, dict):
+        parts = [obj.get(f) for f in ("ep_no", "company_name", "date")]
+        if all(type(p) is str and len(p) <= 255 for p in parts):
+            return f"record {n}: {rec.describe_key(tuple(parts))}"
+    return f"record {n}"

@@ -1,0 +1,1 @@
+"""Keyed diff; three-way cell merge of records, companies and trees; the plan that applies one."""

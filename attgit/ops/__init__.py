@@ -1,0 +1,1 @@
+"""The operations: commit, reconcile, pull, manual merge, restore, compare, verify."""

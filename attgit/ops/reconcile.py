@@ -1,0 +1,106 @@
+"""The writers' door: locks, then reconcile what a crash left apart.
+
+The write order (:mod:`attgit.ops.apply`) makes every crash leave either
+the old state or a database ahead of its branch; :func:`reconcile`, run by
+every writing command through :func:`exclusive`, finishes such a state.
+"""
+
+
+from __future__ import annotations
+
+import contextlib
+from typing import Optional
+
+import pygit2
+
+from attgit.merge.plan import plan_between
+from attgit.merge.trees import merge_snapshots
+from attgit.ops.apply import apply_and_move
+from attgit.ops.commit import _as_tuples, database_tree, dirty_companies, snapshot_trailers
+from attgit.ops.mergestate import MergeState
+from attgit.repo.repository import Author, Repository
+from attgit.workingcopy import DatabaseState, WorkingCopy
+
+
+@contextlib.contextmanager
+def exclusive(repo: Repository, db: WorkingCopy, wait: float = 0.0, notes: Optional[list] = None):
+    """Hold the repository's and the database's single-writer locks and
+    reconcile what a crash may have left apart.  Every writer (CLI, web,
+    admin) goes through here.  What reconcile did is appended to ``notes``."""
+    with repo.lock(wait), _db_lock(db, wait):
+        note = reconcile(repo, db)
+        if note and notes is not None:
+            notes.append(note)
+        yield
+
+
+def _db_lock(db: WorkingCopy, wait: float):
+    try:
+        return db.lock(wait=wait)
+    except TypeError:  # a working copy whose lock() takes no wait
+        return db.lock()
+
+
+def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
+    """Bring a database and a branch that a crash left apart back together.
+
+    Returns a sentence saying what was done, or None when nothing was needed.
+    """
+    head, recorded = repo.head(), db.state().commit
+    if recorded is None and head is not None and not db.fingerprints():
+        return _load_main(repo, db, head)
+    merge = MergeState.load(repo)
+    if merge is not None and recorded == merge.work:
+        return None  # a manual merge waits for resolutions: consistent
+    if recorded and recorded != str(head) and repo.contains(recorded):
+        target = pygit2.Oid(hex=recorded)
+        if head is None or repo.git.descendant_of(target, head):
+            repo.move_head(head, target, "attgit: finish an interrupted apply")
+            MergeState.discard(repo)
+            return f"finished an interrupted apply: main moved to {recorded[:10]}"
+    if merge is not None:
+        MergeState.discard(repo)
+        return "discarded a merge that was interrupted before it changed the database"
+    if recorded and head is not None and repo.contains(recorded) and recorded != str(head) \
+            and repo.git.descendant_of(head, pygit2.Oid(hex=recorded)):
+        return _catch_up(repo, db, pygit2.Oid(hex=recorded), head)
+    return None
+
+
+def _catch_up(repo: Repository, db: WorkingCopy, recorded: pygit2.Oid, head: pygit2.Oid) -> str:
+    """main moved past the database (a push into this repository, or a crash
+    right after a commit): bring the database up to main, keeping any edit
+    it has that main lacks (those win; the history keeps both sides)."""
+    base = repo.snapshot(recorded)
+    target = repo.snapshot(head)
+    fingerprints = _as_tuples(db.fingerprints())
+    dirty, _ = dirty_companies(repo, db, fingerprints, at=recorded)
+    current = database_tree(repo, db, base, dirty) if dirty else base
+    if current.tree.id == target.tree.id:
+        db.set_state(DatabaseState(str(head), fingerprints))
+        return f"the database already matched main; recorded {str(head)[:10]}"
+    if current.tree.id == base.tree.id:
+        db.apply(plan_between(base, target).changes(), str(head), expect=fingerprints)
+        return f"main had moved past the database: brought the database up to {str(head)[:10]}"
+    author = Author("attgit")
+    own = repo.write_commit(current.tree.id, [recorded], "Database edits not yet committed",
+                            snapshot_trailers("incremental", author, len(current.companies()),
+                                              current.count_records()), author)
+    outcome = merge_snapshots(repo, base, current, target, "ours")
+    trailers = snapshot_trailers("merge", author, outcome.companies, outcome.records)
+    commit = repo.write_commit(outcome.tree, [head, own], "Merge database edits with main", trailers, author)
+    apply_and_move(repo, db, head, commit, outcome.plan, "attgit: database caught up with main",
+                   expect=fingerprints)
+    return f"main had moved past the database: merged them at {str(commit)[:10]} (database edits kept)"
+
+
+def _load_main(repo: Repository, db: WorkingCopy, head: pygit2.Oid) -> str:
+    """An empty database that never matched a commit, beside a repository
+    that has history (a copied repository, a new environment): it gets
+    main's snapshot, as `attgit clone` would give it, rather than a commit
+    that deletes everything."""
+    plan = plan_between(repo.snapshot(None), repo.snapshot(head))
+    db.apply(plan.changes(), str(head), None, plan.counts.total, expect={})
+    return f"the database was empty and had never matched a commit: loaded main ({str(head)[:10]}, " \
+           f"{plan.counts.inserts:,} records)"
+
