@@ -22,11 +22,13 @@ Issue 3, restore and merge
     ``manage.py loaddata`` of the dumpdata fixture (up to --loaddata-max
     records: it runs at ~1.6K records/s).
 
-Run it from the checkout with the project's virtualenv::
+Run it from the checkout (it re-runs itself with the project's ``.venv``,
+which ``./run-tests`` and ``./demo.sh`` build, when started by another
+Python)::
 
-    /work/venv/bin/python bench/benchmark.py                    # 100K, ~5 min
-    /work/venv/bin/python bench/benchmark.py --sizes 100000,1000000 --out bench/results.md  # > 1 hour
-    /work/venv/bin/python bench/benchmark.py --profile          # + cProfile files
+    python3 bench/benchmark.py                    # 100K, ~5 min
+    python3 bench/benchmark.py --sizes 100000,1000000 --out bench/results.md  # > 1 hour
+    python3 bench/benchmark.py --profile          # + cProfile files
 
 It prints ONE markdown table (also written to --out), then the repositories'
 sizes on disk and the machine.  --workdir keeps the databases, repositories,
@@ -54,6 +56,22 @@ from pathlib import Path
 from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _use_project_venv() -> None:
+    """Re-run this script with the project's own virtual environment when
+    started by another Python (a fixed path would break on every clone)."""
+    venv = Path(os.environ.get("ATTGIT_VENV", ROOT / ".venv"))
+    if not venv.is_absolute():
+        venv = ROOT / venv
+    python = venv / "bin" / "python"
+    if Path(sys.prefix).resolve() == venv.resolve():
+        return
+    if not python.exists():
+        sys.exit(f"no virtual environment at {venv}: run ./run-tests or ./demo.sh first (or set ATTGIT_VENV)")
+    os.execv(str(python), [str(python), *sys.argv])
+
+
 MANAGE = ROOT / "examples" / "manage.py"
 COMPANIES = 20
 RECORDS_TABLE = "attendance_attendancerecord"
@@ -560,4 +578,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
+    _use_project_venv()
     main()

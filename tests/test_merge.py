@@ -195,7 +195,7 @@ def test_edits_to_different_companies_never_conflict(data):
     ours, theirs = edited(names[0]), edited(names[1])
     for company in names:
         def pick(m):
-            return {k: r for k, r in m.items() if k[1] == company}
+            return {k: r for k, r in m.items() if k[1] == company}  # noqa: B023 - called at once
         result = merge_company(company, pick(base), pick(ours), pick(theirs), "manual")
         assert not result.conflicts
         assert result.records == (pick(ours) if company == names[0] else pick(theirs))

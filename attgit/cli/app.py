@@ -148,7 +148,7 @@ def print_conflicts(conflicts, limit: Optional[int] = None) -> None:
         how = f" -> {c.resolution}" if c.resolution else " (pending)"
         click.echo(f"conflict {c.id} {c.kind} {rec.describe_key(tuple(c.key))}{how}")
         for f in c.fields:
-            side = lambda r: "(absent)" if r is None else repr(r.get(f))  # noqa: E731
+            side = lambda r: "(absent)" if r is None else repr(r.get(f))  # noqa: E731, B023 - called at once
             click.echo(f"    {f}: base {side(c.base)} | ours {side(c.ours)} | theirs {side(c.theirs)}")
     if limit is not None and len(conflicts) > limit:
         click.echo(f"... and {len(conflicts) - limit} more (use --json for all)")

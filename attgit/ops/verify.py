@@ -39,7 +39,7 @@ def verify(repo: Repository, progress: Optional[Callable[[str], None]] = None) -
             _verify_commit(repo, info, seen, result)
         except AttgitError as exc:
             result.problems.append(f"commit {info.short}: {exc}")
-        except Exception as exc:  # unreadable object: report, keep going
+        except Exception as exc:  # noqa: BLE001 - an unreadable object: report, keep going
             result.problems.append(f"commit {info.short}: unreadable: {exc}")
     result.blobs = len(seen)
     result.records = sum(seen.values())
