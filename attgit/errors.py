@@ -26,6 +26,7 @@ class ExitCode:
     CONFIG = 11  # invalid settings or configuration
     NOTHING_TO_COMMIT = 0  # not an error: said on stdout, exit 0
     INTEGRITY = 12  # verify found a broken object or checksum
+    NO_SPACE = 13  # not enough free disk space for a backup file or a commit
 
 
 class AttgitError(Exception):
@@ -102,3 +103,9 @@ class ConfigError(AttgitError):
 
 class IntegrityError(AttgitError):
     exit_code = ExitCode.INTEGRITY
+
+
+class NoSpace(AttgitError, OSError):
+    """Not enough free disk space: refused before anything was written."""
+
+    exit_code = ExitCode.NO_SPACE

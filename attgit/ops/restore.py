@@ -189,6 +189,8 @@ def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selec
         conflicts.extend(result.conflicts)
         change = result.change
         change.create = company not in ours_names
+        if change.create:
+            change.created_at = backup.declared_companies.get(company)
         _sample(samples, mine, change)
         plan.add(change)
         if len(change) or change.create:

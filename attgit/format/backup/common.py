@@ -39,6 +39,7 @@ ERROR_MESSAGES = {
     "count_mismatch": "Backup file metadata counts do not match its content",
     "too_large": "Backup file is larger than the allowed size",
     "unreadable": "Backup file cannot be read",
+    "cannot_decrypt": "Backup file cannot be decrypted",
 }
 
 
