@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from attgit.errors import ChecksumMismatch, NotFound, UsageError, ValidationError
 from attgit.format import backup as bf
 from attgit.format import records as rec
-from attgit.format.backup import ERROR_MESSAGES, read_backup, write_backup
+from attgit.format.backup import ERROR_MESSAGES, MESSAGES, read_backup, write_backup
 from attgit.format.backup import reader as reader_module
 from attgit.format.backup import spool as spool_module
 from attgit.format.backup.common import _Canon
@@ -56,9 +56,9 @@ def rejected(data: bytes, kind: str | None = None, **kw) -> ValidationError:
     with pytest.raises(ValidationError) as info:
         read(data, **kw).close()
     message = str(info.value)
-    assert message and any(message.startswith(m) for m in ERROR_MESSAGES.values()), message
+    assert message and any(message.startswith(m) for m in MESSAGES.values()), message
     if kind:
-        assert message.startswith(ERROR_MESSAGES[kind]), message
+        assert message.startswith(MESSAGES[kind]), message
     return info.value
 
 
@@ -427,7 +427,7 @@ def test_wrong_values_anywhere_are_rejected_or_harmless(dataset, data, value):
                 verdicts.append("accepted")
         except ValidationError as exc:
             message = str(exc)
-            assert any(message.startswith(m) for m in ERROR_MESSAGES.values()), message
+            assert any(message.startswith(m) for m in MESSAGES.values()), message
             verdicts.append(str(exc))
     assert verdicts[0] == verdicts[1]
 

@@ -98,11 +98,15 @@ def import_(app: App, file, strategy, preview, companies, date_from, date_to, as
     if not preview:
         app.log("import", commit=result.commit or "", filename=os.path.basename(file),
                 added=result.counts.get("added", 0), updated=result.counts.get("updated", 0),
-                skipped=result.counts.get("unchanged", 0), records=result.counts.get("records_in_file", 0))
+                skipped=result.counts.get("skipped", 0), records=result.counts.get("records_in_file", 0),
+                pending=result.counts.get("pending", 0),
+                **({"warnings": result.warnings} if result.warnings else {}))
     _print_restore(result, as_json, what=f"import of {file}")
 
 
 def _print_restore(result, as_json: bool, what: str) -> None:
+    for warning in result.warnings:
+        click.echo(f"attgit: warning: {warning}", err=True)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -126,6 +130,8 @@ def _print_samples(samples) -> None:
     for kind, item in samples:
         if kind == "add":
             click.echo(click.style(f"+ {rec.describe_key(rec.key(item))}  {record_values(item)}", fg="green"))
+        elif kind == "delete":
+            click.echo(click.style(f"- {rec.describe_key(rec.key(item))}  {record_values(item)}", fg="red"))
         else:
             fields = ", ".join(f"{f}: {item.old[f]!r} -> {item.new[f]!r}" for f in item.fields)
             click.echo(click.style(f"~ {rec.describe_key(item.key)}  {fields}", fg="yellow"))

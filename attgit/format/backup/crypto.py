@@ -115,9 +115,9 @@ def _check_decrypted(result, home: Optional[str]) -> None:
         keys = sorted({line.split()[2] for line in stderr.splitlines() if line.startswith("[GNUPG:] NO_SECKEY")})
         raise ValidationError(f"{_CANNOT}: it is encrypted for key {', '.join(keys)}, "
                               f"and {where} has no private key for it (wrong key, or set ATTGIT_GNUPGHOME)")
-    if "BADMDC" in stderr or "manipulated" in stderr or ("DECRYPTION_FAILED" in stderr and "BEGIN_DECRYPTION" in stderr):
-        raise ValidationError(f"{_CANNOT}: it has been altered or damaged since it was "
-                              "encrypted (OpenPGP integrity check failed); nothing was read")
+    if "BADMDC" in stderr or "manipulated" in stderr or "BEGIN_DECRYPTION" in stderr:
+        raise ValidationError(f"{_CANNOT}: it has been altered or damaged since it was encrypted "
+                              f"(GnuPG: {_gpg_reason(result)}); nothing was read")
     raise ValidationError(f"{_CANNOT}: {_gpg_reason(result)}")
 
 

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, Callable, Iterator, Optional, Union
 
 import orjson
 
-from attgit.errors import NotFound, UsageError
+from attgit.errors import NotFound, Problems, UsageError, ValidationError
 from attgit.format.backup import crypto
 from attgit.format.backup.common import _fail
 from attgit.format.backup.parsers import _NotFast, _read_fast, _read_stream
@@ -104,18 +104,42 @@ def _validate(f: BinaryIO, progress) -> _Validator:
     if f.read(3) == b"\xef\xbb\xbf":  # tolerate a UTF-8 byte order mark
         start += 3
     f.seek(start)
+    _refuse_empty(f, start)
     try:
         return _run(f, _read_fast, progress)
-    except _NotFast:
+    except _NotFast as exc:
+        broken_at = exc.args[0] if exc.args else None
         f.seek(start)
-    return _run(f, _read_stream, progress)
+    return _run(f, _read_stream, progress, broken_at)
 
 
-def _run(f: BinaryIO, parse: Callable, progress) -> _Validator:
+def _refuse_empty(f: BinaryIO, start: int) -> None:
+    """An empty file (or one of blank space only) is said to be empty, not
+    "not valid JSON"."""
+    head = f.read(1 << 16)
+    f.seek(start)
+    if head.strip(b" \t\r\n"):
+        return
+    size = f.seek(0, io.SEEK_END) - start
+    f.seek(start)
+    if size == 0:
+        raise _fail("invalid_json", "it is empty (0 bytes)")
+    if size <= len(head):
+        raise _fail("invalid_json", f"it is empty: its {size:,} bytes are all blank space")
+
+
+def _run(f: BinaryIO, parse: Callable, progress, broken_at: Optional[tuple] = None) -> _Validator:
     validator = _Validator(_Spool(), progress)
+    validator.broken_at = broken_at
     try:
         parse(f, validator)
         validator.finish()
+    except ValidationError as exc:
+        validator.spool.close()
+        if validator.problems and not isinstance(exc, Problems) and exc not in validator.problems:
+            # the structure broke after item problems: list those first
+            raise Problems([*validator.problems, exc], validator.problem_count + 1) from None
+        raise
     except BaseException:
         validator.spool.close()
         raise

@@ -50,7 +50,7 @@ def write_backup(
             listed[name] = (None, None)
         meta = _metadata(backup_type, created_by, created_at, since, len(listed), count)
         written = _write_document(out, meta, listed, spool)
-    return BackupSummary(len(listed), count, written)
+    return BackupSummary(len(listed), count, written, meta)
 
 
 def _company_entries(companies: Iterable[Union[Mapping, str]]) -> dict:
