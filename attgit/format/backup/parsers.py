@@ -78,7 +78,8 @@ class _Place:
             return _NotFast()
         lead = len(raw) - len(raw.lstrip(_JSON_WS))
         number = self.v.record_count + 1 if self.what == "record" else self.v.company_entries + 1
-        return _NotFast((start + lead + getattr(exc, "pos", 0), f"{self.what} {number}"))
+        at_end = not raw.endswith(b"\n")  # the file's last line, with no end: cut short
+        return _NotFast((start + lead + getattr(exc, "pos", 0), f"{self.what} {number}", at_end))
 
 
 def _items(lines: Iterator[bytes], handle: Callable[[Any], None], closing: tuple, place: _Place) -> bytes:
@@ -119,14 +120,21 @@ def _read_stream(f: BinaryIO, v: _Validator) -> None:
         raise _cut_short(f, v) from None
     except ValidationError:
         raise
-    except ijson.IncompleteJSONError as exc:
-        if "premature EOF" in _json_error_text(exc) or "incomplete" in _json_error_text(exc).lower():
-            raise _cut_short(f, v) from None
-        raise _fail("invalid_json", _located(_json_error_text(exc), v)) from None
     except ijson.JSONError as exc:
-        raise _fail("invalid_json", _located(_json_error_text(exc), v)) from None
+        text = _json_error_text(exc)
+        if "premature EOF" in text or "incomplete" in text.lower() or _ends_broken(v):
+            raise _cut_short(f, v) from None
+        raise _fail("invalid_json", _located(text, v)) from None
     except (ValueError, UnicodeError, OverflowError) as exc:
+        if _ends_broken(v):
+            raise _cut_short(f, v) from None
         raise _fail("invalid_json", _located(_short(str(exc), 120), v)) from None
+
+
+def _ends_broken(v: _Validator) -> bool:
+    """Whether the fast path saw the break on the file's last, unfinished
+    line (a file cut inside a character reads as bad UTF-8, not as EOF)."""
+    return v.broken_at is not None and v.broken_at[2]
 
 
 class _Truncated(Exception):
@@ -157,7 +165,7 @@ def _located(text: str, v: _Validator) -> str:
     item when it saw the same break, else the item being read."""
     text = text.rstrip(". ")
     if v.broken_at is not None:
-        offset, item = v.broken_at
+        offset, item, _at_end = v.broken_at
         return f"{text} at byte {offset:,} ({item})"
     return f"{text} (in {_section_place(v)})"
 
