@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from attgit.errors import ConflictsPending, DatabaseError, UsageError
-from attgit.format.backup.common import ERROR_MESSAGES
 from attgit.format import records as rec
+from attgit.format.backup.common import ERROR_MESSAGES
 from attgit.format.snapshot import Snapshot, SnapshotBuilder, encode_sorted
 from attgit.merge.company import MergeCounts, import_company
 from attgit.merge.plan import Plan, plan_between

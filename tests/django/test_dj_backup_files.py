@@ -67,7 +67,8 @@ def web_backup(settings, tmp_path):
 
 
 ENTRY_POINTS = {
-    "attgit export": lambda settings, tmp_path: (attgit("export", str(tmp_path / "cli.json")), tmp_path / "cli.json")[1],
+    "attgit export": lambda settings, tmp_path: (attgit("export", str(tmp_path / "cli.json")),
+                                                 tmp_path / "cli.json")[1],
     "backup_data": lambda settings, tmp_path: (call_command("backup_data", "--output", str(tmp_path / "cmd.json")),
                                                tmp_path / "cmd.json")[1],
     "web backup page": web_backup,

@@ -113,7 +113,7 @@ def test_attgit_export_encrypts_and_import_decrypts(keys, data, tmp_path, monkey
 
 
 def test_a_file_for_another_key_is_a_clear_error(keys, data, tmp_path, settings):
-    home, other, _ = keys
+    _, other, _ = keys
     path = tmp_path / "secret.gpg"
     call_command("backup_data", "--output", str(path), "--encrypt", RECIPIENT)
     settings.ATTGIT_GNUPGHOME = other  # the site has the wrong private key
