@@ -26,6 +26,7 @@ class ExitCode:
     CONFIG = 11  # invalid settings or configuration
     NOTHING_TO_COMMIT = 0  # not an error: said on stdout, exit 0
     INTEGRITY = 12  # verify found a broken object or checksum
+    NO_SPACE = 13  # not enough free disk space for a backup file or a commit
 
 
 class AttgitError(Exception):
@@ -59,6 +60,43 @@ class ValidationError(AttgitError, ValueError):
         self.where = where
         super().__init__(f"{message} ({where})" if where else message)
 
+    @property
+    def problems(self) -> list:
+        """Every problem found (this one alone; :class:`Problems` holds several)."""
+        return [self]
+
+    @property
+    def total(self) -> int:
+        """How many problems were found, counting those beyond ``problems``."""
+        return 1
+
+
+class Problems(ValidationError):
+    """Several problems in one input (a backup file), found in one pass.
+
+    ``problems`` holds the first ones (at most the reader's cap), each a
+    ValidationError with its place; ``total`` counts them all.  The message
+    is the first problem's, then how many more, so a one-line display still
+    starts with what is wrong and where.
+    """
+
+    def __init__(self, problems: list, total: int | None = None):
+        self._problems = list(problems)
+        self._total = max(total or 0, len(self._problems))
+        first = self._problems[0]
+        more = self._total - 1
+        super().__init__(first.message, first.where)
+        if more:
+            self.args = (f"{self.args[0]}; and {more} more problem{'s' if more != 1 else ''}",)
+
+    @property
+    def problems(self) -> list:
+        return self._problems
+
+    @property
+    def total(self) -> int:
+        return self._total
+
 
 class ChecksumMismatch(ValidationError):
     """A record's stored checksum is not the hash of its content."""
@@ -70,6 +108,19 @@ class ChecksumMismatch(ValidationError):
             f"checksum mismatch: stored {expected!r}, content hashes to {got!r}",
             where,
         )
+
+
+def problem_lines(exc: Exception) -> list:
+    """Every problem of an error that found several (a backup file's), one a
+    line, and how many more were found beyond those listed; [] for one."""
+    problems = getattr(exc, "problems", [exc])
+    total = getattr(exc, "total", 1)
+    if total <= 1:
+        return []
+    lines = [f"  {n}. {p}" for n, p in enumerate(problems, 1)]
+    if total > len(problems):
+        lines.append(f"  ... and {total - len(problems):,} more")
+    return lines
 
 
 class NotARepository(AttgitError):
@@ -102,3 +153,9 @@ class ConfigError(AttgitError):
 
 class IntegrityError(AttgitError):
     exit_code = ExitCode.INTEGRITY
+
+
+class NoSpace(AttgitError, OSError):
+    """Not enough free disk space: refused before anything was written."""
+
+    exit_code = ExitCode.NO_SPACE

@@ -19,6 +19,7 @@ def open_backend(settings_module: Optional[str] = None) -> Backend:
     """Set Django up and return the default database as attgit's backend."""
     _setup_django(settings_module)
     from django.conf import settings
+    from django.utils import timezone
 
     from .audit import log_operation
     from .workingcopy import connect
@@ -29,6 +30,8 @@ def open_backend(settings_module: Optional[str] = None) -> Backend:
         repo_path=getattr(settings, "ATTGIT_REPO", None),
         default_strategy=getattr(settings, "ATTGIT_DEFAULT_STRATEGY", "theirs"),
         log=log_operation,
+        time_zone=timezone.get_default_timezone(),
+        gnupghome=getattr(settings, "ATTGIT_GNUPGHOME", None),
         extras={"records_since": db.records_since, "companies": db.companies_with_created_at},
     )
 

@@ -1,8 +1,9 @@
 """Backup files of the database, in the design document's JSON format.
 
-The file format is :mod:`attgit.format.backup`'s; this module only feeds it
-the database's companies and records (streamed, never listed), writes the
-file atomically and keeps the audit log.
+The file format is :mod:`attgit.format.backup`'s and the one writer
+:func:`attgit.ops.export.export_backup`; this module gives it the Django
+database, the site's time zone for ``--since`` and the GnuPG home, and
+keeps the audit log.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from attgit.errors import UsageError
-from attgit.format.backup import write_backup
+from attgit.ops.export import export_backup
+from attgit.ops.export import parse_since as _parse_since
 
 from .audit import log_operation
 from .workingcopy import connect
@@ -25,16 +27,15 @@ from .workingcopy import connect
 BACKUP_TYPES = ("full", "incremental")
 
 
-def parse_since(text: str) -> dt.datetime:
-    """``--since``: a date (its midnight) or an ISO date-time; naive values
-    are in the site's time zone."""
-    try:
-        value = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"--since must be a date (YYYY-MM-DD) or an ISO date-time, got {text!r}"
-        ) from None
-    return timezone.make_aware(value) if timezone.is_naive(value) else value
+def parse_since(text) -> dt.datetime:
+    """``--since`` by the one rule (:data:`attgit.ops.export.SINCE_RULE`),
+    in the site's TIME_ZONE."""
+    return _parse_since(text, timezone.get_default_timezone())
+
+
+def gnupg_home() -> Optional[str]:
+    """The GnuPG home with the private key for encrypted backup files."""
+    return getattr(settings, "ATTGIT_GNUPGHOME", None)
 
 
 def default_path(backup_type: str, now: Optional[dt.datetime] = None) -> Path:
@@ -45,19 +46,22 @@ def default_path(backup_type: str, now: Optional[dt.datetime] = None) -> Path:
 
 
 def create_backup(path: os.PathLike | str, backup_type: str = "full",
-                  since: Optional[dt.datetime] = None, user=None, using: str = "default"):
+                  since: Optional[dt.datetime] = None, user=None, using: str = "default",
+                  encrypt_to: Optional[str] = None, progress=None):
     """Write a full or incremental backup file to ``path``; log it either way.
 
     An incremental backup holds every company and the records with
-    ``updated_at >= since`` (Property 12).  The file appears only once it
-    is complete.  Returns attgit's BackupSummary.
+    ``updated_at >= since`` (Property 12).  The file is written by
+    :func:`attgit.ops.export.export_backup` (free space checked, mode 0600,
+    appears only when complete), encrypted for ``encrypt_to`` when given.
+    Returns attgit's BackupSummary.
     """
-    _check_arguments(backup_type, since)
     operation = f"backup_{backup_type}"
     path = Path(path)
-    logged = {"filename": str(path), "using": using, **({"since": since} if since else {})}
+    logged = {"filename": str(path), "using": using, **({"since": since} if since else {}),
+              **({"encrypted_for": encrypt_to} if encrypt_to else {})}
     try:
-        summary = _write_file(path, backup_type, since, _creator(user), using)
+        summary = write_file(path, backup_type, since, _creator(user), using, encrypt_to, progress)
     except Exception as exc:
         log_operation(operation, user, success=False, error=str(exc), **logged)
         raise
@@ -65,28 +69,16 @@ def create_backup(path: os.PathLike | str, backup_type: str = "full",
     return summary
 
 
-def _check_arguments(backup_type: str, since: Optional[dt.datetime]) -> None:
+def write_file(path: Path, backup_type: str, since, created_by: str, using: str = "default",
+               encrypt_to: Optional[str] = None, progress=None, expected: Optional[int] = None):
+    """The database ``using`` as a backup file at ``path`` (its folder made
+    if missing), without an audit row: the caller logs."""
     if backup_type not in BACKUP_TYPES:
         raise UsageError(f"backup type must be full or incremental, got {backup_type!r}")
-    if backup_type == "incremental" and since is None:
-        raise UsageError("an incremental backup needs --since DATE (records changed since then)")
-
-
-def _write_file(path: Path, backup_type: str, since, created_by: str, using: str):
-    """Stream one consistent read of the database into ``path`` (via a
-    temporary file beside it, renamed into place when complete)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    wc = connect(using)
-    try:
-        with wc.consistent_read(), open(partial, "wb") as out:
-            records = wc.records_since(since) if backup_type == "incremental" else wc.all_records()
-            summary = write_backup(out, wc.companies_with_created_at(), records,
-                                   backup_type=backup_type, created_by=created_by, since=since)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return summary
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return export_backup(connect(using), path, backup_type=backup_type, since=since, created_by=created_by,
+                         encrypt_to=encrypt_to, gnupghome=gnupg_home(), progress=progress,
+                         expected=expected)
 
 
 def _creator(user) -> str:

@@ -75,12 +75,16 @@ class RecordWriter:
             self._ids = dict(companies.values_list("name", "id"))
         return self._ids
 
-    def company_id(self, name: str) -> int:
-        """The company's id, creating the company if it is missing (Property 11)."""
+    def company_id(self, name: str, created_at: datetime | None = None) -> int:
+        """The company's id, creating the company if it is missing (Property 11),
+        with ``created_at`` when given (a backup file's; auto_now_add would
+        otherwise stamp it now)."""
         ids = self.company_ids()
         if name not in ids:
             company = Company(name=name)
             company.save(using=self.connection.alias, force_insert=True)
+            if created_at is not None:
+                Company.objects.using(self.connection.alias).filter(pk=company.pk).update(created_at=created_at)
             ids[name] = company.pk
         return ids[name]
 

@@ -53,9 +53,10 @@ class DjangoWorkingCopy:
         return sorted(Company.objects.using(self.using).values_list("name", flat=True))
 
     def companies_with_created_at(self) -> list[dict]:
-        """[{"name", "created_at"}] sorted by name: the backup file's companies."""
-        rows = Company.objects.using(self.using).values_list("name", "created_at")
-        return [{"name": n, "created_at": c} for n, c in sorted(rows)]
+        """[{"name", "created_at", "id"}] sorted by name: the backup file's
+        companies (the id is this database's, informative only)."""
+        rows = Company.objects.using(self.using).values_list("name", "created_at", "id")
+        return [{"name": n, "created_at": c, "id": i} for n, c, i in sorted(rows)]
 
     def records(self, company: str) -> Iterator[dict]:
         """The company's canonical records, sorted by (date, ep_no)."""
@@ -179,7 +180,7 @@ class DjangoWorkingCopy:
                 writer.drop_company(change.company)
                 done += len(change)
             else:
-                company_id = writer.company_id(change.company)
+                company_id = writer.company_id(change.company, change.created_at)
                 for write, items in ((writer.delete, change.deletes),
                                      (writer.update, change.updates),
                                      (writer.insert, change.inserts)):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from attgit.errors import ChecksumMismatch, NotFound, UsageError, ValidationError
 from attgit.format import backup as bf
 from attgit.format import records as rec
-from attgit.format.backup import ERROR_MESSAGES, read_backup, write_backup
+from attgit.format.backup import ERROR_MESSAGES, MESSAGES, read_backup, write_backup
 from attgit.format.backup import reader as reader_module
 from attgit.format.backup import spool as spool_module
 from attgit.format.backup.common import _Canon
@@ -56,9 +56,9 @@ def rejected(data: bytes, kind: str | None = None, **kw) -> ValidationError:
     with pytest.raises(ValidationError) as info:
         read(data, **kw).close()
     message = str(info.value)
-    assert message and any(message.startswith(m) for m in ERROR_MESSAGES.values()), message
+    assert message and any(message.startswith(m) for m in MESSAGES.values()), message
     if kind:
-        assert message.startswith(ERROR_MESSAGES[kind]), message
+        assert message.startswith(MESSAGES[kind]), message
     return info.value
 
 
@@ -427,7 +427,7 @@ def test_wrong_values_anywhere_are_rejected_or_harmless(dataset, data, value):
                 verdicts.append("accepted")
         except ValidationError as exc:
             message = str(exc)
-            assert any(message.startswith(m) for m in ERROR_MESSAGES.values()), message
+            assert any(message.startswith(m) for m in MESSAGES.values()), message
             verdicts.append(str(exc))
     assert verdicts[0] == verdicts[1]
 
@@ -443,3 +443,86 @@ def test_tampered_bytes_are_rejected_or_harmless(dataset, data):
             assert content(backup) == keyed(dataset)
     except ValidationError as exc:
         assert str(exc)
+
+
+# --- every problem, with its place (issue 12.2) and messages a person can act on (11.3) ------
+
+
+def test_every_problem_is_listed_with_record_key_and_field():
+    document = doc(sample(6))
+    records = document["attendance_records"]
+    records[1]["status"] = "X"
+    records[3]["in_time"] = "25:00"
+    records[3]["out_time"] = "9 o'clock"
+    records[5]["ep_name"] = "Tampered"
+    for data in (fast_layout(document), dumps(document)):
+        error = rejected(data, "invalid_schema")
+        assert error.total == 4 and len(error.problems) == 4
+        places = [p.where for p in error.problems]
+        assert places[0] == "record 2: E001 @ ABC Corp on 2024-01-02"
+        assert places[1] == places[2] == "record 4: E003 @ ABC Corp on 2024-01-02"
+        assert "field 'status'" in error.problems[0].message
+        assert "field 'in_time'" in error.problems[1].message and "field 'out_time'" in error.problems[2].message
+        assert isinstance(error.problems[3], ChecksumMismatch) and places[3].startswith("record 6: E005")
+        assert str(error).endswith("; and 3 more problems")
+
+
+def test_problems_are_capped_and_counted_beyond():
+    from attgit.format.backup.validator import MAX_PROBLEMS
+
+    document = doc(sample(150))
+    for r in document["attendance_records"]:
+        r["status"] = "X"
+    error = rejected(fast_layout(document), "invalid_schema")
+    assert len(error.problems) == MAX_PROBLEMS and error.total == 150
+    from attgit.errors import problem_lines
+
+    assert problem_lines(error)[-1] == "  ... and 50 more"
+
+
+def test_a_clean_file_after_problems_in_the_structure_lists_both():
+    document = doc(sample(5))
+    document["attendance_records"][0]["status"] = "X"
+    data = fast_layout(document).replace(b'"E003"', b'E003"')
+    error = rejected(data)
+    assert error.total == 2
+    assert "field 'status'" in error.problems[0].message
+    assert "at byte" in str(error.problems[1]) and "(record 4)" in str(error.problems[1])
+
+
+@pytest.mark.parametrize("data, says", [
+    (b"", "it is empty (0 bytes)"),
+    (b" \n\t\n", "it is empty: its 4 bytes are all blank space"),
+    (b"\xef\xbb\xbf", "it is empty (0 bytes)"),
+])
+def test_an_empty_file_says_it_is_empty(data, says):
+    error = rejected(data, "invalid_json")
+    assert str(error) == f"The file is not valid JSON: {says}"
+
+
+@given(datasets(min_size=2, max_size=6), st.data())
+def test_a_truncated_file_says_where_it_ends(dataset, data):
+    full = write(dataset)
+    records_start = full.index(b'"attendance_records":[\n') + 23
+    cut = data.draw(st.integers(min_value=records_start + 2, max_value=len(full) - 3))
+    message = str(rejected(full[:cut], "invalid_json"))
+    assert f"it ends at byte {cut:,}" in message and "cut short" in message
+    number = full[records_start:cut].count(b"\n") + 1  # the line being read when the file ends
+    # (cut just after a record's closing brace, that record is complete: the next one is named)
+    assert f"inside record {number}" in message or f"inside record {number + 1}" in message, message
+
+
+@given(st.binary(min_size=1, max_size=200))
+def test_no_parser_caret_debris(data):
+    try:
+        read(b'{"metadata":' + data).close()
+    except ValidationError as exc:
+        assert "^" not in str(exc) and "(right here)" not in str(exc) and "\n" not in str(exc)
+
+
+def test_the_library_says_file_and_the_web_says_uploaded_file():
+    from attgit.format.backup import for_upload
+
+    message = str(rejected(b"not json", "invalid_json"))
+    assert message.startswith("The file is not valid JSON") and "uploaded" not in message
+    assert for_upload(message).startswith("The uploaded file is not valid JSON")

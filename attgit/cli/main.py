@@ -12,7 +12,7 @@ import sys
 import click
 
 from attgit.cli.app import cli
-from attgit.errors import AttgitError, ExitCode
+from attgit.errors import AttgitError, ExitCode, problem_lines
 
 
 def invoke(argv=None, prog_name: str = "attgit") -> int:
@@ -39,6 +39,8 @@ def main(argv=None) -> None:
         code = invoke(argv)
     except AttgitError as exc:
         click.echo(f"attgit: error: {exc}", err=True)
+        for line in problem_lines(exc):
+            click.echo(line, err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("attgit: interrupted; nothing was half-applied", err=True)

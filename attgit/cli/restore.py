@@ -6,7 +6,6 @@ snapshot), import (a backup file), and export (write a backup file).
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import click
 
@@ -22,6 +21,7 @@ from attgit.cli.app import (
 )
 from attgit.errors import ConfigError
 from attgit.format import records as rec
+from attgit.ops.export import SINCE_RULE
 
 
 def _selection(companies, date_from, date_to):
@@ -92,17 +92,21 @@ def import_(app: App, file, strategy, preview, companies, date_from, date_to, as
     strategy = strategy or app.backend.default_strategy
     selection = _selection(companies, date_from, date_to)
     update, bar = apply_progress("import")
-    with read_backup(file) as backup, app.writing("import"), bar:
+    with read_backup(file, gnupghome=app.backend.gnupghome) as backup, app.writing("import"), bar:
         result = import_backup(app.repo, app.backend.db, app.author, backup, os.path.basename(file),
                                strategy=strategy, preview=preview, selection=selection, progress=update)
     if not preview:
         app.log("import", commit=result.commit or "", filename=os.path.basename(file),
                 added=result.counts.get("added", 0), updated=result.counts.get("updated", 0),
-                skipped=result.counts.get("unchanged", 0), records=result.counts.get("records_in_file", 0))
+                skipped=result.counts.get("skipped", 0), records=result.counts.get("records_in_file", 0),
+                pending=result.counts.get("pending", 0),
+                **({"warnings": result.warnings} if result.warnings else {}))
     _print_restore(result, as_json, what=f"import of {file}")
 
 
 def _print_restore(result, as_json: bool, what: str) -> None:
+    for warning in result.warnings:
+        click.echo(f"attgit: warning: {warning}", err=True)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -126,51 +130,43 @@ def _print_samples(samples) -> None:
     for kind, item in samples:
         if kind == "add":
             click.echo(click.style(f"+ {rec.describe_key(rec.key(item))}  {record_values(item)}", fg="green"))
+        elif kind == "delete":
+            click.echo(click.style(f"- {rec.describe_key(rec.key(item))}  {record_values(item)}", fg="red"))
         else:
             fields = ", ".join(f"{f}: {item.old[f]!r} -> {item.new[f]!r}" for f in item.fields)
             click.echo(click.style(f"~ {rec.describe_key(item.key)}  {fields}", fg="yellow"))
 
 
 @cli.command()
-@click.argument("output", type=click.Path(dir_okay=False, writable=True))
+@click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--type", "backup_type", type=click.Choice(["full", "incremental"]), default="full", show_default=True)
-@click.option("--since", metavar="DATE", help="With --type incremental: records updated on or after this date.")
+@click.option("--since", metavar="DATE", help="With --type incremental: records updated on or after this moment; "
+              + SINCE_RULE + ".")
+@click.option("--encrypt", "recipient", metavar="RECIPIENT",
+              help="Encrypt the file for this public key (key id, fingerprint or e-mail in the GnuPG home).")
 @pass_app
-def export(app: App, output, backup_type, since):
+def export(app: App, output, backup_type, since, recipient):
     """Write the database as a JSON backup file (the design document's format).
 
-    Example: attgit export /backups/attendance.json
+    The file is private (mode 0600) and appears only when complete; free disk
+    space is checked first.  With --encrypt it is an OpenPGP message that
+    `attgit import` decrypts with the private key in the GnuPG home.
+
+    Example: attgit export /backups/attendance.json --encrypt backups@example.com
     """
-    from attgit.format.backup import write_backup
+    from attgit.ops.export import export_backup, parse_since
 
-    extras = app.backend.extras
-    if "records_since" not in extras:
+    db = app.backend.db
+    if not hasattr(db, "records_since") or not hasattr(db, "companies_with_created_at"):
         raise ConfigError("this backend cannot export backup files")
-    records = _export_records(app, backup_type, since)
-    tmp = f"{output}.partial"
-    with open(tmp, "wb") as out:
-        summary = write_backup(out, extras["companies"](), records, backup_type=backup_type,
-                               created_by=app.author.name)
-    os.replace(tmp, output)
-    app.log("backup_" + backup_type, filename=os.path.basename(output), companies=summary.companies,
-            records=summary.records)
-    click.echo(f"wrote {output}: {summary.companies} companies, {summary.records:,} records")
-
-
-def _export_records(app: App, backup_type: str, since: Optional[str]):
-    import datetime as dt
-
-    if backup_type == "full":
-        if since:
-            raise click.UsageError("--since goes with --type incremental")
-        db = app.backend.db
-        return (r for c in db.companies() for r in db.records(c))
-    if not since:
+    if since and backup_type == "full":
+        raise click.UsageError("--since goes with --type incremental")
+    if backup_type == "incremental" and not since:
         raise click.UsageError("--type incremental needs --since DATE")
-    try:
-        moment = dt.datetime.fromisoformat(since)
-    except ValueError:
-        raise click.UsageError(f"--since {since!r} is not a date (YYYY-MM-DD) or ISO date-time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return app.backend.extras["records_since"](moment)
+    moment = parse_since(since, app.backend.time_zone) if since else None
+    summary = export_backup(db, output, backup_type=backup_type, since=moment, created_by=app.author.name,
+                            encrypt_to=recipient, gnupghome=app.backend.gnupghome)
+    app.log("backup_" + backup_type, filename=os.path.basename(output), companies=summary.companies,
+            records=summary.records, **({"encrypted_for": recipient} if recipient else {}))
+    sealed = f", encrypted for {recipient}" if recipient else ""
+    click.echo(f"wrote {output}: {summary.companies} companies, {summary.records:,} records{sealed}")

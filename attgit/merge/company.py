@@ -42,9 +42,11 @@ class MergeCounts:
 
     ``conflicts`` counts every conflict detected, ``pending`` those left for
     a person (strategy manual); a pending key is not counted as unchanged.
-    For an import, added + updated + unchanged + pending equals the number of
-    records in the file (Property 8); ``skipped`` is the design document's
-    name for ``unchanged``.
+    ``skipped`` is the design document's count: records left as the
+    database has them, i.e. unchanged + pending (a pending conflict keeps
+    the database's record until someone resolves it), so for an import under
+    every strategy added + updated + skipped equals the number of records in
+    the file (Property 8), with ``pending`` also reported apart.
     """
 
     added: int = 0
@@ -56,7 +58,7 @@ class MergeCounts:
 
     @property
     def skipped(self) -> int:
-        return self.unchanged
+        return self.unchanged + self.pending
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "skipped": self.skipped}
@@ -88,7 +90,7 @@ class CompanyMerge:
 
     @property
     def skipped(self) -> int:
-        return self.counts.unchanged
+        return self.counts.skipped
 
     def sorted_records(self) -> list:
         return sorted(self.records.values(), key=rec.sort_key)
@@ -273,8 +275,8 @@ def import_company(
 
     A key absent from ours is added, an identical record skipped, a
     different one decided by the strategy; nothing is ever deleted.  Counts
-    cover theirs' keys only: added + updated + unchanged + pending ==
-    len(theirs).
+    cover theirs' keys only: added + updated + skipped == added + updated +
+    unchanged + pending == len(theirs).
     """
     strategy = parse_strategy(strategy)
     builder = _Builder(company, ours, strategy)

@@ -39,6 +39,7 @@ class Plan:
 
     counts: PlanCounts = field(default_factory=PlanCounts)
     companies: dict = field(default_factory=dict)  # company -> (inserts, updates, deletes)
+    created: list = field(default_factory=list)  # names of the companies the plan creates
     #: the fingerprints the database had when the plan was computed
     expect: Optional[dict] = None
     #: when the plan folds in edits made meanwhile: the tree it leads to
@@ -57,6 +58,8 @@ class Plan:
         c.deletes += len(change.deletes)
         c.companies_created += int(change.create)
         c.companies_dropped += int(change.drop)
+        if change.create:
+            self.created.append(change.company)
         self.companies[change.company] = (len(change.inserts), len(change.updates), len(change.deletes))
 
     def __bool__(self) -> bool:
@@ -80,14 +83,17 @@ class Plan:
 
 
 def plan_between(old: Snapshot, new: Snapshot, companies: Optional[set] = None,
-                 keep: Optional[Callable[[dict], bool]] = None, builder=None) -> Plan:
+                 keep: Optional[Callable[[dict], bool]] = None, builder=None,
+                 samples: Optional[list] = None, sample_size: int = 200) -> Plan:
     """The plan that turns a database matching ``old`` into ``new``.
 
     Only companies whose blobs differ are parsed.  ``companies`` limits the
     plan to those names and ``keep(record)`` to matching records (selective
     restore: other records keep their ``old`` version, and companies are
     never dropped).  With a ``builder`` (a SnapshotBuilder based on ``old``)
-    the resulting records are written into it as well.
+    the resulting records are written into it as well.  ``samples``
+    receives the first ``sample_size`` changes, for a preview: ("add",
+    record), ("delete", record) or ("update", RecordChange).
     """
     from attgit.merge.diff import diff_company
 
@@ -103,11 +109,19 @@ def plan_between(old: Snapshot, new: Snapshot, companies: Optional[set] = None,
         if keep is not None:
             after = _select(before, after, keep)
         drop = company not in new_names and keep is None
-        change = diff_company(company, before, after).to_change(create=company not in old_names, drop=drop)
-        plan.add(change)
+        diff = diff_company(company, before, after)
+        if samples is not None:
+            _sample_diff(samples, diff, sample_size)
+        plan.add(diff.to_change(create=company not in old_names, drop=drop))
         if builder is not None:
             _record_result(builder, company, after, drop, new)
     return plan
+
+
+def _sample_diff(samples: list, diff, size: int) -> None:
+    for kind, items in (("add", diff.added), ("delete", diff.removed), ("update", diff.changed)):
+        for item in items[: max(size - len(samples), 0)]:
+            samples.append((kind, item))
 
 
 def _select(before: dict, after: dict, keep) -> dict:

@@ -8,6 +8,7 @@ by name at run time, so ``attgit`` itself never imports Django.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -32,6 +33,10 @@ class Backend:
     author: Optional[Author] = None
     default_strategy: str = "theirs"
     log: Callable[..., None] = field(default=_no_log)
+    #: the site's time zone: how ``--since`` dates are read (UTC without a site)
+    time_zone: Optional[dt.tzinfo] = None
+    #: the GnuPG home holding the private key of encrypted backup files
+    gnupghome: Optional[str] = None
     # Extra services a backend offers (e.g. Django's backup file export).
     extras: dict = field(default_factory=dict)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from attgit import fsutil
 from attgit.format.snapshot import Snapshot, SnapshotBuilder
 from attgit.repo.repository import Author, Repository
 from attgit.workingcopy import DatabaseState, WorkingCopy
@@ -104,6 +105,7 @@ def snapshot_database(
         # history it never had (reconcile loads main into it instead).
         return CommitResult(None, str(head) if head else None, kind or "full", 0, 0)
     dirty, scanned_all = dirty_companies(repo, db, fingerprints, full)
+    _check_room(repo, fingerprints, dirty)
     base = repo.snapshot(head)
     tree = database_tree(repo, db, base, dirty, set(fingerprints), progress).tree.id
     kind = kind or ("full" if scanned_all else "incremental")
@@ -117,6 +119,14 @@ def snapshot_database(
     repo.move_head(head, commit, f"attgit commit ({kind})")
     db.set_state(DatabaseState(str(commit), fingerprints))
     return CommitResult(str(commit), str(head) if head else None, kind, companies, records, sorted(dirty))
+
+
+def _check_room(repo: Repository, fingerprints: dict, dirty: set) -> None:
+    """Refuse (NoSpace) before writing a commit whose new blobs would not
+    fit: re-read companies' records x the average line (uncompressed, so a
+    generous estimate)."""
+    records = sum(fingerprints[c][0] for c in dirty if c in fingerprints)
+    fsutil.check_free_space(repo.path, fsutil.estimate(records), "the commit")
 
 
 def snapshot_trailers(kind: str, author: Author, companies: int, records: int, changed: int | None = None) -> dict:

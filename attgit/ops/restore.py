@@ -8,11 +8,15 @@ limited to some companies and a date range (selective restore).
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
+import logging
 from dataclasses import dataclass, field
 from typing import Optional
 
-from attgit.errors import ConflictsPending, UsageError
+from attgit.errors import ConflictsPending, DatabaseError, UsageError
 from attgit.format import records as rec
+from attgit.format.backup.common import ERROR_MESSAGES
 from attgit.format.snapshot import Snapshot, SnapshotBuilder, encode_sorted
 from attgit.merge.company import MergeCounts, import_company
 from attgit.merge.plan import Plan, plan_between
@@ -24,6 +28,8 @@ from attgit.ops.manual import start_manual
 from attgit.ops.mergestate import MergeState
 from attgit.repo.repository import Author, Repository
 from attgit.workingcopy import Progress, WorkingCopy
+
+log = logging.getLogger("attgit.restore")
 
 
 @dataclass
@@ -65,13 +71,16 @@ class RestoreResult:
     counts: dict = field(default_factory=dict)
     conflicts: list = field(default_factory=list)
     companies: dict = field(default_factory=dict)
-    #: the first SAMPLE_SIZE changes, for a preview: ("add", record) or
-    #: ("update", RecordChange with the fields that change)
+    #: the first SAMPLE_SIZE changes, for a preview: ("add", record),
+    #: ("update", RecordChange with the fields that change) or, for a
+    #: checkout, ("delete", record)
     samples: list = field(default_factory=list)
+    #: things a person should know that do not stop the restore (sentences)
+    warnings: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "conflicts": [c.to_dict() for c in self.conflicts],
-                "samples": [[kind, item if kind == "add" else item.to_dict()] for kind, item in self.samples]}
+                "samples": [[kind, item.to_dict() if kind == "update" else item] for kind, item in self.samples]}
 
 
 SAMPLE_SIZE = 200
@@ -90,6 +99,20 @@ def _sample(samples: list, mine: dict, change) -> None:
             return
         old = mine[rec.key(record)]
         samples.append(("update", RecordChange(rec.key(record), old, record, changed_fields(old, record))))
+
+
+@contextlib.contextmanager
+def _restoring():
+    """A database error while a restore writes says so in the design
+    document's words (``database_error``), then what the database said."""
+    try:
+        yield
+    except DatabaseError as exc:
+        prefix = ERROR_MESSAGES["database_error"]
+        text = str(exc)
+        if text.startswith(prefix):
+            raise
+        raise DatabaseError(f"{prefix}: {text}") from exc
 
 
 def _no_merge_in_progress(repo: Repository) -> None:
@@ -115,9 +138,10 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     target = repo.snapshot(target_oid)
     builder = SnapshotBuilder(repo.git, ours)
     keep = selection.keep if selection.by_date else None
-    plan = plan_between(ours, target, selection.companies, keep, builder)
+    samples: list = []
+    plan = plan_between(ours, target, selection.companies, keep, builder, samples, SAMPLE_SIZE)
     result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=plan.counts.to_dict(),
-                           companies=plan.companies)
+                           companies=plan.companies, samples=samples)
     if preview:
         return result
     tree = builder.write()
@@ -129,7 +153,8 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     trailers["Checkout-Of"] = str(target_oid)
     commit = repo.write_commit(tree, [head] if head else [], f"Checkout of {str(target_oid)[:10]} ({rev})",
                                trailers, author)
-    apply_and_move(repo, db, head, commit, plan, f"attgit checkout {rev}", progress)
+    with _restoring():
+        apply_and_move(repo, db, head, commit, plan, f"attgit checkout {rev}", progress)
     result.status, result.commit = "applied", str(commit)
     return result
 
@@ -152,9 +177,12 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection, samples)
     counts = {**outcome.counts.to_dict(), **outcome.plan.counts.to_dict(), "records_in_file": in_file}
     result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=counts,
-                           conflicts=outcome.conflicts, companies=outcome.plan.companies, samples=samples)
+                           conflicts=outcome.conflicts, companies=outcome.plan.companies, samples=samples,
+                           warnings=import_warnings(db, backup, outcome.plan))
     if preview:
         return result
+    for warning in result.warnings:
+        log.warning("import of %s: %s", name, warning)
     if outcome.pending:
         return start_manual(repo, db, author, head, None, None, name, outcome, result, kind="import")
     if head is not None and outcome.tree == ours.tree.id:
@@ -164,9 +192,10 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     trailers["Strategy"] = strategy
     trailers["Source"] = name.replace("\n", " ")[:200]
     summary = f"Import {name}: +{outcome.plan.counts.inserts} ~{outcome.plan.counts.updates}, " \
-              f"{outcome.counts.unchanged} skipped"
+              f"{outcome.counts.skipped} skipped"
     commit = repo.write_commit(outcome.tree, [head] if head else [], summary, trailers, author)
-    apply_and_move(repo, db, head, commit, outcome.plan, f"attgit import {name}", progress)
+    with _restoring():
+        apply_and_move(repo, db, head, commit, outcome.plan, f"attgit import {name}", progress)
     result.status, result.commit = "applied", str(commit)
     return result
 
@@ -189,6 +218,8 @@ def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selec
         conflicts.extend(result.conflicts)
         change = result.change
         change.create = company not in ours_names
+        if change.create:
+            change.created_at = backup.declared_companies.get(company)
         _sample(samples, mine, change)
         plan.add(change)
         if len(change) or change.create:
@@ -197,3 +228,59 @@ def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selec
     merged = Snapshot(repo.git, repo.git[tree])
     outcome = MergeOutcome(tree, plan, conflicts, counts, merged.count_records(), len(merged.companies()))
     return outcome, in_file
+
+
+# --- warnings -------------------------------------------------------------------
+
+def import_warnings(db: WorkingCopy, backup, plan: Plan) -> list:
+    """What the design document asks to warn about on a restore: records
+    whose company the file does not list (from the reader), companies the
+    restore creates, and an incremental file applied onto a database whose
+    latest change is older than the file's ``since``."""
+    warnings = [str(w) for w in backup.warnings]
+    created = sorted(plan.created)
+    if created:
+        shown = ", ".join(repr(c) for c in created[:10])
+        more = f" and {len(created) - 10} more" if len(created) > 10 else ""
+        warnings.append(f"{len(created)} compan{'y' if len(created) == 1 else 'ies'} not in the database "
+                        f"will be created automatically: {shown}{more}")
+    stale = _older_than_since(db, backup.metadata)
+    if stale:
+        warnings.append(stale)
+    return warnings
+
+
+def _older_than_since(db: WorkingCopy, metadata: dict) -> Optional[str]:
+    if metadata.get("backup_type") != "incremental" or not metadata.get("since"):
+        return None
+    since = _aware(metadata["since"])
+    latest = _latest_change(db)
+    if since is None or latest is False:
+        return None
+    if latest is not None and latest >= since:
+        return None
+    held = f"its latest change is at {latest.isoformat()}" if latest else "it holds no records"
+    return (f"this incremental backup holds the changes since {metadata['since']}, but the database is older "
+            f"({held}): changes made between the two are in neither; restore a full backup first")
+
+
+def _latest_change(db: WorkingCopy):
+    """The database's latest update time, None when it has no records, False
+    when its fingerprints do not say (a working copy without timestamps)."""
+    latest = None
+    for fingerprint in db.fingerprints().values():
+        if not fingerprint or not fingerprint[0]:
+            continue
+        moment = _aware(fingerprint[1]) if len(fingerprint) > 1 else None
+        if moment is None:
+            return False
+        latest = moment if latest is None or moment > latest else latest
+    return latest
+
+
+def _aware(text) -> Optional[_dt.datetime]:
+    try:
+        moment = _dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)

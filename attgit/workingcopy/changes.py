@@ -15,6 +15,8 @@ class CompanyChange:
     ``inserts`` and ``updates`` hold canonical records, ``deletes`` keys.
     ``create`` means the company row must exist first (Property 11);
     ``drop`` means the company itself goes (only a checkout does that).
+    ``created_at`` (a datetime, for a created company) keeps the creation
+    time a backup file recorded; None means now.
     """
 
     company: str
@@ -23,6 +25,7 @@ class CompanyChange:
     deletes: list = field(default_factory=list)
     create: bool = False
     drop: bool = False
+    created_at: object = None
 
     def __len__(self) -> int:
         return len(self.inserts) + len(self.updates) + len(self.deletes)

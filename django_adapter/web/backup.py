@@ -11,11 +11,10 @@ BackupLog, found by a strictly checked name, from that directory.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import secrets
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Optional
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,9 +24,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from attgit.errors import AttgitError
-from attgit.format.backup import write_backup
 from attgit.ops.commit import snapshot_database
 
+from .. import backups
 from ..audit import log_operation
 from ..backups import parse_since
 from ..models import AttendanceRecord, BackupLog, Job
@@ -142,8 +141,8 @@ def run_backup(job: Job, progress: jobs.Progress) -> dict:
     snap = snapshot_database(open_repository(), connect(), author, message=f"Snapshot at {backup_type} backup {name}")
     commit = snap.commit or snap.parent or ""
     path = backup_dir() / name
-    total = _expected_records(since)
-    summary = write_file(path, backup_type, since, author.name, progress.counter("Writing the backup file"), total)
+    summary = write_file(path, backup_type, since, author.name, progress.counter("Writing the backup file"),
+                         _expected_records(since))
     log_operation(f"backup_{backup_type}", job.user, filename=str(path), commit=commit,
                   companies=summary.companies, records=summary.records, since=since, job=str(job.pk),
                   snapshot="new" if snap.created else "unchanged")
@@ -154,31 +153,12 @@ def run_backup(job: Job, progress: jobs.Progress) -> dict:
 
 def write_file(path: Path, backup_type: str, since: Optional[dt.datetime], created_by: str,
                progress: Callable[[int, int], None], total: int = 0):
-    """Stream one consistent read of the database into ``path`` (through a
-    hidden partial file renamed into place when complete)."""
-    partial = path.with_name(f".{path.name}.partial")
-    wc = connect()
-    try:
-        with wc.consistent_read(), open(partial, "wb") as out:
-            os.chmod(partial, 0o600)
-            records = wc.records_since(since) if backup_type == "incremental" else wc.all_records()
-            summary = write_backup(out, wc.companies_with_created_at(), _counted(records, progress, total),
-                                   backup_type=backup_type, created_by=created_by, since=since)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return summary
+    """The backup file at ``path``, by the one writer
+    (:func:`django_adapter.backups.write_file`: free space checked, mode
+    0600, a hidden partial file renamed into place when complete)."""
+    return backups.write_file(path, backup_type, since, created_by, progress=progress, expected=total or None)
 
 
 def _expected_records(since: Optional[dt.datetime]) -> int:
     records = AttendanceRecord.objects.all()
     return (records.filter(updated_at__gte=since) if since else records).count()
-
-
-def _counted(records: Iterable[dict], progress: Callable[[int, int], None], total: int) -> Iterator[dict]:
-    done = 0
-    for done, record in enumerate(records, 1):
-        if done % 1000 == 0:
-            progress(done, max(total, done))
-        yield record
-    progress(done, max(total, done))

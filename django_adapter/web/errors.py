@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 
-from attgit.errors import AttgitError, ConflictsPending, Locked, NotFound, ValidationError
+from attgit.errors import AttgitError, ConflictsPending, Locked, NotFound, ValidationError, problem_lines
+from attgit.format.backup import for_upload
 
 #: HTTP status of each kind of error, the first match wins.
 _STATUS = (
@@ -30,13 +31,14 @@ def status_for(exc: AttgitError) -> int:
 
 def describe(exc: AttgitError) -> str:
     """The sentence to show: the library's own message, in the web's words
-    where the library speaks of command-line options."""
+    where the library speaks of command-line options or of a file (an
+    upload here), then each problem of a file that has several, one a line."""
     text = str(exc)
     if isinstance(exc, Locked):
         return f"{LOCKED} ({text.replace(' (or pass --wait SECONDS)', '')})"
     if isinstance(exc, ConflictsPending) and "attgit merge --abort" in text:
         return MERGING
-    return text
+    return "\n".join([for_upload(text), *(for_upload(line) for line in problem_lines(exc))])
 
 
 def say(request, exc: AttgitError) -> int:

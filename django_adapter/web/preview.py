@@ -23,10 +23,10 @@ from django.views.decorators.http import require_GET
 
 from attgit.errors import AttgitError, ValidationError
 from attgit.format.backup import read_backup
-from attgit.ops.compare import diff_database
 from attgit.ops.restore import checkout, import_backup
 
 from ..audit import log_operation
+from ..backups import gnupg_home
 from ..models import Job, Upload
 from ..repository import author_for, open_repository
 from ..workingcopy import connect
@@ -123,7 +123,7 @@ METADATA_SHOWN = ("created_at", "created_by", "backup_type", "since", "total_com
 def _preview_file(job: Job, progress: jobs.Progress) -> dict:
     upload = job_upload(job)
     try:
-        backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit(),
+        backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), gnupghome=gnupg_home(),
                              progress=progress.counter("Checking the file"))
     except ValidationError as exc:
         uploads.discard(upload)
@@ -134,7 +134,7 @@ def _preview_file(job: Job, progress: jobs.Progress) -> dict:
         result = import_backup(open_repository(), connect(), author_for(job.user), backup, upload.original_name,
                                strategy=job.params["strategy"], preview=True)
         metadata = {k: backup.metadata.get(k) for k in METADATA_SHOWN}
-        warnings = [str(w) for w in backup.warnings]
+        warnings = list(result.warnings)
     c = result.counts
     return {
         "kind": "file", "metadata": metadata, "warnings": warnings,
@@ -146,13 +146,20 @@ def _preview_file(job: Job, progress: jobs.Progress) -> dict:
     }
 
 
+def _sample_row(kind: str, item) -> display.Row:
+    """A row of the checkout's own sample of its changes (no second diff)."""
+    if kind == "add":
+        return display.new_row("add", item)
+    if kind == "delete":
+        return display.old_row("delete", item)
+    return display.change_row("update", item.old, item.new)
+
+
 def _preview_commit(job: Job, progress: jobs.Progress) -> dict:
     repo, db, target = open_repository(), connect(), job.params["commit"]
     progress.phase("Comparing with the database")
     result = checkout(repo, db, author_for(job.user), target, preview=True)
-    budget, rows = [PREVIEW_ROWS], []
-    for diff in diff_database(repo, db, target, companies=set(result.companies)):
-        rows += display.take(display.diff_rows(display.reversed_diff(diff), ("add", "delete", "update")), budget)
+    rows = [_sample_row(kind, item) for kind, item in result.samples[:PREVIEW_ROWS]]
     c = result.counts
     return {
         "kind": "commit", "rows": [row.to_dict() for row in rows],

@@ -28,6 +28,7 @@ from attgit.ops.mergestate import MergeState
 from attgit.ops.restore import checkout, import_backup
 
 from ..audit import log_operation
+from ..backups import gnupg_home
 from ..models import Job, Upload
 from ..repository import author_for, open_repository
 from ..workingcopy import connect
@@ -124,7 +125,7 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
     upload = job_upload(job)
     name, strategy = job.params["name"], job.params["strategy"]
     repo, db = open_repository(), connect()
-    with read_backup(uploads.path_of(upload), max_bytes=uploads.limit(),
+    with read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), gnupghome=gnupg_home(),
                      progress=progress.counter("Checking the file")) as backup:
         progress.phase("Comparing with the database")
         result = import_backup(repo, db, author_for(job.user), backup, name, strategy=strategy,
@@ -137,7 +138,8 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
                "companies_created": c.get("companies_created", 0)}
     log_operation("restore", job.user, commit=result.commit or "", filename=name, records=summary["records"],
                   added=summary["added"], updated=summary["updated"], skipped=summary["skipped"],
-                  conflicts=summary["conflicts"], strategy=strategy, status=result.status, job=str(job.pk))
+                  conflicts=summary["conflicts"], strategy=strategy, status=result.status, job=str(job.pk),
+                  pending=summary["pending"], **({"warnings": result.warnings} if result.warnings else {}))
     uploads.discard(upload)
     return summary
 

@@ -116,6 +116,8 @@ STATIC_ROOT = VAR_DIR / "static"
 ATTGIT_REPO = os.environ.get("ATTGIT_REPO", str(VAR_DIR / "repo.git"))
 ATTGIT_BACKUP_DIR = os.environ.get("ATTGIT_BACKUP_DIR", str(VAR_DIR / "backups"))
 ATTGIT_DEFAULT_STRATEGY = "theirs"
+# The GnuPG home whose private key decrypts encrypted backup files (None: $GNUPGHOME or ~/.gnupg).
+ATTGIT_GNUPGHOME = os.environ.get("ATTGIT_GNUPGHOME") or None
 ATTGIT_UPLOAD_LIMIT = 100 * 1024 * 1024  # the design document's 100 MB
 # The web pages keep uploaded backup files (under random ids) and the
 # progress of background jobs here, outside the web root like the backups.

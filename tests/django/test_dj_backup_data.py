@@ -130,7 +130,7 @@ def test_an_unwritable_output_is_a_clear_error_and_is_logged(tmp_path):
 
 
 def test_a_failed_backup_leaves_no_partial_file_and_logs_the_error(wc, tmp_path, monkeypatch):
-    import django_adapter.backups as backups
+    import attgit.format.backup as backup_format
 
     wc.bulk_load([rec.normalise({"ep_no": "E1", "company": "A", "date": "2025-01-01",
                                  "status": "P"})])
@@ -139,7 +139,7 @@ def test_a_failed_backup_leaves_no_partial_file_and_logs_the_error(wc, tmp_path,
         out.write(b'{"metadata": ')
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(backups, "write_backup", broken)
+    monkeypatch.setattr(backup_format, "write_backup", broken)
     with pytest.raises(CommandError, match="No space left"):
         call_command("backup_data", "--output", str(tmp_path / "x.json"))
     assert list(tmp_path.iterdir()) == []

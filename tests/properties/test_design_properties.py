@@ -134,3 +134,62 @@ def test_property_15_backup_then_restore_into_empty_database(tmp_path_factory, d
     with read_backup(path) as backup:
         import_backup(Repository.init(tmp / "r.git"), db, AUTHOR, backup, "b.json")
     assert content(db) == original
+
+
+# --- the same properties through the design document's Python API ------------------------------
+
+@given(db_data=datasets(max_size=15), file_data=datasets(max_size=15),
+       strategy=st.sampled_from(["backup_wins", "database_wins", "manual"]))
+def test_properties_5_to_8_and_11_through_the_services(tmp_path_factory, settings, db_data, file_data, strategy):
+    """RestoreService.restore_backup and ConflictResolver, under every
+    strategy: 5, 6, 7 and 11 as above; 8 (added + updated + skipped = the
+    file's records, pending conflicts counted as skipped and also apart) in
+    the result and in the BackupLog row."""
+    from attgit.ops.mergestate import MergeState
+    from django_adapter.services import ConflictResolver, RestoreService
+
+    db = reset()
+    load(db, db_data)
+    before = content(db)
+    tmp = tmp_path_factory.mktemp("s")
+    settings.ATTGIT_REPO = str(tmp / "r.git")
+    outcome = RestoreService().restore_backup(backup_of(file_data, tmp), merge_strategy=strategy)
+    assert outcome["success"], outcome
+    after = content(db)
+    assert outcome["added"] + outcome["updated"] + outcome["skipped"] == len(file_data)
+    differing = [r for r in file_data if rec.key(r) in before and before[rec.key(r)] != r]
+    assert outcome["pending"] == (len(differing) if strategy == "manual" else 0)
+    log = BackupLog.objects.get(operation="restore")
+    assert log.records_added + log.records_updated + log.records_skipped == len(file_data) == log.records_count
+    resolver = ConflictResolver()
+    for r in file_data:
+        k = rec.key(r)
+        assert resolver.detect_conflicts(r, before.get(k)) == (k in before and before[k] != r)  # 9, 10
+        assert after[k] == resolver.apply_merge_strategy(r, before.get(k), strategy)  # 5, 6, 7, 11
+    assert set(before) <= set(after)
+    assert {r["company"] for r in file_data} <= set(db.companies())
+    waiting = MergeState.load(Repository.open(tmp / "r.git"))
+    assert (waiting is not None and len(waiting.pending()) == len(differing)) if outcome["pending"] \
+        else waiting is None
+
+
+@given(data=datasets(max_size=20))
+def test_property_15_through_the_services(tmp_path_factory, settings, data):
+    """BackupService.create_backup, then RestoreService.restore_backup into
+    an empty database: the same records; validate_backup finds it valid and
+    the metadata counts what the file holds (2, 3)."""
+    from django_adapter.services import BackupService, RestoreService
+
+    db = reset()
+    load(db, data)
+    original = content(db)
+    tmp = tmp_path_factory.mktemp("srt")
+    settings.ATTGIT_REPO = str(tmp / "r.git")
+    made = BackupService().create_backup("full", output=tmp / "b.json")
+    assert made["success"] and made["record_count"] == len(data)
+    assert made["metadata"]["total_attendance_records"] == len(data)
+    assert made["metadata"]["total_companies"] == len(db.companies())
+    assert RestoreService().validate_backup(made["file_path"])["valid"]
+    db = reset()
+    assert RestoreService().restore_backup(made["file_path"])["success"]
+    assert content(db) == original

@@ -13,11 +13,13 @@ from attgit.format.backup.common import (
     ERROR_MESSAGES,
     FILE_FIELDS,
     FORMAT_VERSION,
+    MESSAGES,
     SUPPORTED_VERSIONS,
     BackupSummary,
+    for_upload,
 )
 from attgit.format.backup.reader import BackupFile, read_backup
 from attgit.format.backup.writer import write_backup
 
-__all__ = ["BACKUP_TYPES", "ERROR_MESSAGES", "FILE_FIELDS", "FORMAT_VERSION", "SUPPORTED_VERSIONS",
-           "BackupSummary", "BackupFile", "read_backup", "write_backup"]
+__all__ = ["BACKUP_TYPES", "ERROR_MESSAGES", "FILE_FIELDS", "FORMAT_VERSION", "MESSAGES", "SUPPORTED_VERSIONS",
+           "BackupFile", "BackupSummary", "for_upload", "read_backup", "write_backup"]

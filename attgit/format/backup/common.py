@@ -25,7 +25,7 @@ BACKUP_TYPES = ("full", "incremental")
 
 
 #: User-facing messages: the design document's, then attgit's own in the same
-#: voice.  Every rejection's message starts with one of them.
+#: voice.  The web pages show these (a person there has uploaded the file).
 ERROR_MESSAGES = {
     "invalid_json": "The uploaded file is not valid JSON",
     "missing_metadata": "Backup file is missing required metadata",
@@ -39,7 +39,20 @@ ERROR_MESSAGES = {
     "count_mismatch": "Backup file metadata counts do not match its content",
     "too_large": "Backup file is larger than the allowed size",
     "unreadable": "Backup file cannot be read",
+    "cannot_decrypt": "Backup file cannot be decrypted",
 }
+
+
+#: The same in the library's own words, which every rejection's message
+#: starts with: a file read from disk was not uploaded (the web pages say
+#: "uploaded" again, see :func:`for_upload`).
+MESSAGES = {**ERROR_MESSAGES, "invalid_json": "The file is not valid JSON"}
+
+
+def for_upload(text: str) -> str:
+    """A rejection's message in the design document's words for an upload."""
+    plain = MESSAGES["invalid_json"]
+    return ERROR_MESSAGES["invalid_json"] + text[len(plain):] if text.startswith(plain) else text
 
 
 #: A record's fields in the file, in the order the design document lists them.
@@ -90,16 +103,18 @@ class BackupSummary(NamedTuple):
     companies: int
     records: int
     bytes: int
+    #: the file's metadata object, as written
+    metadata: Optional[dict] = None
 
 
 def _fail(kind: str, detail: str, where: Optional[str] = None) -> ValidationError:
-    return ValidationError(f"{ERROR_MESSAGES[kind]}: {detail}", where)
+    return ValidationError(f"{MESSAGES[kind]}: {detail}", where)
 
 
 def _prefixed(exc: ValidationError, kind: str) -> ValidationError:
     """The same error (class, ``where``, ``expected``/``got``) with the
     user-facing message in front."""
-    exc.message = f"{ERROR_MESSAGES[kind]}: {exc.message}"
+    exc.message = f"{MESSAGES[kind]}: {exc.message}"
     exc.args = (f"{exc.message} ({exc.where})" if exc.where else exc.message,)
     return exc
 

@@ -25,7 +25,9 @@ def _read_fast(f: BinaryIO, v: _Validator) -> None:
     """Parse the layout :func:`write_backup` writes, line by line.
 
     Any deviation raises _NotFast: the streaming parser then decides,
-    so this path never rejects valid JSON for its formatting.
+    so this path never rejects valid JSON for its formatting.  Where an
+    item's line is not JSON, _NotFast carries the place (byte offset, item)
+    for the streaming parser's message.
     """
     lines = iter(functools.partial(f.readline, _MAX_LINE), b"")
     first = _line(lines)
@@ -33,9 +35,9 @@ def _read_fast(f: BinaryIO, v: _Validator) -> None:
         raise _NotFast
     v.on_metadata(_loads(first[12:-1]))
     _expect(lines, b'"companies":[')
-    _items(lines, v.on_company, (b"],",))
+    _items(lines, v.on_company, (b"],",), _Place(f, v, "company"))
     _expect(lines, b'"attendance_records":[')
-    if _items(lines, v.on_record, (b"]}", b"]")) == b"]":
+    if _items(lines, v.on_record, (b"]}", b"]"), _Place(f, v, "record")) == b"]":
         _expect(lines, b"}")
     for rest in lines:
         if rest.strip(_JSON_WS):
@@ -61,7 +63,26 @@ def _loads(data: bytes) -> Any:
         raise _NotFast from None
 
 
-def _items(lines: Iterator[bytes], handle: Callable[[Any], None], closing: tuple) -> bytes:
+class _Place:
+    """Where an item line of the fast path sits: for messages only."""
+
+    def __init__(self, f: BinaryIO, v: _Validator, what: str):
+        self.f, self.v, self.what = f, v, what
+
+    def broken(self, raw: bytes, exc: Exception) -> "_NotFast":
+        """_NotFast carrying the byte offset where the line's JSON broke and
+        which item it is (for the streaming parser's message)."""
+        try:
+            start = self.f.tell() - len(raw)
+        except (OSError, ValueError):
+            return _NotFast()
+        lead = len(raw) - len(raw.lstrip(_JSON_WS))
+        number = self.v.record_count + 1 if self.what == "record" else self.v.company_entries + 1
+        at_end = not raw.endswith(b"\n")  # the file's last line, with no end: cut short
+        return _NotFast((start + lead + getattr(exc, "pos", 0), f"{self.what} {number}", at_end))
+
+
+def _items(lines: Iterator[bytes], handle: Callable[[Any], None], closing: tuple, place: _Place) -> bytes:
     """Hand each item line to ``handle``; return the closing line."""
     loads, comma = orjson.loads, None
     for raw in lines:
@@ -75,8 +96,8 @@ def _items(lines: Iterator[bytes], handle: Callable[[Any], None], closing: tuple
         comma = line.endswith(b",")
         try:
             item = loads(line[:-1] if comma else line)
-        except orjson.JSONDecodeError:
-            raise _NotFast from None
+        except orjson.JSONDecodeError as exc:
+            raise place.broken(raw, exc) from None
         handle(item)
     raise _NotFast
 
@@ -95,26 +116,75 @@ def _read_stream(f: BinaryIO, v: _Validator) -> None:
         _document(events, v)
         for _ in events:  # ijson rejects anything after the document
             raise _fail("invalid_json", "content after the end of the document")
+    except _Truncated:
+        raise _cut_short(f, v) from None
     except ValidationError:
         raise
     except ijson.JSONError as exc:
-        raise _fail("invalid_json", _json_error_text(exc)) from None
+        text = _json_error_text(exc)
+        if "premature EOF" in text or "incomplete" in text.lower() or _ends_broken(v):
+            raise _cut_short(f, v) from None
+        raise _fail("invalid_json", _located(text, v)) from None
     except (ValueError, UnicodeError, OverflowError) as exc:
-        raise _fail("invalid_json", _short(str(exc), 120)) from None
+        if _ends_broken(v):
+            raise _cut_short(f, v) from None
+        raise _fail("invalid_json", _located(_short(str(exc), 120), v)) from None
+
+
+def _ends_broken(v: _Validator) -> bool:
+    """Whether the fast path saw the break on the file's last, unfinished
+    line (a file cut inside a character reads as bad UTF-8, not as EOF)."""
+    return v.broken_at is not None and v.broken_at[2]
+
+
+class _Truncated(Exception):
+    """The event stream ended inside the document."""
+
+
+def _cut_short(f: BinaryIO, v: _Validator) -> ValidationError:
+    """The file stops before the document ends: say so, where, and in which item."""
+    try:
+        end = f.seek(0, 2)
+    except (OSError, ValueError):
+        end = None
+    at = f"at byte {end:,}" if end is not None else "early"
+    return _fail("invalid_json", f"it is cut short: it ends {at}, inside {_section_place(v)} "
+                 "(truncated: copy or download it again)")
+
+
+def _section_place(v: _Validator) -> str:
+    if v.in_section == "attendance_records":
+        return f"record {v.record_count + 1}"
+    if v.in_section == "companies":
+        return f"company {v.company_entries + 1} of the company list"
+    return "the metadata" if v.in_section == "metadata" else "the document"
+
+
+def _located(text: str, v: _Validator) -> str:
+    """The parser's complaint with its place: the fast path's byte offset and
+    item when it saw the same break, else the item being read."""
+    text = text.rstrip(". ")
+    if v.broken_at is not None:
+        offset, item, _at_end = v.broken_at
+        return f"{text} at byte {offset:,} ({item})"
+    return f"{text} (in {_section_place(v)})"
 
 
 def _json_error_text(exc: Exception) -> str:
+    """The parser's message, first line only: its caret drawing of the
+    context is no help in a one-line message."""
     text = exc.args[0] if exc.args else str(exc)
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    return " ".join(str(text).split())[:160] or "unexpected content"
+    first = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    return " ".join(first.split())[:160] or "unexpected content"
 
 
 def _next(events: Iterator[tuple]) -> tuple:
     try:
         return next(events)
     except StopIteration:
-        raise _fail("invalid_json", "the file ends in the middle of the document") from None
+        raise _Truncated from None
 
 
 _SECTIONS = {"companies": "on_company", "attendance_records": "on_record"}
@@ -133,6 +203,7 @@ def _document(events: Iterator[tuple], v: _Validator) -> None:
             raise _fail("invalid_schema", f"top-level key {_short(name)} appears twice")
         seen.add(name)
         event, value = _next(events)
+        v.in_section = name
         if name == "metadata":
             v.on_metadata(_build(event, value, events, MAX_DEPTH))
         elif name in _SECTIONS:
@@ -140,6 +211,7 @@ def _document(events: Iterator[tuple], v: _Validator) -> None:
         else:
             _build(event, value, events, MAX_DEPTH)
             v.warnings.append(f"unknown top-level key {_short(name)} ignored")
+        v.in_section = None
     if "metadata" not in seen:
         raise _fail("missing_metadata", "there is no 'metadata' object")
     for name in ("companies", "attendance_records"):

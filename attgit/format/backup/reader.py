@@ -13,7 +13,8 @@ from typing import Any, BinaryIO, Callable, Iterator, Optional, Union
 
 import orjson
 
-from attgit.errors import NotFound, UsageError
+from attgit.errors import NotFound, Problems, UsageError, ValidationError
+from attgit.format.backup import crypto
 from attgit.format.backup.common import _fail
 from attgit.format.backup.parsers import _NotFast, _read_fast, _read_stream
 from attgit.format.backup.spool import _Spool
@@ -34,6 +35,8 @@ class BackupFile:
         self.declared_companies: dict = validator.companies
         self.total_records: int = validator.record_count
         self.size = size
+        #: whether the file was OpenPGP-encrypted (and decrypted to read it)
+        self.encrypted = False
         self._spool = spool
 
     def companies(self) -> list:
@@ -68,17 +71,31 @@ def read_backup(
     *,
     max_bytes: Optional[int] = None,
     progress: Optional[Callable[[int, int], None]] = None,
+    gnupghome: Optional[str] = None,
 ) -> BackupFile:
     """Read and validate a whole backup file; raise ValidationError if bad.
 
     ``source`` is a path or a binary file object (a non-seekable stream is
-    copied to a temporary file first).  Nothing is returned before every
-    byte has been checked.  ``progress(records, expected_total)`` is called
-    every 1,000 records.
+    copied to a temporary file first).  An OpenPGP-encrypted file is
+    decrypted first with the private key in ``gnupghome`` (see
+    :mod:`.crypto`).  Nothing is returned before every byte has been
+    checked.  ``progress(records, expected_total)`` is called every 1,000
+    records.
     """
-    with _opened(source, max_bytes) as (f, size):
-        validator = _validate(f, progress)
-    return BackupFile(validator, validator.spool, size)
+    with _opened(source, max_bytes) as (f, size), crypto.plaintext(f, gnupghome) as (plain, encrypted):
+        if encrypted:
+            _check_plain_size(plain, max_bytes)
+        validator = _validate(plain, progress)
+    backup = BackupFile(validator, validator.spool, size)
+    backup.encrypted = encrypted
+    return backup
+
+
+def _check_plain_size(plain: BinaryIO, max_bytes: Optional[int]) -> None:
+    size = plain.seek(0, io.SEEK_END)
+    plain.seek(0)
+    if max_bytes is not None and size > max_bytes:
+        raise _fail("too_large", f"the decrypted file is {size:,} bytes, the limit is {max_bytes:,}")
 
 
 def _validate(f: BinaryIO, progress) -> _Validator:
@@ -87,18 +104,42 @@ def _validate(f: BinaryIO, progress) -> _Validator:
     if f.read(3) == b"\xef\xbb\xbf":  # tolerate a UTF-8 byte order mark
         start += 3
     f.seek(start)
+    _refuse_empty(f, start)
     try:
         return _run(f, _read_fast, progress)
-    except _NotFast:
+    except _NotFast as exc:
+        broken_at = exc.args[0] if exc.args else None
         f.seek(start)
-    return _run(f, _read_stream, progress)
+    return _run(f, _read_stream, progress, broken_at)
 
 
-def _run(f: BinaryIO, parse: Callable, progress) -> _Validator:
+def _refuse_empty(f: BinaryIO, start: int) -> None:
+    """An empty file (or one of blank space only) is said to be empty, not
+    "not valid JSON"."""
+    head = f.read(1 << 16)
+    f.seek(start)
+    if head.strip(b" \t\r\n"):
+        return
+    size = f.seek(0, io.SEEK_END) - start
+    f.seek(start)
+    if size == 0:
+        raise _fail("invalid_json", "it is empty (0 bytes)")
+    if size <= len(head):
+        raise _fail("invalid_json", f"it is empty: its {size:,} bytes are all blank space")
+
+
+def _run(f: BinaryIO, parse: Callable, progress, broken_at: Optional[tuple] = None) -> _Validator:
     validator = _Validator(_Spool(), progress)
+    validator.broken_at = broken_at
     try:
         parse(f, validator)
         validator.finish()
+    except ValidationError as exc:
+        validator.spool.close()
+        if validator.problems and not isinstance(exc, Problems) and exc not in validator.problems:
+            # the structure broke after item problems: list those first
+            raise Problems([*validator.problems, exc], validator.problem_count + 1) from None
+        raise
     except BaseException:
         validator.spool.close()
         raise

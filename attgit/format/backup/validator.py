@@ -1,6 +1,12 @@
 """Validation of a backup file, item by item: metadata, companies, records,
-checksums, duplicate keys, and the metadata's counts at the end.  Every
-rejection is a ValidationError that names the place.
+checksums, duplicate keys, and the metadata's counts at the end.
+
+Every problem is a ValidationError that names the place (record number,
+key, field).  Problems in items are collected, not raised at the first, so
+one reading lists them all (the first :data:`MAX_PROBLEMS`, and how many
+more); a file whose structure is broken (not JSON, no metadata object)
+stops at once, since nothing after it can be placed.  A valid file pays
+nothing for this: the lists stay empty.
 """
 
 
@@ -12,7 +18,7 @@ from typing import Any, Callable, Optional
 
 import orjson
 
-from attgit.errors import ChecksumMismatch, ValidationError
+from attgit.errors import ChecksumMismatch, Problems, ValidationError
 from attgit.format import records as rec
 from attgit.format.backup.common import (
     _SORT_KEYS,
@@ -35,6 +41,9 @@ from attgit.format.backup.common import (
 )
 from attgit.format.backup.spool import _Spool
 
+#: Problems listed one by one; beyond this they are only counted.
+MAX_PROBLEMS = 100
+
 
 class _Validator:
     """Checks each part of a backup file as a parser hands it over, and
@@ -52,26 +61,48 @@ class _Validator:
         self.seen_keys: set = set()  # hash() of each key; a hit is checked exactly later
         self.suspects: list = []  # (record number, key) whose hash was seen before
         self.warnings: list = []
+        self.problems: list = []  # the first MAX_PROBLEMS ValidationErrors
+        self.problem_count = 0
+        self.in_section: Optional[str] = None  # the top-level key being read (for messages)
+        self.broken_at: Optional[tuple] = None  # (byte offset, item) where an item line's JSON broke
+
+    def problem(self, exc: ValidationError) -> None:
+        """Note a problem and go on reading."""
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(exc)
 
     # metadata ------------------------------------------------------------------
     def on_metadata(self, obj: Any) -> None:
         if not isinstance(obj, dict):
             raise _fail("missing_metadata", f"'metadata' must be an object, not {_kind(obj)}")
+        self.metadata = obj
         for name, kind in REQUIRED_METADATA.items():
             if name not in obj:
-                raise _fail("missing_metadata", f"field {name!r} is missing", "metadata")
-            if type(obj[name]) is not kind:
-                raise _fail("invalid_schema", f"field {name!r} must be {_kind_name(kind)}, "
-                            f"not {_kind(obj[name])}", "metadata")
+                self.problem(_fail("missing_metadata", f"field {name!r} is missing", "metadata"))
+            elif type(obj[name]) is not kind:
+                self.problem(_fail("invalid_schema", f"field {name!r} must be {_kind_name(kind)}, "
+                                   f"not {_kind(obj[name])}", "metadata"))
         for name, value in obj.items():
-            _check_scalar(value, name, "metadata")
-        _check_metadata_values(obj)
-        self.metadata = obj
+            self._try(_check_scalar, value, name, "metadata")
+        for check in _METADATA_CHECKS:
+            self._try(check, obj)
+
+    def _try(self, check: Callable, *args) -> bool:
+        """Run one check; a failure is noted as a problem.  True if it passed."""
+        try:
+            check(*args)
+        except ValidationError as exc:
+            self.problem(exc)
+            return False
+        return True
 
     # companies -----------------------------------------------------------------
     def on_company(self, obj: Any) -> None:
         self.company_entries += 1
-        where = f"company {self.company_entries}"
+        self._try(self._company, obj, f"company {self.company_entries}")
+
+    def _company(self, obj: Any, where: str) -> None:
         if not isinstance(obj, dict):
             raise _fail("invalid_schema", f"a company must be an object, not {_kind(obj)}", where)
         _check_keys(obj, COMPANY_KEYS, ("name", "checksum"), where)
@@ -92,16 +123,21 @@ class _Validator:
         self.record_count = n = self.record_count + 1
         # quick() fetches the 9 fields: with "checksum" and 10 keys in all,
         # the keys are exactly RECORD_KEYS.
+        record = None
         if type(obj) is dict and len(obj) == 10 and "checksum" in obj:
             record = self.canon.quick(obj)
-            if record is None:
+        if record is None:
+            try:
                 record = self._full(obj, n)
-        else:
-            record = self._full(obj, n)
+            except ValidationError as exc:
+                for one in exc.problems:
+                    self.problem(one)
+                return
         body = _dumps(record, option=_SORT_KEYS)  # records.canonical_bytes, inlined
         stored = obj["checksum"]
         if _sha256(body).hexdigest() != stored:
-            self._checksum_error(record, stored, n)
+            self.problem(self._checksum_error(record, stored, n))
+            return
         k = (record["ep_no"], record["company"], record["date"])
         h = hash(k)
         if h in self.seen_keys:
@@ -113,32 +149,37 @@ class _Validator:
             self.progress(n, self._expected_total())
 
     def _full(self, obj: Any, n: int) -> dict:
-        """The careful path: shape, then normalise, with precise messages."""
+        """The careful path: shape, then normalise, with precise messages
+        (every faulty field of the record, as Problems when more than one)."""
         where = _record_where(n, obj)
         if not isinstance(obj, dict):
             raise _fail("invalid_schema", f"a record must be an object, not {_kind(obj)}", where)
         _check_keys(obj, RECORD_KEYS | IGNORED_RECORD_KEYS, REQUIRED_RECORD_KEYS, where)
+        problems = []
         for name in (*FILE_FIELDS, "checksum"):
             value = obj.get(name)
             if value is not None and type(value) is not str:
-                raise _fail("invalid_schema", f"field {name!r} must be text, "
-                            f"not {_kind(value)}", where)
-            _check_scalar(value, name, where)
+                problems.append(_fail("invalid_schema", f"field {name!r} must be text, "
+                                      f"not {_kind(value)}", where))
+                continue
+            _collect(problems, _check_scalar, value, name, where)
         for name in sorted(IGNORED_RECORD_KEYS & obj.keys()):
-            _check_scalar(obj[name], name, where)
-        try:
-            return self.canon.full(obj, where)
-        except ValidationError as exc:
-            raise _prefixed(exc, "invalid_schema") from None
+            _collect(problems, _check_scalar, obj[name], name, where)
+        if not problems:
+            try:
+                return self.canon.full(obj, where)
+            except ValidationError:
+                problems = _field_problems(obj, where)
+        raise problems[0] if len(problems) == 1 else Problems(problems)
 
-    def _checksum_error(self, record: dict, stored: Any, n: int) -> None:
+    def _checksum_error(self, record: dict, stored: Any, n: int) -> ValidationError:
         where = f"record {n}: {rec.describe_key(rec.key(record))}"
         shown = stored if isinstance(stored, str) and len(stored) <= 70 else _short(stored, 70)
-        raise _prefixed(ChecksumMismatch(shown, rec.checksum(record), where), "checksum_mismatch")
+        return _prefixed(ChecksumMismatch(shown, rec.checksum(record), where), "checksum_mismatch")
 
     def _expected_total(self) -> int:
-        meta = self.metadata or {}
-        return meta.get("total_attendance_records", 0)
+        total = (self.metadata or {}).get("total_attendance_records", 0)
+        return total if type(total) is int else 0
 
     # the end ---------------------------------------------------------------------
     def finish(self) -> None:
@@ -149,6 +190,8 @@ class _Validator:
         self._check_counts()
         self._check_duplicates()
         self._warn_unlisted_companies()
+        if self.problems:
+            raise self.problems[0] if self.problem_count == 1 else Problems(self.problems, self.problem_count)
 
     def _check_counts(self) -> None:
         meta = self.metadata
@@ -156,9 +199,9 @@ class _Validator:
             ("total_companies", self.company_entries, "companies"),
             ("total_attendance_records", self.record_count, "attendance records"),
         ):
-            if meta[name] != found:
-                raise _fail("count_mismatch", f"metadata says {meta[name]} {what}, "
-                            f"the file holds {found}", f"metadata.{name}")
+            if type(meta.get(name)) is int and meta[name] != found:
+                self.problem(_fail("count_mismatch", f"metadata says {meta[name]} {what}, "
+                            f"the file holds {found}", f"metadata.{name}"))
 
     def _check_duplicates(self) -> None:
         """Confirm each suspected duplicate exactly, one company at a time."""
@@ -175,8 +218,8 @@ class _Validator:
                     found[k] = found.get(k, 0) + 1
             for n, k in suspects:
                 if found.get(k, 0) > 1:
-                    raise _fail("duplicate_record", f"the key {rec.describe_key(k)} appears again",
-                                f"record {n}")
+                    self.problem(_fail("duplicate_record", f"the key {rec.describe_key(k)} appears again",
+                                       f"record {n}"))
         self.seen_keys = set()
 
     def _warn_unlisted_companies(self) -> None:
@@ -188,6 +231,29 @@ class _Validator:
                 f"{ERROR_MESSAGES['company_mismatch']}: {shown}{more} "
                 "are not in the file's company list and will be created"
             )
+
+
+#: A valid value for each field: a faulty record's fields are checked one at a
+#: time against it, so every faulty field is named, not only the first.
+_VALID = {"ep_no": "x", "ep_name": "", "company": "x", "date": "2000-01-01", "shift": "",
+          "status": "P", "in_time": None, "out_time": None, "overstay": ""}
+
+
+def _field_problems(obj: dict, where: str) -> list:
+    """One problem per field that :func:`records.normalise` refuses."""
+    problems = []
+    for field_name in rec.FIELDS:
+        value = obj.get("company_name" if field_name == "company" else field_name)
+        _collect(problems, rec.normalise, {**_VALID, field_name: value}, where)
+    return [_prefixed(p, "invalid_schema") for p in problems] or [
+        _fail("invalid_schema", "the record is not valid", where)]
+
+
+def _collect(problems: list, check: Callable, *args) -> None:
+    try:
+        check(*args)
+    except ValidationError as exc:
+        problems.append(exc)
 
 
 def _kind(value: Any) -> str:
@@ -224,23 +290,39 @@ def _check_scalar(value: Any, name: str, where: str) -> None:
         raise _fail("invalid_schema", f"field {_short(name)} holds an absurd number", where)
 
 
-def _check_metadata_values(meta: dict) -> None:
-    if meta["version"] not in SUPPORTED_VERSIONS:
+def _check_version(meta: dict) -> None:
+    if "version" in meta and meta["version"] not in SUPPORTED_VERSIONS:
         raise _fail("unsupported_version", f"version {_short(meta['version'])}; this attgit reads "
                     f"{', '.join(SUPPORTED_VERSIONS)}", "metadata")
-    if meta["backup_type"] not in BACKUP_TYPES:
+
+
+def _check_backup_type(meta: dict) -> None:
+    if "backup_type" in meta and meta["backup_type"] not in BACKUP_TYPES:
         raise _fail("invalid_schema", f"backup_type must be one of {', '.join(BACKUP_TYPES)}, "
                     f"got {_short(meta['backup_type'])}", "metadata")
+
+
+def _check_totals(meta: dict) -> None:
     for name in ("total_companies", "total_attendance_records"):
-        if meta[name] < 0:
+        if type(meta.get(name)) is int and meta[name] < 0:
             raise _fail("invalid_schema", f"field {name!r} must not be negative", "metadata")
-    _optional_datetime(meta["created_at"], "created_at", "metadata")
+
+
+def _check_created_at(meta: dict) -> None:
+    if type(meta.get("created_at")) is str:
+        _optional_datetime(meta["created_at"], "created_at", "metadata")
+
+
+def _check_since(meta: dict) -> None:
     since = meta.get("since")
     if since is not None:
         if type(since) is not str:
             raise _fail("invalid_schema", f"field 'since' must be text, not {_kind(since)}",
                         "metadata")
         _optional_datetime(since, "since", "metadata")
+
+
+_METADATA_CHECKS = (_check_version, _check_backup_type, _check_totals, _check_created_at, _check_since)
 
 
 def _optional_datetime(value: Any, name: str, where: str) -> Optional[_dt.datetime]:

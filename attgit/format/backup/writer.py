@@ -31,7 +31,8 @@ def write_backup(
 ) -> BackupSummary:
     """Write a backup file to the binary stream ``out``, streaming.
 
-    ``companies`` are {"name", "created_at"} (a datetime or None) or plain
+    ``companies`` are {"name", "created_at", "id"} (created_at a datetime
+    or None; id the database's, informative only, else the position) or plain
     names; ``records`` canonical records with unique keys (anything
     :func:`records.normalise` accepts is normalised).  A company referenced
     only by records is added to the company list.  Records are spooled to a
@@ -46,21 +47,24 @@ def write_backup(
     with tempfile.TemporaryFile(prefix="attgit-backup-") as spool:
         count, referenced = _spool_records(spool, records)
         for name in sorted(referenced - set(listed)):
-            listed[name] = None
+            listed[name] = (None, None)
         meta = _metadata(backup_type, created_by, created_at, since, len(listed), count)
         written = _write_document(out, meta, listed, spool)
-    return BackupSummary(len(listed), count, written)
+    return BackupSummary(len(listed), count, written, meta)
 
 
 def _company_entries(companies: Iterable[Union[Mapping, str]]) -> dict:
-    """name -> created_at, in the given order; a name given twice is an error."""
+    """name -> (created_at, id), in the given order; a name given twice is an error."""
     listed: dict = {}
     for n, item in enumerate(companies, 1):
         raw = {"name": item} if isinstance(item, str) else item
         name = rec.company_name(raw.get("name"), f"company {n}")
         if name in listed:
             raise ValidationError(f"company {name!r} is given twice", f"company {n}")
-        listed[name] = raw.get("created_at")
+        company_id = raw.get("id")
+        if company_id is not None and type(company_id) is not int:
+            raise ValidationError(f"company id must be an integer, got {company_id!r}", f"company {n}")
+        listed[name] = (raw.get("created_at"), company_id)
     return listed
 
 
@@ -121,19 +125,21 @@ def _since_text(since) -> Optional[str]:
     return since.isoformat()
 
 
-def _company_line(n: int, name: str, created_at) -> bytes:
+def _company_line(n: int, name: str, created_at, company_id: Optional[int]) -> bytes:
     digest = hashlib.sha256(orjson.dumps({"name": name})).hexdigest()
     if isinstance(created_at, _dt.datetime):
         when = _iso_z(created_at)
     else:  # None, or an ISO text the reader will accept
         _optional_datetime(created_at, "created_at", f"company {n} ({name})")
         when = created_at
-    return orjson.dumps({"id": n, "name": name, "created_at": when, "checksum": digest})
+    return orjson.dumps({"id": n if company_id is None else company_id, "name": name, "created_at": when,
+                         "checksum": digest})
 
 
 def _write_document(out: BinaryIO, meta: dict, companies: dict, spool: BinaryIO) -> int:
     """Metadata line, one line per company, then the spooled record lines."""
-    lines = [_company_line(n, name, when) for n, (name, when) in enumerate(companies.items(), 1)]
+    lines = [_company_line(n, name, when, company_id)
+             for n, (name, (when, company_id)) in enumerate(companies.items(), 1)]
     head = b"".join([
         b'{"metadata":', orjson.dumps(meta), b",\n",
         b'"companies":[\n', b",\n".join(lines), b"\n" if lines else b"", b"],\n",

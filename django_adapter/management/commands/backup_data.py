@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError
+from attgit.ops.export import SINCE_RULE
 
 from ...backups import BACKUP_TYPES, create_backup, default_path, parse_since
 from ...models import User
@@ -20,21 +21,27 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--type", choices=BACKUP_TYPES, default="full", dest="backup_type",
                             help="full (default) or incremental")
-        parser.add_argument("--since", help="incremental: records updated on or after this "
-                                            "date (YYYY-MM-DD) or ISO date-time")
+        parser.add_argument("--since", help="incremental: records updated on or after this moment; "
+                                            + SINCE_RULE)
         parser.add_argument("--output", help="file to write (default: a timestamped file "
                                              "in ATTGIT_BACKUP_DIR)")
+        parser.add_argument("--encrypt", metavar="RECIPIENT", dest="recipient",
+                            help="encrypt the file for this public key (key id, fingerprint or e-mail in "
+                                 "ATTGIT_GNUPGHOME); restore_data and the restore page decrypt it")
         parser.add_argument("--user", help="username recorded as the backup's creator")
         parser.add_argument("--database", default="default", help="database alias")
 
-    def handle(self, *args, backup_type, since, output, user, database, **options):
+    def handle(self, *args, backup_type, since, output, user, database, recipient=None, **options):
         path = output
         try:
             since_at = parse_since(since) if since else None
             if since_at and backup_type == "full":
                 raise CommandError("--since applies to --type incremental only")
             path = output or default_path(backup_type)
-            summary = create_backup(path, backup_type, since_at, _user(user, database), database)
+            if backup_type == "incremental" and not since_at:
+                raise CommandError("--type incremental needs --since DATE")
+            summary = create_backup(path, backup_type, since_at, _user(user, database), database,
+                                    encrypt_to=recipient)
         except AttgitError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
@@ -42,7 +49,7 @@ class Command(BaseCommand):
                                f"{exc.strerror or exc}") from None
         self.stdout.write(
             f"wrote {backup_type} backup of {summary.companies} companies and "
-            f"{summary.records} records to {path}"
+            f"{summary.records} records to {path}" + (f", encrypted for {recipient}" if recipient else "")
         )
 
 

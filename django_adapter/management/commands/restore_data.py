@@ -13,13 +13,14 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from attgit.errors import AttgitError, ConflictsPending
+from attgit.errors import AttgitError, ConflictsPending, problem_lines
 from attgit.format.backup import read_backup
 from attgit.format.records import key as rec_key
 from attgit.ops.reconcile import exclusive
 from attgit.ops.restore import Selection, import_backup
 
 from ...audit import log_operation
+from ...backups import gnupg_home
 from ...repository import author_for, open_repository
 from ...workingcopy import connect
 
@@ -50,6 +51,8 @@ class Command(BaseCommand):
         except AttgitError as exc:
             if not preview:
                 log_operation("restore", user_obj, success=False, error=str(exc), filename=name)
+            for line in problem_lines(exc):
+                self.stderr.write(line)
             raise CommandError(str(exc)) from None
         self._report(result, preview)
         if result.status == "conflicts":
@@ -62,7 +65,7 @@ class Command(BaseCommand):
             raise CommandError(f"no such backup file: {path}")
         repo, db = open_repository(), connect()
         selection = Selection(set(company) or None, date_from, date_to)
-        with read_backup(path) as backup, exclusive(repo, db):
+        with read_backup(path, gnupghome=gnupg_home()) as backup, exclusive(repo, db):
             result = import_backup(repo, db, author_for(user_obj), backup, name, strategy=strategy,
                                    preview=preview, selection=selection, progress=self._progress)
         if not preview:
@@ -70,7 +73,9 @@ class Command(BaseCommand):
             log_operation("restore", user_obj, commit=result.commit or "", filename=name,
                           records=c.get("records_in_file", 0), added=c.get("added", 0),
                           updated=c.get("updated", 0), skipped=c.get("skipped", 0),
-                          conflicts=len(result.conflicts), strategy=strategy)
+                          pending=c.get("pending", 0),
+                          conflicts=len(result.conflicts), strategy=strategy,
+                          **({"warnings": result.warnings} if result.warnings else {}))
         return result
 
     def _progress(self, done: int, total: int) -> None:
@@ -78,10 +83,14 @@ class Command(BaseCommand):
             self.stderr.write(f"  applied {done:,} of {total:,} records", ending="\r")
 
     def _report(self, result, preview: bool) -> None:
+        for warning in result.warnings:
+            self.stderr.write(f"warning: {warning}")
         c = result.counts
         add, update, skip = ("would add", "update", "skip") if preview else ("added", "updated", "skipped")
-        self.stdout.write(f"{add} {c.get('added', 0)}, {update} {c.get('updated', 0)}, {skip} {c.get('skipped', 0)}, "
-                          f"conflicts {len(result.conflicts)} (records in file: {c.get('records_in_file', 0)})")
+        pending = f" ({c['pending']} of them pending conflicts)" if c.get("pending") else ""
+        self.stdout.write(f"{add} {c.get('added', 0)}, {update} {c.get('updated', 0)}, {skip} {c.get('skipped', 0)}"
+                          f"{pending}, conflicts {len(result.conflicts)} "
+                          f"(records in file: {c.get('records_in_file', 0)})")
         for kind, item in result.samples if preview else []:
             if kind == "add":
                 self.stdout.write(f"  add    {' / '.join(rec_key(item))}")

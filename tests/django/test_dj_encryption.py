@@ -1,0 +1,169 @@
+"""Encrypted backup files (issue 12.8): OpenPGP through GnuPG, for a
+recipient's public key; decrypted on import (CLI, restore_data, the
+restore page) with the private key in the site's GnuPG home.  Keys are
+made for the test in a throwaway GNUPGHOME (ed25519/cv25519, no
+passphrase); a wrong key and a tampered file are clear errors (exit 4)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+
+import click
+import pytest
+from click.testing import CliRunner
+from dj_helpers import reset_db
+from django.core.management import CommandError, call_command
+
+from attgit.cli import main
+from attgit.errors import ExitCode
+from attgit.format import records as rec
+from attgit.format.backup import crypto, read_backup
+from django_adapter.models import AttendanceRecord, BackupLog
+
+pytestmark = [pytest.mark.django_db(transaction=True),
+              pytest.mark.skipif(shutil.which("gpg") is None, reason="needs GnuPG (apt-get install gnupg)")]
+
+RECIPIENT = "backups@attgit.invalid"
+
+
+def gnupg_home(email: str):
+    """A new GnuPG home (short path: gpg-agent's socket lives in it) with a
+    fresh key for ``email``; returns (home, fingerprint)."""
+    import gnupg
+
+    home = tempfile.mkdtemp(prefix="agpg-")
+    gpg = gnupg.GPG(gnupghome=home)
+    key = gpg.gen_key(gpg.gen_key_input(key_type="EDDSA", key_curve="ed25519", subkey_type="ECDH",
+                                        subkey_curve="cv25519", name_email=email, no_protection=True,
+                                        expire_date=0))
+    assert key.fingerprint, key.stderr
+    return home, key.fingerprint
+
+
+def drop_home(home: str) -> None:
+    subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False, capture_output=True)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def keys(settings):
+    """The site's GnuPG home with the backups key; another home with another key."""
+    home, fingerprint = gnupg_home(RECIPIENT)
+    other, _ = gnupg_home("someone.else@attgit.invalid")
+    settings.ATTGIT_GNUPGHOME = home
+    yield home, other, fingerprint
+    drop_home(home)
+    drop_home(other)
+
+
+@pytest.fixture
+def data(wc, settings, tmp_path):
+    settings.ATTGIT_REPO = str(tmp_path / "repo.git")
+    reset_db()
+    wc.bulk_load([rec.normalise({"ep_no": f"E{i}", "company": c, "date": "2025-01-02", "status": "P"})
+                  for c in ("A Corp", "B Corp") for i in range(20)])
+    return wc
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def _entry(args):
+    main(list(args))
+
+
+def attgit(*args, code=0) -> str:
+    result = CliRunner().invoke(_entry, ["--user", "root", *args], catch_exceptions=False)
+    assert result.exit_code == code, f"exit {result.exit_code}, expected {code}:\n{result.output}"
+    return result.output
+
+
+def rows():
+    return sorted(AttendanceRecord.objects.values_list("ep_no", "company__name", "date", "status"))
+
+
+def test_backup_data_encrypts_and_restore_data_decrypts(keys, data, tmp_path):
+    before = rows()
+    path = tmp_path / "secret.json.gpg"
+    call_command("backup_data", "--output", str(path), "--encrypt", RECIPIENT)
+    raw = path.read_bytes()
+    assert crypto.is_encrypted(raw[:64]) and b"A Corp" not in raw and b"E1" not in raw
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert BackupLog.objects.get(operation="backup_full").details["encrypted_for"] == RECIPIENT
+    AttendanceRecord.objects.all().delete()
+    call_command("restore_data", "--input", str(path))
+    assert rows() == before
+
+
+def test_attgit_export_encrypts_and_import_decrypts(keys, data, tmp_path, monkeypatch):
+    home, _, fingerprint = keys
+    monkeypatch.setenv("ATTGIT_GNUPGHOME", home)
+    before = rows()
+    attgit("init")
+    path = tmp_path / "cli.gpg"
+    assert "encrypted for" in attgit("export", str(path), "--encrypt", fingerprint)
+    assert crypto.is_encrypted(path.read_bytes()[:64])
+    AttendanceRecord.objects.all().delete()
+    assert "would insert 40" in attgit("import", str(path), "--preview")
+    attgit("import", str(path))
+    assert rows() == before
+
+
+def test_a_file_for_another_key_is_a_clear_error(keys, data, tmp_path, settings):
+    _, other, _ = keys
+    path = tmp_path / "secret.gpg"
+    call_command("backup_data", "--output", str(path), "--encrypt", RECIPIENT)
+    settings.ATTGIT_GNUPGHOME = other  # the site has the wrong private key
+    attgit("init")
+    output = attgit("import", str(path), code=ExitCode.INVALID_DATA)
+    assert "cannot be decrypted" in output and "no private key" in output
+    with pytest.raises(CommandError, match="no private key"):
+        call_command("restore_data", "--input", str(path))
+    assert AttendanceRecord.objects.count() == 40
+
+
+def test_a_tampered_file_is_a_clear_error(keys, data, tmp_path):
+    path = tmp_path / "secret.gpg"
+    call_command("backup_data", "--output", str(path), "--encrypt", RECIPIENT)
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) * 2 // 3] ^= 0x20
+    path.write_bytes(bytes(raw))
+    attgit("init")
+    output = attgit("import", str(path), code=ExitCode.INVALID_DATA)
+    assert "cannot be decrypted" in output
+    assert "altered or damaged" in output or "decryption failed" in output.lower()
+    assert AttendanceRecord.objects.count() == 40
+    assert not list(tmp_path.glob("**/plain.json"))
+
+
+def test_an_unknown_recipient_is_refused_and_nothing_is_written(keys, data, tmp_path):
+    with pytest.raises(CommandError, match="no public key"):
+        call_command("backup_data", "--output", str(tmp_path / "x.gpg"), "--encrypt", "nobody@attgit.invalid")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_restore_page_decrypts_an_upload(keys, data, tmp_path, client, django_user_model, monkeypatch):
+    from django_adapter.web import jobs
+
+    monkeypatch.setattr(jobs, "spawn", lambda work: work())
+    for name in ("ATTGIT_BACKUP_DIR", "ATTGIT_UPLOAD_DIR", "ATTGIT_JOB_DIR"):
+        setattr(__import__("django.conf").conf.settings, name, str(tmp_path / name.lower()))
+    path = tmp_path / "secret.gpg"
+    call_command("backup_data", "--output", str(path), "--encrypt", RECIPIENT)
+    AttendanceRecord.objects.filter(ep_no="E1").delete()
+    root = django_user_model.objects.create_user("root", password="x", role="root")
+    client.force_login(root)
+    with open(path, "rb") as f:
+        response = client.post("/restore/", {"backup_file": f}, follow=True)
+    assert response.status_code == 200, response.content[:500]
+    assert response.context["counts"]["add"] == 2, response.context.get("counts")
+
+
+def test_reading_without_gnupg_home_access_reports_the_key(keys, data, tmp_path):
+    path = tmp_path / "secret.gpg"
+    call_command("backup_data", "--output", str(path), "--encrypt", RECIPIENT)
+    with read_backup(path, gnupghome=keys[0]) as backup:
+        assert backup.encrypted and backup.total_records == 40
