@@ -142,3 +142,45 @@ def test_company_problems():
     assert "surrounding spaces" in rec.company_problems("ABC Corp ")[0]
     assert "NUL" in rec.company_problems("A\x00")[0]
     assert "missing or empty" in rec.company_problems("  ")[0]
+
+
+# --- the library: invalid rows named all at once, nothing committed ------------
+
+def _bad_memory_db():
+    from attgit.workingcopy import MemoryWorkingCopy
+
+    from .helpers import record
+
+    db = MemoryWorkingCopy.from_records([record("E1"), record("E2"), record("E1", company="Zeta")])
+    db.data["ABC Corp"][("E1", "ABC Corp", "2025-11-20")]["status"] = "O"
+    db.data["ABC Corp"][("E2", "ABC Corp", "2025-11-20")]["in_time"] = "09:00:00xyz"
+    db.data["Zeta"][("E1", "Zeta", "2025-11-20")]["ep_no"] = "E1\x00"
+    db.data["Trailing "] = {("E7", "Trailing ", "2025-11-21"): record("E7", company="Trailing", date="2025-11-21")}
+    return db
+
+
+def test_commit_refuses_naming_every_invalid_row(tmp_path):
+    from attgit.errors import ExitCode, InvalidRows
+    from attgit.ops.commit import snapshot_database
+    from attgit.ops.compare import status
+    from attgit.repo.repository import Repository
+
+    from .helpers import AUTHOR
+
+    repo = Repository.init(tmp_path / "r.git")
+    db = _bad_memory_db()
+    with pytest.raises(InvalidRows) as err:
+        snapshot_database(repo, db, AUTHOR)
+    assert err.value.exit_code == ExitCode.INVALID_DATA
+    found = {(r.company, r.ep_no, r.date): r.problems for r in err.value.rows}
+    assert set(found) == {("ABC Corp", "E1", "2025-11-20"), ("ABC Corp", "E2", "2025-11-20"),
+                          ("Zeta", "E1\x00", "2025-11-20"), ("Trailing ", None, None)}
+    message = str(err.value)
+    for part in ("4 row(s)", "company 'ABC Corp', employee 'E1', date 2025-11-20: field 'status' must be one of",
+                 "'in_time' must be HH:MM, got '09:00:00xyz'", "'ep_no' contains a NUL",
+                 "company 'Trailing ': the company name has surrounding spaces"):
+        assert part in message
+    assert repo.head() is None and db.state().commit is None
+    with pytest.raises(InvalidRows) as again:
+        status(repo, db)
+    assert len(again.value.rows) == 4
