@@ -86,8 +86,11 @@ def check_database(db: WorkingCopy, companies: Optional[Iterable[str]] = None) -
 def naming_invalid_rows(db: WorkingCopy):
     """Turn a ValidationError met while reading the database into
     InvalidRows naming every invalid row (the reading itself stays fast:
-    the scan runs only after something failed).  An error whose cause is
+    the scan runs only after something failed; company names, few, are
+    checked first).  An error whose cause is
     not in the database (a corrupt snapshot, say) passes unchanged."""
+    if any(rec.company_problems(name) for name in db.companies()):
+        check_database(db)  # a bad name breaks the snapshot's company list, rows or not
     try:
         yield
     except InvalidRows:
