@@ -123,6 +123,22 @@ def problem_lines(exc: Exception) -> list:
     return lines
 
 
+class InvalidRows(ValidationError):
+    """Rows the database holds that cannot be committed exactly, all of
+    them at once (``rows``: :class:`attgit.ops.validity.InvalidRow`), so a
+    person fixes the data once instead of meeting one bad field per try."""
+
+    def __init__(self, rows: list, shown: int = 50):
+        self.rows = list(rows)
+        lines = [f"  {row.describe()}" for row in self.rows[:shown]]
+        if len(self.rows) > shown:
+            lines.append(f"  ... and {len(self.rows) - shown} more (attgit status --json lists all)")
+        super().__init__(
+            f"{len(self.rows)} row(s) in the database cannot be committed; fix or delete them "
+            "(nothing was committed):\n" + "\n".join(lines)
+        )
+
+
 class NotARepository(AttgitError):
     exit_code = ExitCode.NOT_A_REPOSITORY
 

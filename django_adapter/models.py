@@ -7,26 +7,77 @@ so the table layout here is also a contract with that module's SQL.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 
 from attgit.format.records import MAX_LENGTHS, STATUSES
 
+from .constraints import CalendarDate, TimeOfDay, Trimmed
+
+#: Dates attgit accepts (records._MIN_YEAR.._MAX_YEAR).
+FIRST_DATE, LAST_DATE = datetime.date(1900, 1, 1), datetime.date(2199, 12, 31)
+
+
+def validate_trimmed(value: str) -> None:
+    """Stored text is its own canonical form: no surrounding whitespace, no NUL."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError("must not contain a NUL character", code="nul")
+    if isinstance(value, str) and value != value.strip():
+        raise ValidationError("must not start or end with spaces", code="untrimmed")
+
+
+def validate_whole_seconds(value) -> None:
+    if isinstance(value, datetime.time) and value.microsecond:
+        raise ValidationError("must be a whole number of seconds (HH:MM or HH:MM:SS)", code="fraction")
+
+
+def validate_date_range(value) -> None:
+    if isinstance(value, datetime.date) and not FIRST_DATE <= value <= LAST_DATE:
+        raise ValidationError(f"must be between {FIRST_DATE} and {LAST_DATE}", code="range")
+
+
+def _all(conditions):
+    """One condition out of several (one constraint: on SQLite every added
+    constraint rebuilds the table, so they are few and each says one thing)."""
+    combined = models.Q(conditions[0])
+    for condition in conditions[1:]:
+        combined &= models.Q(condition)
+    return combined
+
+
+def _short_enough(names: dict):
+    """Text not longer than attgit allows (SQLite ignores varchar lengths)."""
+    return _all([LessThanOrEqual(Length(column), MAX_LENGTHS[field]) for column, field in names.items()])
+
 
 class Company(models.Model):
-    name = models.CharField(max_length=MAX_LENGTHS["company"], unique=True)
+    name = models.CharField(max_length=MAX_LENGTHS["company"], unique=True, validators=[validate_trimmed])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "companies"
+        constraints = [
+            models.CheckConstraint(
+                condition=_all([Trimmed("name"), ~models.Q(name="")]) & _short_enough({"name": "company"}),
+                name="company_name_valid",
+                violation_error_message="a company name must not be empty, start or end with spaces, contain a "
+                                        f"NUL character or be longer than {MAX_LENGTHS['company']} characters"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+
+_TEXT = ("ep_no", "ep_name", "shift", "overstay")
 
 
 class AttendanceRecord(models.Model):
@@ -40,25 +91,44 @@ class AttendanceRecord(models.Model):
 
     STATUS_CHOICES = list(STATUSES.items())
 
-    ep_no = models.CharField("employee no.", max_length=MAX_LENGTHS["ep_no"])
-    ep_name = models.CharField("employee name", max_length=MAX_LENGTHS["ep_name"], blank=True)
+    ep_no = models.CharField("employee no.", max_length=MAX_LENGTHS["ep_no"], validators=[validate_trimmed])
+    ep_name = models.CharField("employee name", max_length=MAX_LENGTHS["ep_name"], blank=True,
+                               validators=[validate_trimmed])
     company = models.ForeignKey(
         Company, on_delete=models.CASCADE, related_name="records", db_index=False
     )
-    date = models.DateField()
-    shift = models.CharField(max_length=MAX_LENGTHS["shift"], blank=True)
+    date = models.DateField(validators=[validate_date_range])
+    shift = models.CharField(max_length=MAX_LENGTHS["shift"], blank=True, validators=[validate_trimmed])
     status = models.CharField(max_length=MAX_LENGTHS["status"], choices=STATUS_CHOICES)
-    in_time = models.TimeField(null=True, blank=True)
-    out_time = models.TimeField(null=True, blank=True)
-    overstay = models.CharField(max_length=MAX_LENGTHS["overstay"], blank=True)
+    in_time = models.TimeField(null=True, blank=True, validators=[validate_whole_seconds])
+    out_time = models.TimeField(null=True, blank=True, validators=[validate_whole_seconds])
+    overstay = models.CharField(max_length=MAX_LENGTHS["overstay"], blank=True, validators=[validate_trimmed])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
+        # What attgit can commit exactly, enforced by the database itself
+        # (attgit.format.records decides it; django_adapter.constraints says
+        # it in SQL); migration 0006 repairs or names rows stored before.
         constraints = [
             models.UniqueConstraint(
                 fields=["company", "date", "ep_no"], name="attendance_record_key"
             ),
+            models.CheckConstraint(condition=models.Q(status__in=list(STATUSES)), name="attendance_status_known",
+                                   violation_error_message="status must be one of " + ", ".join(STATUSES)),
+            models.CheckConstraint(
+                condition=_all([Trimmed(f) for f in _TEXT]) & ~models.Q(ep_no=""), name="attendance_text_trimmed",
+                violation_error_message="employee no. is required, and no text may start or end with spaces "
+                                        "or contain a NUL character"),
+            models.CheckConstraint(condition=_short_enough({f: f for f in _TEXT}), name="attendance_text_length",
+                                   violation_error_message="a text field is longer than attgit allows"),
+            models.CheckConstraint(
+                condition=_all([CalendarDate("date"), models.Q(date__gte=FIRST_DATE, date__lte=LAST_DATE)]),
+                name="attendance_date_valid",
+                violation_error_message=f"date must be a real date between {FIRST_DATE} and {LAST_DATE}"),
+            models.CheckConstraint(condition=_all([TimeOfDay("in_time"), TimeOfDay("out_time")]),
+                                   name="attendance_times_valid",
+                                   violation_error_message="in and out times must be HH:MM or HH:MM:SS"),
         ]
 
     def __str__(self) -> str:

@@ -71,10 +71,15 @@ def status(app: App, full, as_json):
 
     Example: attgit status
     """
+    from attgit.errors import InvalidRows
     from attgit.ops.compare import status as compute
     from attgit.ops.mergestate import MergeState
 
-    result = compute(app.repo, app.backend.db, full=full)
+    try:
+        result = compute(app.repo, app.backend.db, full=full)
+    except InvalidRows as exc:
+        _print_invalid_rows(exc, as_json)
+        raise
     app.log_quietly("status", added=result.added, updated=result.changed, deleted=result.deleted)
     state = MergeState.load(app.repo)
     if state is not None:
@@ -91,6 +96,16 @@ def status(app: App, full, as_json):
     else:
         click.echo(f"Database changes not committed: {result.added} added, {result.changed} changed, "
                    f"{result.deleted} deleted in {len(result.companies)} companies")
+
+
+def _print_invalid_rows(exc, as_json: bool) -> None:
+    """Every row that stops a commit, on stdout (the error says it again, briefly, on stderr)."""
+    if as_json:
+        emit_json({"clean": False, "invalid_rows": [row.to_dict() for row in exc.rows]})
+        return
+    click.echo(f"{len(exc.rows)} row(s) in the database cannot be committed; fix or delete them:")
+    for row in exc.rows:
+        click.echo(f"  {row.describe()}")
 
 
 @cli.command()

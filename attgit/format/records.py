@@ -149,6 +149,13 @@ def from_line(line: bytes, where: str | None = None) -> dict:
     fast = _fast_line(line)
     if fast is not None:
         return fast
+    return careful_line(line, where)
+
+
+def careful_line(line: bytes, where: str | None = None) -> dict:
+    """The careful parse of a snapshot line (what :func:`from_line` does
+    when its fast path declines): JSON, known fields, :func:`normalise`,
+    checksum."""
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -235,6 +242,56 @@ def company_name(value: Any, where: str | None = None) -> str:
     return _text({"company": value}, "company", where, required=True)
 
 
+# --- what makes a stored row committable ----------------------------------
+
+#: Every character ``str.strip()`` removes (``str.isspace``): the database
+#: constraints refuse text that starts or ends with one of them, so a stored
+#: value is always its own canonical form.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+#: Stored values whose surrounding whitespace would change the key or the
+#: order of lines (the rest are trimmed on the way in, harmlessly).
+KEY_TEXT_FIELDS = ("ep_no", "company")
+
+
+def row_problems(row) -> list[str]:
+    """Everything wrong with one stored row (FIELDS order), field by field;
+    empty when the row reads as exactly one record.
+
+    :func:`from_db_row` stops at the first problem; this names them all, so
+    a person fixing the row fixes it once.  The company is not checked here:
+    :func:`company_problems` names a bad company name once, not per row.
+    """
+    raw = dict(zip(FIELDS, row))
+    checks = [(f, lambda f=f: _text(raw, f, None, required=f in KEY_TEXT_FIELDS)) for f in _TEXT_FIELDS
+              if f not in ("status", "company")]
+    checks += [("date", lambda: _date(raw, None)), ("status", lambda: _status(raw, None)),
+               ("in_time", lambda: _time(raw, "in_time", None)), ("out_time", lambda: _time(raw, "out_time", None))]
+    problems = []
+    for name, check in checks:
+        try:
+            check()
+        except ValidationError as exc:
+            problems.append(exc.message)
+            continue
+        value = raw[name]
+        if name in KEY_TEXT_FIELDS and isinstance(value, str) and value != value.strip():
+            problems.append(f"field {name!r} has surrounding spaces: {value!r}")
+    return problems
+
+
+def company_problems(name: Any) -> list[str]:
+    """What is wrong with a stored company name (empty when it is valid and
+    already its own canonical form)."""
+    try:
+        canonical = company_name(name)
+    except ValidationError as exc:
+        return [exc.message]
+    return [] if canonical == name else [f"the company name has surrounding spaces: {name!r}"]
+
+
 # --- field validators ----------------------------------------------------
 
 def _text(raw: Mapping, field: str, where, required: bool = False) -> str:
@@ -279,6 +336,8 @@ def _time(raw: Mapping, field: str, where) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, _dt.time):
+        if value.microsecond:
+            raise ValidationError(f"field {field!r} has fractional seconds: {value.isoformat()!r}", where)
         return _format_time(value.hour, value.minute, value.second)
     match = _TIME_RE.match(value) if isinstance(value, str) else None
     if not match:
@@ -313,40 +372,51 @@ def from_db_row(row, where: str | None = None) -> dict:
     """A record from a database row in :data:`FIELDS` order, fast.
 
     Databases hand back well-typed values (dates as ``date`` or
-    ``YYYY-MM-DD`` text, times as ``time`` or ``HH:MM[:SS[.ffffff]]``), so
-    the common case is a few conversions and cheap checks.  Anything
-    unusual falls back to :func:`normalise`, which gives the same result or
-    a precise error.  Equivalence with :func:`normalise` is tested.
+    ``YYYY-MM-DD`` text, times as ``time`` or ``HH:MM[:SS]`` text), so the
+    common case is a few conversions and cheap checks.  Anything unusual
+    falls back to :func:`normalise`, which gives the same result or a
+    precise error: the two agree on every input, invalid ones included
+    (a Hypothesis test holds them to it), so what the fast path accepts
+    can always be written to a blob and read back.
     """
     ep_no, ep_name, company, date, shift, status, in_time, out_time, overstay = row
     try:
         record = {
             "ep_no": ep_no.strip(),
-            "ep_name": (ep_name or "").strip(),
+            "ep_name": "" if ep_name is None else ep_name.strip(),
             "company": company.strip(),
             "date": date if type(date) is str else date.isoformat(),
-            "shift": (shift or "").strip(),
+            "shift": "" if shift is None else shift.strip(),
             "status": status.strip(),
             "in_time": _db_time(in_time),
             "out_time": _db_time(out_time),
-            "overstay": (overstay or "").strip(),
+            "overstay": "" if overstay is None else overstay.strip(),
         }
     except (AttributeError, TypeError, ValueError):
         return normalise(dict(zip(FIELDS, row)), where)
-    if not _plausible(record):
+    if not _plausible(record) or _has_nul(record):
         return normalise(dict(zip(FIELDS, row)), where)
     return record
 
 
+def _has_nul(r: dict) -> bool:
+    return any("\x00" in r[name] for name in _TEXT_FIELDS)
+
+
 def _db_time(value) -> str | None:
+    """A database time as canonical text, or raise ValueError for anything
+    unusual (the caller then asks :func:`normalise`).  Only exactly
+    ``HH:MM`` or ``HH:MM:SS`` text is taken here: ``09:00:00xyz`` or
+    ``09:00:00.5`` must not lose their tail on the fast path."""
     if value is None or value == "":
         return None
     if type(value) is str:
         if len(value) == 5 and value[2] == ":":
             return value
-        if len(value) >= 8 and value[2] == ":" and value[5] == ":":
-            seconds = value[6:8]
-            return value[:5] if seconds == "00" else value[:8]
+        if len(value) == 8 and value[2] == ":" and value[5] == ":":
+            return value[:5] if value[6:8] == "00" else value
+        raise ValueError(value)
+    if value.microsecond:
         raise ValueError(value)
     return _format_time(value.hour, value.minute, value.second)
 

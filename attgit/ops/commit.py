@@ -15,6 +15,8 @@ from typing import Callable, Optional
 
 from attgit import fsutil
 from attgit.format.snapshot import Snapshot, SnapshotBuilder
+from attgit.ops.mergestate import refuse_while_merging
+from attgit.ops.validity import naming_invalid_rows
 from attgit.repo.repository import Author, Repository
 from attgit.workingcopy import DatabaseState, WorkingCopy
 
@@ -86,7 +88,20 @@ def database_snapshot(repo: Repository, db: WorkingCopy) -> Snapshot:
     return database_tree(repo, db, repo.snapshot(head), dirty)
 
 
-def snapshot_database(
+def snapshot_database(repo: Repository, db: WorkingCopy, author: Author, **options) -> CommitResult:
+    """Commit the database's current content; the caller holds both locks.
+
+    Refused while a manual merge waits for a person (committing over it
+    would lose the person's choices), and refused, naming every bad row,
+    when the database holds rows that cannot be committed exactly.
+    Options: see :func:`_snapshot_database`.
+    """
+    refuse_while_merging(repo, "commit")
+    with naming_invalid_rows(db):
+        return _snapshot_database(repo, db, author, **options)
+
+
+def _snapshot_database(
     repo: Repository,
     db: WorkingCopy,
     author: Author,

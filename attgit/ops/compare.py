@@ -14,6 +14,7 @@ from attgit.format import records as rec
 from attgit.format.snapshot import Snapshot
 from attgit.merge.diff import CompanyDiff, diff_company
 from attgit.ops.commit import _as_tuples, dirty_companies
+from attgit.ops.validity import naming_invalid_rows
 from attgit.repo.repository import Repository
 from attgit.workingcopy import WorkingCopy
 
@@ -37,7 +38,14 @@ def database_records(db: WorkingCopy, company: str) -> dict:
 
 def diff_database(repo: Repository, db: WorkingCopy, commit=None, full: bool = False,
                   companies: Optional[set] = None) -> Iterator[CompanyDiff]:
-    """Per-company differences from a commit (default: main) to the database."""
+    """Per-company differences from a commit (default: main) to the database;
+    InvalidRows names every row that cannot be read as a record."""
+    with naming_invalid_rows(db):
+        yield from _diff_database(repo, db, commit, full, companies)
+
+
+def _diff_database(repo: Repository, db: WorkingCopy, commit=None, full: bool = False,
+                   companies: Optional[set] = None) -> Iterator[CompanyDiff]:
     head = repo.head()
     target = repo.resolve(commit) if commit is not None else head
     snap = repo.snapshot(target)

@@ -63,7 +63,7 @@ def conclude(repo: Repository, db: WorkingCopy, author: Author, progress: Progre
     trailers["Conflicts"] = str(len(state.conflicts))
     summary = f"Merge {state.theirs_name} into main: {len(state.conflicts)} conflict(s) resolved by hand" \
         if state.kind == "pull" else f"Import {state.theirs_name}: {len(state.conflicts)} conflict(s) resolved by hand"
-    commit = _land(repo, db, author, work, target, parents, summary, trailers, progress)
+    commit = _land(repo, db, author, state, target, parents, summary, trailers, progress)
     MergeState.discard(repo)
     return str(commit)
 
@@ -71,10 +71,9 @@ def conclude(repo: Repository, db: WorkingCopy, author: Author, progress: Progre
 def abort(repo: Repository, db: WorkingCopy, author: Author, progress: Progress = None) -> str:
     """Return the database to the state before the merge began."""
     state = _require_merge(repo)
-    work = repo.snapshot(state.work)
     ours_oid = pygit2.Oid(hex=state.ours) if state.ours else None
     original = repo.snapshot(ours_oid)
-    plan = _plan_keeping_new_edits(repo, db, author, work, original)
+    plan = _plan_keeping_new_edits(repo, db, author, state, original)
     db.apply(plan.changes(), state.ours, progress, plan.counts.total, expect=plan.expect)
     if plan.tree is not None:  # edits made meanwhile were kept: the next commit must re-read all
         db.set_state(DatabaseState(state.ours, {}))
@@ -82,22 +81,31 @@ def abort(repo: Repository, db: WorkingCopy, author: Author, progress: Progress 
     return state.ours or ""
 
 
-def _land(repo, db, author, work: Snapshot, target: Snapshot, parents, summary, trailers, progress):
+def _land(repo, db, author, state: MergeState, target: Snapshot, parents, summary, trailers, progress):
     """Commit ``target`` (after folding in any edit made to the database
-    while the merge waited), apply it, move main."""
-    plan = _plan_keeping_new_edits(repo, db, author, work, target)
+    while the merge waited), apply it, move main.  The concluding commit is
+    recorded in the merge state before the database changes, so reconcile
+    finishes a conclude a crash interrupted instead of discarding it."""
+    plan = _plan_keeping_new_edits(repo, db, author, state, target)
     tree = plan.tree if plan.tree is not None else target.tree.id
     commit = repo.write_commit(tree, parents, summary, trailers, author)
+    state.concluding = str(commit)
+    state.save(repo)
     apply_and_move(repo, db, parents[0] if parents else None, commit, plan, "attgit merge: concluded", progress,
                    expect=plan.expect)
     return commit
 
 
-def _plan_keeping_new_edits(repo, db, author, work: Snapshot, target: Snapshot) -> Plan:
+def _plan_keeping_new_edits(repo, db, author, state: MergeState, target: Snapshot) -> Plan:
     """The plan from the database to ``target``; edits made to the database
-    since it matched ``work`` win over the target (nobody's edit is lost)."""
+    since it matched the merge's work commit win over the target (nobody's
+    edit is lost).  A database that no longer records the work commit (it
+    was moved while the merge waited) is re-read whole."""
+    work = repo.snapshot(state.work)
     now = _as_tuples(db.fingerprints())
     moved = moved_since_state(db, now)
+    if db.state().commit != state.work:
+        moved = set(now) | set(work.companies())
     if not moved:
         plan = plan_between(work, target)
         plan.expect = now

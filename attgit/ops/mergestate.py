@@ -17,7 +17,7 @@ from typing import Optional
 
 import orjson
 
-from attgit.errors import NotFound
+from attgit.errors import ConflictsPending, NotFound
 from attgit.merge.conflict import Conflict
 
 STATE_FILE = "ATTGIT_MERGE.json"
@@ -37,6 +37,9 @@ class MergeState:
     work: str
     conflicts: list = field(default_factory=list)  # Conflict
     resolutions: dict = field(default_factory=dict)  # conflict id -> record or None (deleted)
+    #: the commit that concludes the merge, recorded before the database is
+    #: changed to it, so a crash mid-conclude is finished, never discarded
+    concluding: Optional[str] = None
 
     # --- persistence -------------------------------------------------
 
@@ -94,3 +97,21 @@ class MergeState:
         conflict = self.find(conflict_id)
         self.resolutions[conflict.id] = conflict.resolve(choice)
         return conflict
+
+
+def refuse_while_merging(repo, doing: str) -> None:
+    """Raise ConflictsPending when a manual merge waits for a person.
+
+    As git refuses to commit with unmerged paths: anything that would move
+    main (commit, checkout, import, pull) would settle the merge behind the
+    person's back and lose their resolutions.
+    """
+    state = MergeState.load(repo)
+    if state is None:
+        return
+    pending, total = len(state.pending()), len(state.conflicts)
+    raise ConflictsPending(
+        f"cannot {doing}: a merge is in progress (the merge of {state.theirs_name} waits for you, {pending} of "
+        f"{total} conflict(s) unresolved). Finish it: `attgit conflicts` lists them, `attgit resolve ID --ours|--theirs` settles one, "
+        "`attgit merge --continue` concludes it; or undo it with `attgit merge --abort`."
+    )

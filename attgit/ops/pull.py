@@ -13,14 +13,13 @@ from typing import Optional
 
 import pygit2
 
-from attgit.errors import ConflictsPending
 from attgit.merge.plan import plan_between
 from attgit.merge.strategy import parse_strategy
 from attgit.merge.trees import merge_snapshots
 from attgit.ops.apply import apply_and_move
 from attgit.ops.commit import snapshot_database, snapshot_trailers
 from attgit.ops.manual import start_manual
-from attgit.ops.mergestate import MergeState
+from attgit.ops.mergestate import refuse_while_merging
 from attgit.repo.repository import Author, Repository
 from attgit.workingcopy import WorkingCopy
 from attgit.workingcopy.protocol import Progress
@@ -53,9 +52,7 @@ def pull_commit(repo: Repository, db: WorkingCopy, author: Author, theirs: pygit
     The caller holds both locks and has reconciled.
     """
     strategy = parse_strategy(strategy)
-    if MergeState.load(repo) is not None:
-        raise ConflictsPending("a merge is in progress: resolve its conflicts (attgit conflicts) "
-                               "or abort it (attgit merge --abort) first")
+    refuse_while_merging(repo, f"pull {name}")
     pre = snapshot_database(repo, db, author, message=f"Snapshot before pull of {name}")
     head = repo.head()
     result = PullResult("up-to-date", str(head) if head else None, str(theirs), pre_commit=pre.commit)

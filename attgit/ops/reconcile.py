@@ -47,24 +47,51 @@ def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
     Returns a sentence saying what was done, or None when nothing was needed.
     """
     head, recorded = repo.head(), db.state().commit
+    merge = MergeState.load(repo)
+    if merge is not None:
+        note = _settle_merge(repo, merge, head, recorded)
+        if MergeState.load(repo) is not None:
+            return note  # a merge waits for a person: nothing may move main meanwhile
+        if note.startswith("finished"):
+            return note
+        head = repo.head()
+        return "; ".join(n for n in (note, reconcile(repo, db)) if n)
     if recorded is None and head is not None and not db.fingerprints():
         return _load_main(repo, db, head)
-    merge = MergeState.load(repo)
-    if merge is not None and recorded == merge.work:
-        return None  # a manual merge waits for resolutions: consistent
     if recorded and recorded != str(head) and repo.contains(recorded):
         target = pygit2.Oid(hex=recorded)
         if head is None or repo.git.descendant_of(target, head):
             repo.move_head(head, target, "attgit: finish an interrupted apply")
-            MergeState.discard(repo)
             return f"finished an interrupted apply: main moved to {recorded[:10]}"
-    if merge is not None:
-        MergeState.discard(repo)
-        return "discarded a merge that was interrupted before it changed the database"
     if recorded and head is not None and repo.contains(recorded) and recorded != str(head) \
             and repo.git.descendant_of(head, pygit2.Oid(hex=recorded)):
         return _catch_up(repo, db, pygit2.Oid(hex=recorded), head)
     return None
+
+
+def _settle_merge(repo: Repository, merge: MergeState, head, recorded: Optional[str]) -> Optional[str]:
+    """Where a pending manual merge stands against the database.
+
+    Only two merges are ever settled here: one whose conclusion reached the
+    database (main is moved to it) and one that never changed the database
+    (interrupted before its apply, or aborted back to where it began).  A
+    merge waiting for a person is kept, whatever else happened meanwhile:
+    its conflicts and resolutions are the person's work.
+    """
+    if recorded == merge.work:
+        return None
+    if merge.concluding and recorded == merge.concluding:
+        target = pygit2.Oid(hex=recorded)
+        if head != target:
+            repo.move_head(head, target, "attgit: finish concluding a merge")
+        MergeState.discard(repo)
+        return f"finished concluding the merge of {merge.theirs_name}: main at {recorded[:10]}"
+    if recorded == merge.ours:
+        MergeState.discard(repo)
+        return "discarded a merge that was interrupted before it changed the database"
+    return (f"the merge of {merge.theirs_name} still waits for you, though the database no longer matches its "
+            f"work commit ({merge.work[:10]}): its conflicts and resolutions are kept; finish it with "
+            "`attgit resolve` and `attgit merge --continue`, or undo it with `attgit merge --abort`")
 
 
 def _catch_up(repo: Repository, db: WorkingCopy, recorded: pygit2.Oid, head: pygit2.Oid) -> str:

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Optional
 
-from attgit.errors import ConflictsPending, DatabaseError, UsageError
+from attgit.errors import DatabaseError, UsageError
 from attgit.format import records as rec
 from attgit.format.backup.common import ERROR_MESSAGES
 from attgit.format.snapshot import Snapshot, SnapshotBuilder, encode_sorted
@@ -25,7 +25,7 @@ from attgit.merge.trees import MergeOutcome, as_mapping
 from attgit.ops.apply import apply_and_move
 from attgit.ops.commit import database_snapshot, snapshot_database, snapshot_trailers
 from attgit.ops.manual import start_manual
-from attgit.ops.mergestate import MergeState
+from attgit.ops.mergestate import refuse_while_merging
 from attgit.repo.repository import Author, Repository
 from attgit.workingcopy import Progress, WorkingCopy
 
@@ -115,12 +115,6 @@ def _restoring():
         raise DatabaseError(f"{prefix}: {text}") from exc
 
 
-def _no_merge_in_progress(repo: Repository) -> None:
-    if MergeState.load(repo) is not None:
-        raise ConflictsPending("a merge is in progress: resolve it (attgit conflicts) or abort it "
-                               "(attgit merge --abort) first")
-
-
 # --- checkout -------------------------------------------------------------
 
 def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, preview: bool = False,
@@ -130,7 +124,7 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     The result is a new commit on main whose content is the old snapshot,
     so history only grows and the checkout itself can be undone.
     """
-    _no_merge_in_progress(repo)
+    refuse_while_merging(repo, f"check out {rev}")
     target_oid = repo.resolve(rev)
     pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before checkout of {rev}")
     head = repo.head()
@@ -169,7 +163,7 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     absent -> add, identical -> skip, different -> strategy; never deletes.
     """
     strategy = parse_strategy(strategy)
-    _no_merge_in_progress(repo)
+    refuse_while_merging(repo, f"import {name}")
     pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before import of {name}")
     head = repo.head()
     ours = repo.snapshot(head) if not preview else database_snapshot(repo, db)

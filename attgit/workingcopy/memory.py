@@ -41,7 +41,14 @@ class MemoryWorkingCopy:
         return sorted(self.data)
 
     def records(self, company: str) -> Iterator[dict]:
-        return iter(sorted(self.data.get(company, {}).values(), key=rec.sort_key))
+        """Read through the same door as a database's rows, so a value a
+        test stores around validation fails here as it would there."""
+        return map(rec.from_db_row, self.rows(company))
+
+    def rows(self, company: str) -> Iterator[tuple]:
+        """The company's stored rows in FIELDS order, sorted (date, ep_no)."""
+        stored = sorted(self.data.get(company, {}).values(), key=lambda r: (str(r["date"]), str(r["ep_no"])))
+        return (tuple(r[f] for f in rec.FIELDS) for r in stored)
 
     def all_records(self) -> list[dict]:
         return [r for c in self.companies() for r in self.records(c)]
