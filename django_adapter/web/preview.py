@@ -52,8 +52,9 @@ def preview_restore_view(request):
     job = _preview_job(request.GET.get("job"), form.cleaned_data, strategy)
     if job is None:
         return _start_preview(request, form.cleaned_data, strategy)
-    if not job.finished:
-        return render(request, "attendance/job.html", {"job": job, "state": jobs.state_of(job)})
+    state = jobs.state_of(job)
+    if not job.finished or job.status == Job.INTERRUPTED:
+        return render(request, "attendance/job.html", {"job": job, "state": state})
     if job.status == Job.FAILED:
         messages.error(request, job.error)
         return restore_page(request, job.result.get("http_status", 400))

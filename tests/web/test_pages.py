@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import socket
+import time
 
+import orjson
 import pytest
 from django.utils import timezone
 
@@ -16,7 +20,7 @@ from django_adapter.models import AttendanceRecord, BackupLog, Company, Job, Upl
 from django_adapter.repository import open_repository
 from django_adapter.workingcopy import connect
 
-from .conftest import backup_bytes, finished_job, messages_of, parse, seed
+from .conftest import QUEUED_ONLY, backup_bytes, finished_job, messages_of, parse, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -317,10 +321,29 @@ def test_the_status_endpoint_reports_progress(root_client, settings):
         ("running", "Writing records", 250, 1000, 25.0)
     page = root_client.get(f"/jobs/{job.pk}/").content.decode()
     assert 'style="width: 25.0%"' in page and "progress.js" in page
-    job.status, job.pid = Job.RUNNING, 2 ** 22 + 12345  # a process that is not there
-    job.save()
+    Progress(job.pk).path.write_bytes(orjson.dumps(
+        {"phase": "Writing records", "done": 250, "total": 1000, "host": socket.gethostname(),
+         "pid": 2 ** 22 + 12345}))  # a worker process that is not there
     state = root_client.get(f"/jobs/{job.pk}/status/").json()
-    assert state["status"] == "failed" and "stopped" in state["error"]
+    assert state["status"] == "interrupted" and "stopped before it finished" in state["error"]
+    page = root_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "It was interrupted" in page and 'id="retry"' in page
+
+
+def test_a_job_whose_heartbeat_stopped_is_interrupted(root_client, settings):
+    """A worker on another machine: only its heartbeat tells it is alive."""
+    from django_adapter.web.jobs import Progress
+
+    settings.ATTGIT_JOB_HEARTBEAT_TIMEOUT = 30
+    job = Job.objects.create(kind=Job.BACKUP, status=Job.RUNNING, params={"type": "full"})
+    progress = Progress(job.pk)
+    progress.path.write_bytes(orjson.dumps({"phase": "Writing the backup file", "done": 1, "total": 2,
+                                            "host": "another-machine", "pid": os.getpid()}))
+    os.utime(progress.path, (time.time() - 10, time.time() - 10))
+    assert root_client.get(f"/jobs/{job.pk}/status/").json()["status"] == "running"
+    os.utime(progress.path, (time.time() - 31, time.time() - 31))
+    assert root_client.get(f"/jobs/{job.pk}/status/").json()["status"] == "interrupted"
+    assert BackupLog.objects.get(operation="backup_full", success=False).details["status"] == "interrupted"
 
 
 def test_a_failed_job_shows_its_error(root_client, settings, monkeypatch):
@@ -339,36 +362,36 @@ def test_a_failed_job_shows_its_error(root_client, settings, monkeypatch):
     assert root_client.post("/backup/", {"backup_type": "full"}).status_code == 302  # the locks were let go
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_job_runs_in_its_own_thread(threaded_jobs, root):
+def test_a_job_runs_in_the_background_worker(worker, root):
     from django.test import Client
 
     from .conftest import wait_for_job
 
     seed(200)
+    running = worker.start()
     client = Client()
     client.force_login(root)
     response = client.post("/backup/", {"backup_type": "full"})
     state = wait_for_job(client, response)
     assert state["status"] == "done", state
     job = Job.objects.get(pk=state["id"])
-    assert job.result["records"] == 200 and job.pid and job.started_at and job.finished_at
+    assert job.result["records"] == 200 and job.started_at and job.finished_at
+    assert job.pid == running.pid != os.getpid() and job.task_id
 
 
-def test_a_preview_shows_its_progress_until_its_job_is_done(root_client, monkeypatch):
+def test_a_preview_shows_its_progress_until_its_job_is_done(root_client, settings):
     from django_adapter.web import jobs
 
     seed(20)
     content, _ = backup_bytes(root_client)
-    started = []
-    monkeypatch.setattr(jobs, "spawn", started.append)  # the job waits, as if the worker were busy
+    settings.TASKS = QUEUED_ONLY  # the job waits, as if the worker were busy
     response = root_client.post("/restore/", {"backup_file": _named(content, "b.json")})
     url = root_client.get(response["Location"])["Location"]
     waiting = root_client.get(url)
     assert waiting.status_code == 200 and 'data-status-url="/jobs/' in waiting.content.decode()
     assert root_client.get(waiting.context["state"]["url"]).status_code == 200
     assert waiting.context["state"]["url"] == url  # where the script goes once the job is done
-    started.pop()()  # the worker runs
+    jobs.run(waiting.context["job"].pk)  # the worker runs
     done = root_client.get(url)
     assert done.status_code == 200 and counts(done)["skip"] == 20
 
