@@ -30,7 +30,7 @@ prod python examples/manage.py migrate -v0
 # from the web pages) run in a worker process of their own, not in the web
 # server: start it beside the site, stop it when done.
 say "prod python examples/manage.py db_worker &   (log: demo-run/worker.log)"
-prod python examples/manage.py db_worker --no-reload >"$work/worker.log" 2>&1 &
+prod exec python examples/manage.py db_worker --no-reload >"$work/worker.log" 2>&1 &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT
 run prod python examples/manage.py seed_demo --records 20000 --companies 4
