@@ -49,8 +49,8 @@ def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
     head, recorded = repo.head(), db.state().commit
     if recorded is None and head is not None and not db.fingerprints():
         return _load_main(repo, db, head)
-    merge = MergeState.load(repo)
-    if merge is not None and recorded == merge.work:
+    merge = MergeState.peek(repo)  # the work commit only: loading every conflict costs seconds at 5,000
+    if merge is not None and recorded == merge.get("work"):
         return None  # a manual merge waits for resolutions: consistent
     if recorded and recorded != str(head) and repo.contains(recorded):
         target = pygit2.Oid(hex=recorded)

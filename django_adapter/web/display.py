@@ -110,6 +110,15 @@ def take(rows: Iterable[Row], budget: list) -> list:
 
 # --- conflicts ----------------------------------------------------------------------
 
+#: A conflict's kind in words a person reads ("here" is this database, "there"
+#: the incoming side: the remote, the backup file or the snapshot).
+KIND_WORDS = {
+    "modify/modify": "both changed",
+    "add/add": "added on both sides, differently",
+    "delete/modify": "deleted here, changed there",
+    "modify/delete": "changed here, deleted there",
+}
+
 @dataclass
 class FieldVersions:
     name: str
@@ -134,8 +143,12 @@ class ConflictView:
     resolution: Optional[dict] = None
     resolved_deleted: bool = False
 
+    @property
+    def kind_words(self) -> str:
+        return KIND_WORDS.get(self.kind, self.kind)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "kind_words": self.kind_words}
 
 
 def conflict_view(conflict, resolution=False) -> ConflictView:

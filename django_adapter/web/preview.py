@@ -91,7 +91,8 @@ def _show_preview(request, job: Job):
     params, result = job.params, job.result
     context = {**result, "job": job, "strategy": params["strategy"], "columns": display.COLUMNS,
                "strategies": STRATEGY_CHOICES, "preview_rows": PREVIEW_ROWS,
-               "strategy_name": STRATEGY_NAMES[params["strategy"]]}
+               "strategy_name": STRATEGY_NAMES[params["strategy"]],
+               "nothing_to_do": nothing_to_do(result["counts"], params["strategy"])}
     if result["kind"] == "file":
         context["upload"] = Upload.objects.filter(pk=params["upload"]).first()
         if context["upload"] is None:
@@ -101,6 +102,13 @@ def _show_preview(request, job: Job):
     else:
         context["info"] = open_repository().info(params["commit"])
     return render(request, "attendance/restore_preview.html", context)
+
+
+def nothing_to_do(counts: dict, strategy: str) -> bool:
+    """True when applying would change nothing: no record to add, update or
+    delete, and no conflict -- or only conflicts that keep the database's side."""
+    changes = sum(counts.get(k) or 0 for k in ("add", "update", "delete"))
+    return changes == 0 and (not counts.get("conflicts") or strategy == "ours")
 
 
 def _moment(text):
