@@ -405,3 +405,42 @@ def test_the_backup_log_is_in_the_admin(root_client):
     User.objects.filter(username="root").update(is_staff=True, is_superuser=True)
     page = root_client.get("/admin/attendance/backuplog/")
     assert page.status_code == 200 and "Full Backup" in page.content.decode()
+
+
+def test_backups_made_from_the_command_line_show_their_real_size_or_made_elsewhere(root_client, tmp_path):
+    from django.core.management import call_command
+
+    seed(20)
+    out = tmp_path / "cli" / "backup_full_20250101T000000Z.json"
+    out.parent.mkdir()
+    call_command("backup_data", "--output", str(out), stdout=io.StringIO())
+    BackupLog.objects.create(operation="backup_full", filename="/elsewhere/backup_full_20240101T000000Z.json",
+                             records_count=5)
+    entries = {e["name"]: e for e in root_client.get("/backup/").context["backups"]}
+    assert entries[out.name]["size"] == out.stat().st_size > 0
+    assert entries["backup_full_20240101T000000Z.json"]["size"] is None
+    html = root_client.get("/backup/").content.decode()
+    assert f'data-size="{out.stat().st_size}"' in html and "made elsewhere" in html and "0 bytes" not in html
+
+
+def test_the_chart_starts_at_zero_and_follows_this_environment_s_own_line(root_client, tmp_path):
+    """After a pull that merges another environment's history, the chart
+    plots this environment's snapshots (first parents) on a scale from zero."""
+    from .merges import seed_conflicts
+
+    seed_conflicts(tmp_path, conflicts=10, records=300, companies=2)
+    job = finished_job(root_client, root_client.post("/conflicts/resolve/", {"all": "theirs"}))
+    assert job.status == "done"
+    assert finished_job(root_client, root_client.post("/conflicts/conclude/")).status == "done"
+    repo = open_repository()
+    own = [c.id for c in repo.log(first_parent=True)]
+    everything = [c.id for c in repo.log()]
+    assert len(everything) > len(own)  # the upstream's own snapshot is in the history, not on our line
+    response = root_client.get("/history/")
+    chart = response.context["chart"]
+    assert [d["commit"].id for d in chart["dots"]] == list(reversed(own))
+    assert chart["bottom"] == 0 and chart["base_y"] == 180 - 36
+    top = chart["top"]
+    dips = [d for d in chart["dots"] if d["records"] < top]
+    assert all(d["y"] - chart["top_y"] < 0.1 * (chart["base_y"] - chart["top_y"]) for d in dips)  # no cliff
+    assert len(response.context["commits"]) == len(everything)  # the table still lists every snapshot
