@@ -85,7 +85,7 @@ class Filter:
         return ", ".join(p for p in parts if p)
 
 
-def summary(pending: list) -> dict:
+def summary(pending: list, merge_kind: str = "") -> dict:
     """Counts of the pending conflicts by company, field and kind, as bars."""
     companies = Counter(c.key[1] for c in pending)
     fields = Counter(f for c in pending for f in c.fields)
@@ -94,7 +94,7 @@ def summary(pending: list) -> dict:
     return {
         "companies": _bars(shown, lambda v: v), "more_companies": len(companies) - len(shown),
         "fields": _bars(fields.most_common(), lambda v: display.LABELS.get(v, v)),
-        "kinds": _bars(kinds.most_common(), lambda v: display.KIND_WORDS.get(v, v)),
+        "kinds": _bars(kinds.most_common(), lambda v: display.kind_words(v, merge_kind)),
     }
 
 
@@ -144,11 +144,12 @@ def conflicts_view(request):
     page = Paginator(shown, PAGE_SIZE).get_page(request.GET.get("page"))
     resolved = [c for c in state.conflicts if c.id in state.resolutions]
     context.update(
-        page=page, pending=[display.conflict_view(c) for c in page], filter=chosen, shown_count=len(shown),
-        summary=summary(pending), resolved_count=len(resolved), pending_count=len(pending),
+        page=page, pending=[display.conflict_view(c, merge_kind=state.kind) for c in page], filter=chosen,
+        shown_count=len(shown), summary=summary(pending, state.kind), resolved_count=len(resolved),
+        pending_count=len(pending),
         resolved=[display.conflict_view(c, state.resolutions[c.id]) for c in resolved[:RESOLVED_LISTED]],
         companies=sorted({c.key[1] for c in state.conflicts}), fields=display.COLUMNS,
-        kinds=[(k, display.KIND_WORDS[k]) for k in KINDS if any(c.kind == k for c in state.conflicts)],
+        kinds=[(k, display.kind_words(k, state.kind)) for k in KINDS if any(c.kind == k for c in state.conflicts)],
         page_query=chosen.query(),
     )
     return render(request, "attendance/conflicts.html", context)

@@ -150,7 +150,8 @@ def _preview_file(job: Job, progress: jobs.Progress) -> dict:
         "rows": [row.to_dict() for row in display.import_rows(result, job.params["strategy"], PREVIEW_ROWS)],
         "counts": {"add": c.get("added", 0), "update": c.get("updated", 0), "skip": c.get("skipped", 0),
                    "conflicts": len(result.conflicts), "delete": 0, "total": c.get("records_in_file", 0)},
-        "conflicts": [display.conflict_view(x).to_dict() for x in result.conflicts[:PREVIEW_CONFLICTS]],
+        "conflicts": [display.conflict_view(x, merge_kind="import").to_dict()
+                      for x in result.conflicts[:PREVIEW_CONFLICTS]],
         "conflict_count": len(result.conflicts),
     }
 
