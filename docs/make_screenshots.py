@@ -202,7 +202,6 @@ def shoot(base: str, out: Path, var: Path) -> None:
         save(page, out / "conflicts.png")
         company = page.locator("#conflict-summary tr[data-company]").nth(1).get_attribute("data-company")
         page.select_option("#filter select[name=company]", company)
-        page.select_option("#filter select[name=field]", "status")
         page.click("#filter >> text=Show")
         page.wait_for_url("**company=*")
         save(page, out / "conflicts_filtered.png")
