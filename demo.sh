@@ -26,6 +26,13 @@ tree() { attgit log -n 1 --json | python -c "import json,sys; print(json.load(sy
 echo "== production: demo data, first snapshot, pushed to the hub"
 run attgit init "$work/hub.git"
 prod python examples/manage.py migrate -v0
+# The site's background jobs (backups, restores, merges, the admin's sync
+# from the web pages) run in a worker process of their own, not in the web
+# server: start it beside the site, stop it when done.
+say "prod python examples/manage.py db_worker &   (log: demo-run/worker.log)"
+prod exec python examples/manage.py db_worker --no-reload >"$work/worker.log" 2>&1 &
+worker=$!
+trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT
 run prod python examples/manage.py seed_demo --records 20000 --companies 4
 run prod attgit init
 run prod attgit commit -m "Nightly snapshot"
@@ -62,3 +69,7 @@ run prod attgit verify
 prod_tree=$(prod tree); dev_tree=$(dev tree)
 if [ "$prod_tree" = "$dev_tree" ]; then echo "in sync: both databases are snapshot tree $prod_tree"; else echo "NOT in sync" >&2; exit 1; fi
 run git -C "$work/hub.git" log --oneline --graph -n 8
+
+echo; echo "== production's web pages would hand their jobs to the worker (pid $worker); stopping it"
+kill "$worker" && wait "$worker" 2>/dev/null || true
+trap - EXIT

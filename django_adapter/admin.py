@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+
+from attgit.errors import AttgitError
 
 from .access import is_root
-from .models import AttendanceRecord, BackupLog, Company, Remote, SyncState, User
+from .models import AttendanceRecord, BackupLog, Company, Job, Remote, SyncState, User
+
+ROOT_ONLY = "Only root users may sync from a remote; nothing was done."
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -69,17 +78,18 @@ class BackupLogAdmin(ReadOnlyAdmin):
 
 @admin.action(description="Sync from remote")
 def sync_from_remote(modeladmin, request, queryset):
-    """Fetch each selected remote and merge it into the database (root
-    users only: a sync rewrites every company's records)."""
-    from .sync import sync_remote
-
+    """Go to the sync preview of the selected remote (root users only: a
+    sync rewrites every company's records).  Nothing is merged here: the
+    preview and then the sync run as background jobs."""
     if not is_root(request.user):
-        modeladmin.message_user(request, "Only root users may sync from a remote; nothing was done.",
+        modeladmin.message_user(request, ROOT_ONLY, messages.ERROR)
+        return None
+    remotes = list(queryset[:2])
+    if len(remotes) != 1:
+        modeladmin.message_user(request, "Choose one remote to sync from: its preview comes first.",
                                 messages.ERROR)
-        return
-    for remote in queryset:
-        report = sync_remote(remote, request.user)
-        modeladmin.message_user(request, report.message(), report.level)
+        return None
+    return redirect("admin:attendance_remote_sync", remotes[0].pk)
 
 
 @admin.register(Remote)
@@ -87,6 +97,66 @@ class RemoteAdmin(admin.ModelAdmin):
     list_display = ("name", "url", "created_at")
     search_fields = ("name", "url")
     actions = [sync_from_remote]
+
+    def get_urls(self):
+        sync = self.admin_site.admin_view(self.sync_view)
+        return [path("<int:remote_id>/sync/", sync, name="attendance_remote_sync"), *super().get_urls()]
+
+    def sync_view(self, request, remote_id):
+        return _sync_view(self, request, remote_id)
+
+
+def _sync_view(model_admin, request, remote_id):
+    """GET: start the preview job, show its progress, then the preview
+    (counts, conflicts, a confirm button).  POST: start the sync job of the
+    previewed commit and go to its progress page."""
+    from .sync import sync_strategy
+    from .web import jobs
+    from .web.errors import describe
+
+    if not is_root(request.user):
+        raise PermissionDenied(ROOT_ONLY)
+    remote = get_object_or_404(Remote, pk=remote_id)
+    changelist = reverse("admin:attendance_remote_changelist")
+    try:
+        if request.method == "POST":
+            preview = _preview_job(request.POST.get("job"), remote)
+            if preview is None or preview.status != Job.DONE or preview.result.get("status") == "up-to-date":
+                model_admin.message_user(request, "Preview the sync first: there is nothing confirmed to run.",
+                                         messages.ERROR)
+                return redirect("admin:attendance_remote_sync", remote.pk)
+            result = preview.result
+            job = jobs.start(request, Job.SYNC, {"remote_id": remote.pk, "remote": remote.name, "url": remote.url,
+                                                 "theirs": result["theirs"], "strategy": result["strategy"],
+                                                 "preview": str(preview.pk)})
+            return redirect("job_progress", job.pk)
+        preview = _preview_job(request.GET.get("job"), remote)
+        if preview is None:
+            job = jobs.start(request, Job.SYNC_PREVIEW, {"remote_id": remote.pk, "remote": remote.name,
+                                                         "url": remote.url, "strategy": sync_strategy()})
+            return redirect(jobs.url_of(job))
+    except AttgitError as exc:
+        model_admin.message_user(request, f"Sync from {remote.name}: {describe(exc)}", messages.ERROR)
+        return redirect(changelist)
+    state = jobs.state_of(preview)
+    if not preview.finished or preview.status == Job.INTERRUPTED:
+        return render(request, "attendance/job.html", {"job": preview, "state": state})
+    if preview.status == Job.FAILED:
+        model_admin.message_user(request, f"Sync from {remote.name} failed: {preview.error}", messages.ERROR)
+        return redirect(changelist)
+    return render(request, "admin/attendance/remote/sync.html", {
+        **model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "remote": remote,
+        "job": preview, "preview": preview.result, "title": f"Sync from {remote.name}",
+        "up_to_date": preview.result.get("status") == "up-to-date",
+    })
+
+
+def _preview_job(job_id, remote):
+    try:
+        job_id = uuid.UUID(job_id or "")
+    except ValueError:
+        return None
+    return Job.objects.filter(pk=job_id, kind=Job.SYNC_PREVIEW, params__remote_id=remote.pk).first()
 
 
 @admin.register(SyncState)

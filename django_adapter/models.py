@@ -289,17 +289,20 @@ class Upload(models.Model):
 
 
 class Job(models.Model):
-    """A long operation started from a web page and run outside the request
-    (a backup, a restore or its preview, concluding or aborting a merge).
+    """A long operation started from a web page (or the admin) and run by a
+    background worker of Django's tasks framework, outside the request and
+    outside the web server's processes (:mod:`django_adapter.jobs`).
 
     The worker writes this row when it starts and when it ends; while it
-    runs, its progress goes to a small file beside it
-    (:mod:`django_adapter.web.jobs`), because the apply holds the database's
-    one write transaction until it is done.
+    runs, its progress and heartbeat go to a small file beside it, because
+    the apply holds the database's one write transaction until it is done.
+    A job whose worker died is marked ``interrupted`` by whoever looks at
+    it next, and can be retried (``retry_of`` links the new attempt).
     """
 
     BACKUP, PREVIEW, IMPORT, CHECKOUT = "backup", "preview", "import", "checkout"
-    CONCLUDE, ABORT = "conclude", "abort"
+    CONCLUDE, ABORT, RESOLVE = "conclude", "abort", "resolve"
+    SYNC_PREVIEW, SYNC = "sync_preview", "sync"
     KIND_CHOICES = [
         (BACKUP, "Backup"),
         (PREVIEW, "Preview of a restore"),
@@ -307,9 +310,13 @@ class Job(models.Model):
         (CHECKOUT, "Restore a snapshot"),
         (CONCLUDE, "Conclude a merge"),
         (ABORT, "Abort a merge"),
+        (RESOLVE, "Resolve conflicts"),
+        (SYNC_PREVIEW, "Preview of a sync"),
+        (SYNC, "Sync from a remote"),
     ]
-    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-    STATUS_CHOICES = [(QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"), (FAILED, "Failed")]
+    QUEUED, RUNNING, DONE, FAILED, INTERRUPTED = "queued", "running", "done", "failed", "interrupted"
+    STATUS_CHOICES = [(QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"), (FAILED, "Failed"),
+                      (INTERRUPTED, "Interrupted")]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=16, choices=KIND_CHOICES)
@@ -321,6 +328,9 @@ class Job(models.Model):
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     pid = models.IntegerField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="retries")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -333,7 +343,7 @@ class Job(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in (self.DONE, self.FAILED)
+        return self.status in (self.DONE, self.FAILED, self.INTERRUPTED)
 
     @property
     def seconds(self) -> float | None:

@@ -1,12 +1,19 @@
 """Sync the database from a remote: what the admin's "Sync from remote"
-action does for each selected :class:`~django_adapter.models.Remote`.
+action does for a :class:`~django_adapter.models.Remote`.
 
 The same steps as ``attgit pull NAME``, through the same door (one writer
-at a time, a crash's leftovers reconciled first): the remote is written
-into the repository's git config, fetched, and merged into the database
-with the ATTGIT_DEFAULT_STRATEGY setting.  The outcome is data (a
-:class:`SyncReport`) that the admin turns into a message, and one
-BackupLog row (operation "sync"), success or not.
+at a time, a crash's leftovers reconciled first), in two background jobs
+(:mod:`django_adapter.web.jobs`), never inside a request:
+
+1. the preview (:func:`run_sync_preview`): the remote is written into the
+   repository's git config and fetched, and the merge is worked out
+   without applying it -- counts and conflicts for the admin's preview page;
+2. once the person confirms, the sync (:func:`run_sync`) merges exactly the
+   commit that was previewed into the database, with the strategy shown
+   on the preview (:func:`sync_strategy`).
+
+The outcome is data (a :class:`SyncReport`) that the job page shows, and
+one BackupLog row (operation "sync"), success or not.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 
-from attgit.errors import AttgitError, ConfigError
+from attgit.errors import AttgitError, ConfigError, NotFound
+from attgit.merge.strategy import parse_strategy
 from attgit.ops.pull import pull_commit
 from attgit.ops.reconcile import exclusive
 from attgit.repo.repository import Author, Repository
@@ -25,6 +33,9 @@ from attgit.repo.transport import fetch, remote_tip, set_remote
 
 from .audit import log_operation
 from .workingcopy import connect
+
+#: Conflicts a sync preview lists (the count covers all).
+PREVIEW_CONFLICTS = 50
 
 
 @dataclass
@@ -41,6 +52,10 @@ class SyncReport:
     strategy: str = ""
     commit: str = ""
     error: str = ""
+
+    @property
+    def level_tag(self) -> str:
+        return {messages.ERROR: "error", messages.WARNING: "warning"}.get(self.level, "success")
 
     @property
     def level(self) -> int:
@@ -60,8 +75,8 @@ class SyncReport:
 
     def _conflicts(self) -> str:
         if self.pending:
-            return (f"{self.pending} conflict(s) wait for you: resolve them (attgit conflicts, attgit resolve) "
-                    "or abort the merge (attgit merge --abort)")
+            return (f"{self.pending} conflict(s) wait for you: resolve them on the Conflicts page (or attgit "
+                    "conflicts, attgit resolve) or abort the merge")
         if self.conflicts:
             return f"{self.conflicts} conflict(s) resolved by the {self.strategy!r} strategy"
         return "no conflicts"
@@ -75,6 +90,13 @@ def repository() -> Repository:
     return Repository.open(path) if Path(path).exists() else Repository.init(path)
 
 
+def sync_strategy() -> str:
+    """The strategy of the admin's sync: ATTGIT_PULL_STRATEGY, else
+    ATTGIT_DEFAULT_STRATEGY, else ``manual`` (conflicts wait for a person)."""
+    name = getattr(settings, "ATTGIT_PULL_STRATEGY", None) or getattr(settings, "ATTGIT_DEFAULT_STRATEGY", None)
+    return parse_strategy(name or "manual")
+
+
 def author(user) -> Author:
     return Author(user.get_username(), getattr(user, "email", "") or "") if user else Author("attgit")
 
@@ -82,7 +104,7 @@ def author(user) -> Author:
 def sync_remote(remote, user=None, strategy: str | None = None) -> SyncReport:
     """Fetch ``remote`` and merge it into the database; never raises an
     AttgitError (it becomes a failed report and a failed BackupLog row)."""
-    strategy = strategy or getattr(settings, "ATTGIT_DEFAULT_STRATEGY", "theirs")
+    strategy = strategy or sync_strategy()
     try:
         report = _pull(remote, user, strategy)
     except AttgitError as exc:
@@ -100,7 +122,73 @@ def _pull(remote, user, strategy: str) -> SyncReport:
         set_remote(repo, remote.name, remote.url)
         fetch(repo, remote.name)
         result = pull_commit(repo, db, author(user), remote_tip(repo, remote.name), remote.name, strategy=strategy)
+    return _report(remote.name, result, strategy)
+
+
+# --- the two jobs ------------------------------------------------------------------------
+
+def _remote_of(job):
+    from .models import Remote
+
+    remote = Remote.objects.filter(pk=job.params["remote_id"]).first()
+    if remote is None:
+        raise NotFound(f"the remote {job.params.get('remote', '')!r} is no longer in the Remote list")
+    return remote
+
+
+def run_sync_preview(job, progress) -> dict:
+    """Fetch the remote and work out what merging it would do; apply nothing."""
+    from .web.display import conflict_view
+
+    remote, strategy = _remote_of(job), job.params.get("strategy") or sync_strategy()
+    repo, db = repository(), connect()
+    try:
+        progress.phase(f"Fetching {remote.name}")
+        set_remote(repo, remote.name, remote.url)
+        fetch(repo, remote.name)
+        theirs = remote_tip(repo, remote.name)
+        progress.phase("Comparing with the database")
+        result = pull_commit(repo, db, author(job.user), theirs, remote.name, strategy=strategy, preview=True)
+    except AttgitError as exc:
+        log_operation("sync", job.user, success=False, error=str(exc), remote=remote.name, url=remote.url,
+                      stage="preview", job=str(job.pk))
+        raise
     counts = result.counts
-    return SyncReport(remote.name, result.status, counts.get("inserts", 0), counts.get("updates", 0),
+    return {
+        "remote": remote.name, "url": remote.url, "theirs": str(theirs), "strategy": strategy,
+        "status": result.status, "fast_forward": result.fast_forward,
+        "counts": {"add": counts.get("inserts", 0), "update": counts.get("updates", 0),
+                   "delete": counts.get("deletes", 0), "conflicts": len(result.conflicts)},
+        "conflicts": [conflict_view(c).to_dict() for c in result.conflicts[:PREVIEW_CONFLICTS]],
+        "conflict_count": len(result.conflicts),
+    }
+
+
+def run_sync(job, progress) -> dict:
+    """Merge the previewed commit of the remote into the database."""
+    remote, strategy = _remote_of(job), job.params["strategy"]
+    repo, db = repository(), connect()
+    try:
+        if not repo.contains(job.params["theirs"]):
+            raise NotFound(f"the previewed commit {job.params['theirs'][:10]} of {remote.name} is gone: "
+                           "preview the sync again")
+        theirs = repo.resolve(job.params["theirs"])
+        progress.phase(f"Merging {remote.name}")
+        result = pull_commit(repo, db, author(job.user), theirs, remote.name, strategy=strategy,
+                             progress=progress.counter("Writing records"))
+    except AttgitError as exc:
+        log_operation("sync", job.user, success=False, error=str(exc), remote=remote.name, url=remote.url,
+                      job=str(job.pk))
+        raise
+    report = _report(remote.name, result, strategy)
+    log_operation("sync", job.user, commit=report.commit, added=report.added, updated=report.updated,
+                  deleted=report.deleted, conflicts=report.conflicts, pending=report.pending,
+                  status=report.status, strategy=strategy, remote=remote.name, url=remote.url, job=str(job.pk))
+    return {**report.__dict__, "message": report.message(), "level": report.level_tag}
+
+
+def _report(name: str, result, strategy: str) -> SyncReport:
+    counts = result.counts
+    return SyncReport(name, result.status, counts.get("inserts", 0), counts.get("updates", 0),
                       counts.get("deletes", 0), len(result.conflicts),
                       len([c for c in result.conflicts if c.resolution is None]), strategy, result.commit or "")

@@ -13,6 +13,7 @@ urlpatterns = [
     path("restore/apply/", restore.apply_restore_view, name="apply_restore"),
     path("jobs/<uuid:job_id>/", jobs.job_page, name="job_progress"),
     path("jobs/<uuid:job_id>/status/", jobs.job_status, name="job_status"),
+    path("jobs/<uuid:job_id>/retry/", jobs.retry_job_view, name="retry_job"),
     path("history/", history.history_view, name="history"),
     path("history/compare/", history.compare_view, name="compare"),
     path("conflicts/", conflicts.conflicts_view, name="conflicts"),

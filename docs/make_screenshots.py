@@ -1,10 +1,12 @@
 """Screenshots of the root-only pages: docs/screenshots/*.png.
 
 Builds a throw-away example site in a temporary folder (SQLite, demo data),
-serves it with ``runserver`` and drives Debian's chromium through the
-pages: backup, restore preview, progress, summary, history, compare and
-conflicts.  Nothing outside the temporary folder and the output folder is
-touched.
+serves it with ``runserver`` and its background jobs with ``db_worker``,
+and drives Debian's chromium (tests/browser.py: the launch and login the
+browser tests use too) through the pages: backup, restore preview,
+progress, summary, history, compare, and a merge with thousands of
+conflicts (summary, a filter, a bulk resolution).  Nothing outside the
+temporary folder and the output folder is touched.
 
     python docs/make_screenshots.py [--out docs/screenshots] [--records 120000]
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,9 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+sys.path[:0] = [str(EXAMPLES), str(ROOT)]
+from tests import browser as chromium  # noqa: E402 - the launch and login the browser tests use
+
 WIDTH, TALLEST = 1280, 1500
 
 
@@ -42,19 +43,21 @@ def main() -> None:
         manage(env, "seed_demo", "--records", str(options.records), "--companies", "8")
         os.environ.update(env)
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # this script's own process only
-        sys.path[:0] = [str(EXAMPLES), str(ROOT)]
         import django
 
         django.setup()
         port = free_port()
         server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
                                   cwd=EXAMPLES, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen([sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.2"],
+                                  cwd=EXAMPLES, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(port)
             shoot(f"http://127.0.0.1:{port}", options.out, Path(var))
         finally:
-            server.terminate()
-            server.wait(10)
+            for process in (server, worker):
+                process.terminate()
+                process.wait(10)
 
 
 def site_env(var: Path) -> dict:
@@ -76,7 +79,7 @@ def free_port() -> int:
 
 
 def wait_for(port: int) -> None:
-    for _ in range(100):
+    for _ in range(600):  # a loaded machine: up to a minute
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -105,6 +108,23 @@ def corrections(n: int = 0) -> None:
     touch(records()[n * 40 + 10: n * 40 + 14], in_time=dt.time(9, 20), overstay="1.5")
 
 
+def many_corrections() -> None:
+    """A busy day on many records of every company: thousands of conflicts
+    against the backup file, unevenly spread over companies and fields."""
+    from django_adapter.models import AttendanceRecord, Company
+
+    for n, company in enumerate(Company.objects.order_by("name")):
+        ids = list(AttendanceRecord.objects.filter(company=company).order_by("date", "ep_no")
+                   .values_list("pk", flat=True)[: 150 * (n + 1)])
+        for start in range(0, len(ids), 500):
+            batch = AttendanceRecord.objects.filter(pk__in=ids[start:start + 500])
+            if n % 2:
+                touch(batch, status="L", in_time=None, out_time=None)
+            else:
+                touch(batch, overstay="2.5")
+    touch(AttendanceRecord.objects.order_by("-date", "id")[:300], shift="N")
+
+
 def lose_records(fraction: float = 0.4) -> None:
     """An accident: part of the table is gone."""
     from django_adapter.models import AttendanceRecord
@@ -121,13 +141,10 @@ def shoot(base: str, out: Path, var: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = chromium.launch(p)
         page = browser.new_page(base_url=base, viewport={"width": WIDTH, "height": 900}, accept_downloads=True)
         page.set_default_timeout(120_000)
-        page.goto("/accounts/login/")
-        page.fill("input[name=username]", "root")
-        page.fill("input[name=password]", "root")
-        page.click("button[type=submit]")
+        chromium.log_in(page, "root", "root")
 
         first = backup(page)
         for n in range(1, 4):
@@ -171,7 +188,7 @@ def shoot(base: str, out: Path, var: Path) -> None:
         page.wait_for_url("**/history/compare/**")
         save(page, out / "compare.png")
 
-        corrections(7)
+        many_corrections()
         page.goto("/restore/")
         page.set_input_files("input[type=file]", str(saved))
         page.click("text=Upload and preview")
@@ -183,6 +200,15 @@ def shoot(base: str, out: Path, var: Path) -> None:
         page.wait_for_selector("#summary")
         page.goto("/conflicts/")
         save(page, out / "conflicts.png")
+        company = page.locator("#conflict-summary tr[data-company]").nth(1).get_attribute("data-company")
+        page.select_option("#filter select[name=company]", company)
+        page.click("#filter >> text=Show")
+        page.wait_for_url("**company=*")
+        save(page, out / "conflicts_filtered.png")
+        page.click("#all-theirs")
+        page.wait_for_url("**/jobs/*/")
+        page.wait_for_selector("#summary")
+        save(page, out / "conflicts_resolved.png")
         browser.close()
 
 

@@ -54,3 +54,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if any(part in _DATABASE_DIRS for part in item.path.parts) or item.get_closest_marker("django_db"):
             item.add_marker(pytest.mark.postgres_too)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, a session that runs a real background worker (the ``worker``
+    fixture, tests/jobworker.py) keeps its test database in a file, for that
+    other process to see; every other session keeps the fast in-memory one."""
+    from django.conf import settings as django_settings
+
+    if not any("worker" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        return
+    db = django_settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("testdb") / "test.sqlite3")

@@ -56,6 +56,20 @@ class MergeState:
         data["conflicts"] = [Conflict.from_dict(c) for c in data["conflicts"]]
         return cls(**data)
 
+    @classmethod
+    def peek(cls, repo) -> Optional[dict]:
+        """The merge's commits and names without its conflicts (None: no
+        merge): what a caller that only asks "is a merge waiting, on which
+        work commit?" needs.  Loading checks every record of every conflict,
+        seconds for thousands of them; this only parses the file."""
+        try:
+            data = orjson.loads(cls.path(repo).read_bytes())
+        except FileNotFoundError:
+            return None
+        data.pop("conflicts", None)
+        data.pop("resolutions", None)
+        return data
+
     def save(self, repo) -> None:
         data = {**self.__dict__, "conflicts": [c.to_dict() for c in self.conflicts]}
         path = self.path(repo)

@@ -47,10 +47,10 @@ def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
     Returns a sentence saying what was done, or None when nothing was needed.
     """
     head, recorded = repo.head(), db.state().commit
-    merge = MergeState.load(repo)
+    merge = MergeState.peek(repo)  # the commits only: loading every conflict costs seconds at 5,000
     if merge is not None:
         note = _settle_merge(repo, merge, head, recorded)
-        if MergeState.load(repo) is not None:
+        if MergeState.path(repo).exists():
             return note  # a merge waits for a person: nothing may move main meanwhile
         if note.startswith("finished"):
             return note
@@ -69,7 +69,7 @@ def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
     return None
 
 
-def _settle_merge(repo: Repository, merge: MergeState, head, recorded: Optional[str]) -> Optional[str]:
+def _settle_merge(repo: Repository, merge: dict, head, recorded: Optional[str]) -> Optional[str]:
     """Where a pending manual merge stands against the database.
 
     Only two merges are ever settled here: one whose conclusion reached the
@@ -78,19 +78,19 @@ def _settle_merge(repo: Repository, merge: MergeState, head, recorded: Optional[
     merge waiting for a person is kept, whatever else happened meanwhile:
     its conflicts and resolutions are the person's work.
     """
-    if recorded == merge.work:
+    if recorded == merge["work"]:
         return None
-    if merge.concluding and recorded == merge.concluding:
+    if merge.get("concluding") and recorded == merge["concluding"]:
         target = pygit2.Oid(hex=recorded)
         if head != target:
             repo.move_head(head, target, "attgit: finish concluding a merge")
         MergeState.discard(repo)
-        return f"finished concluding the merge of {merge.theirs_name}: main at {recorded[:10]}"
-    if recorded == merge.ours:
+        return f"finished concluding the merge of {merge['theirs_name']}: main at {recorded[:10]}"
+    if recorded == merge["ours"]:
         MergeState.discard(repo)
         return "discarded a merge that was interrupted before it changed the database"
-    return (f"the merge of {merge.theirs_name} still waits for you, though the database no longer matches its "
-            f"work commit ({merge.work[:10]}): its conflicts and resolutions are kept; finish it with "
+    return (f"the merge of {merge['theirs_name']} still waits for you, though the database no longer matches its "
+            f"work commit ({merge['work'][:10]}): its conflicts and resolutions are kept; finish it with "
             "`attgit resolve` and `attgit merge --continue`, or undo it with `attgit merge --abort`")
 
 

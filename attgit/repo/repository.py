@@ -191,12 +191,18 @@ class Repository:
             tree=str(commit.tree_id),
         )
 
-    def log(self, start: Optional[pygit2.Oid] = None, limit: Optional[int] = None) -> Iterator[CommitInfo]:
-        """Commits from ``start`` (default: main) newest first."""
+    def log(self, start: Optional[pygit2.Oid] = None, limit: Optional[int] = None,
+            first_parent: bool = False) -> Iterator[CommitInfo]:
+        """Commits from ``start`` (default: main) newest first; with
+        ``first_parent``, only this environment's own line (a merge's first
+        parent), as ``git log --first-parent``: not the other side's commits."""
         start = start if start is not None else self.head()
         if start is None:
             return
-        for n, commit in enumerate(self.git.walk(start, SortMode.TOPOLOGICAL | SortMode.TIME)):
+        walker = self.git.walk(start, SortMode.TOPOLOGICAL | SortMode.TIME)
+        if first_parent:
+            walker.simplify_first_parent()
+        for n, commit in enumerate(walker):
             if limit is not None and n >= limit:
                 return
             yield self.info(commit.id)

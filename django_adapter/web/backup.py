@@ -112,8 +112,10 @@ def registered_backup(filename: str) -> Path:
 
 
 def recent_backups(limit: int = LISTED) -> list:
-    """The latest successful backups, each with its name and whether its
-    file is still there to download."""
+    """The latest successful backups, each with its name, whether its file
+    is here to download, and its size: the file's real size where it is
+    (also a file ``backup_data`` wrote elsewhere on this server), else the
+    size the log recorded, else None ("made elsewhere")."""
     entries = []
     for log in BackupLog.objects.filter(operation__in=BACKUP_OPERATIONS, success=True) \
             .select_related("user")[:limit]:
@@ -121,8 +123,18 @@ def recent_backups(limit: int = LISTED) -> list:
         path = backup_dir() / name
         available = bool(NAME_RE.match(name)) and path.is_file()
         entries.append({"log": log, "name": name, "available": available,
-                        "size": path.stat().st_size if available else None})
+                        "size": _size(path if available else Path(log.filename), log)})
     return entries
+
+
+def _size(path: Path, log: BackupLog) -> Optional[int]:
+    try:
+        if path.is_absolute() and path.is_file():
+            return path.stat().st_size
+    except OSError:
+        pass
+    logged = (log.details or {}).get("bytes")
+    return logged if isinstance(logged, int) else None
 
 
 def _last_backup() -> Optional[BackupLog]:

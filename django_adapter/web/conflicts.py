@@ -2,22 +2,32 @@
 
 A restore (or a pull) with the ``manual`` strategy applies everything that
 merged cleanly, keeps the database's version of each conflicting record
-and leaves the conflicts in :class:`attgit.ops.mergestate.MergeState`.  Here a
-person picks, per record or per field, the database's version ("ours"),
-the incoming one ("theirs") or types a value; then concludes the merge
-(one commit, :func:`attgit.ops.manual.conclude`) or aborts it
-(:func:`attgit.ops.manual.abort`), both as jobs.
+and leaves the conflicts in :class:`attgit.ops.mergestate.MergeState`.  A
+real merge can leave thousands, so the page opens with a summary (per
+company, per field, per kind, as bars), filters by company, field and kind,
+and shows a page of conflicts at a time.  A person picks, per record or per
+field, the database's version ("ours"), the incoming one ("theirs") or types
+a value; or settles every conflict the filter shows at once -- a job
+(:mod:`.jobs`) with progress, written to the audit log as ONE row.  Then the
+merge is concluded (one commit, :func:`attgit.ops.manual.conclude`) or
+aborted (:func:`attgit.ops.manual.abort`), both as jobs too.
 """
 
 from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from attgit.errors import AttgitError, ConflictsPending, NotFound, UsageError
+from attgit.format import records as rec
+from attgit.merge.conflict import KINDS
 from attgit.ops.manual import abort, conclude
 from attgit.ops.mergestate import MergeState
 from attgit.ops.reconcile import exclusive
@@ -31,33 +41,137 @@ from .access import root_required
 
 PAGE_SIZE = 20
 RESOLVED_LISTED = 50
+#: Bars of the per-company summary (the rest are counted in one line).
+COMPANY_BARS = 12
 SIDES = ("ours", "theirs")
+SIDE_WORDS = {"ours": "kept the database's version", "theirs": "took the incoming version"}
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which conflicts the page (and a bulk resolution) is about; empty = all."""
+
+    company: str = ""
+    field: str = ""
+    kind: str = ""
+
+    @classmethod
+    def of(cls, query) -> "Filter":
+        """From a query string or form; values that cannot be are refused."""
+        company = query.get("company", "").strip()
+        field, kind = query.get("field", "").strip(), query.get("kind", "").strip()
+        if field and field not in rec.VALUE_FIELDS:
+            raise UsageError(f"no field {field!r} to filter on (one of {', '.join(rec.VALUE_FIELDS)})")
+        if kind and kind not in KINDS:
+            raise UsageError(f"no kind of conflict {kind!r} (one of {', '.join(KINDS)})")
+        return cls(company, field, kind)
+
+    def __bool__(self) -> bool:
+        return bool(self.company or self.field or self.kind)
+
+    def matches(self, conflict) -> bool:
+        return ((not self.company or conflict.key[1] == self.company)
+                and (not self.field or self.field in conflict.fields)
+                and (not self.kind or conflict.kind == self.kind))
+
+    def query(self, **more) -> str:
+        values = {k: v for k, v in {**asdict(self), **more}.items() if v}
+        return urlencode(values)
+
+    def describe(self) -> str:
+        parts = [f"company {self.company}" if self.company else "",
+                 f"field {display.LABELS.get(self.field, self.field)}" if self.field else "",
+                 display.KIND_WORDS.get(self.kind, self.kind)]
+        return ", ".join(p for p in parts if p)
+
+
+def summary(pending: list, merge_kind: str = "") -> dict:
+    """Counts of the pending conflicts by company, field and kind, as bars."""
+    companies = Counter(c.key[1] for c in pending)
+    fields = Counter(f for c in pending for f in c.fields)
+    kinds = Counter(c.kind for c in pending)
+    shown = companies.most_common(COMPANY_BARS)
+    return {
+        "companies": _bars(shown, lambda v: v), "more_companies": len(companies) - len(shown),
+        "fields": _bars(fields.most_common(), lambda v: display.LABELS.get(v, v)),
+        "kinds": _bars(kinds.most_common(), lambda v: display.kind_words(v, merge_kind)),
+    }
+
+
+def _bars(counts: list, label) -> list:
+    top = max((n for _, n in counts), default=0) or 1
+    return [{"value": value, "label": label(value), "count": n, "percent": round(100.0 * n / top, 1)}
+            for value, n in counts]
+
+
+_loaded: dict = {}
+
+
+def merge_state(repo) -> MergeState | None:
+    """The merge in progress, to READ: loading thousands of conflicts checks
+    every record in them (seconds at 5,000), so this process keeps the last
+    one loaded while its file is unchanged (same size and modification
+    time).  Code that changes the state loads its own copy under the locks."""
+    path = MergeState.path(repo)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        _loaded.clear()
+        return None
+    stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+    if _loaded.get("stamp") != stamp:
+        _loaded.clear()
+        _loaded.update(stamp=stamp, state=MergeState.load(repo))
+    return _loaded["state"]
 
 
 @root_required
 @require_GET
 def conflicts_view(request):
-    """The merge in progress: pending conflicts (a page at a time), resolved ones."""
-    state = MergeState.load(open_repository())
+    """The merge in progress: a summary, then the pending conflicts the
+    filter selects (a page at a time), then resolved ones."""
+    state = merge_state(open_repository())
     context = {"state": state, "columns": display.COLUMNS}
-    if state is not None:
-        page = Paginator(state.pending(), PAGE_SIZE).get_page(request.GET.get("page"))
-        resolved = [c for c in state.conflicts if c.id in state.resolutions]
-        context.update(
-            page=page, pending=[display.conflict_view(c) for c in page],
-            resolved=[display.conflict_view(c, state.resolutions[c.id]) for c in resolved[:RESOLVED_LISTED]],
-            resolved_count=len(resolved), pending_count=len(state.pending()),
-        )
+    if state is None:
+        return render(request, "attendance/conflicts.html", context)
+    try:
+        chosen = Filter.of(request.GET)
+    except UsageError as exc:
+        errors.say(request, exc)
+        chosen = Filter()
+    pending = state.pending()
+    shown = [c for c in pending if chosen.matches(c)] if chosen else pending
+    page = Paginator(shown, PAGE_SIZE).get_page(request.GET.get("page"))
+    resolved = [c for c in state.conflicts if c.id in state.resolutions]
+    context.update(
+        page=page, pending=[display.conflict_view(c, merge_kind=state.kind) for c in page], filter=chosen,
+        shown_count=len(shown), summary=summary(pending, state.kind), resolved_count=len(resolved),
+        pending_count=len(pending),
+        resolved=[display.conflict_view(c, state.resolutions[c.id]) for c in resolved[:RESOLVED_LISTED]],
+        companies=sorted({c.key[1] for c in state.conflicts}), fields=display.COLUMNS,
+        kinds=[(k, display.kind_words(k, state.kind)) for k in KINDS if any(c.kind == k for c in state.conflicts)],
+        page_query=chosen.query(),
+    )
     return render(request, "attendance/conflicts.html", context)
 
 
 @root_required
 @require_POST
 def resolve_conflict_view(request):
-    """Record how one conflict (or every pending one) is resolved."""
-    back = reverse("conflicts") + (f"?page={request.POST['page']}" if request.POST.get("page", "").isdigit() else "")
+    """Record how one conflict is resolved; or start the job that resolves
+    every pending conflict the filter selects."""
     try:
-        done = _resolve(request)
+        chosen = Filter.of(request.POST)
+    except UsageError as exc:
+        errors.say(request, exc)
+        return redirect("conflicts")
+    page = request.POST.get("page", "")
+    back = reverse("conflicts") + "?" + chosen.query(page=page if page.isdigit() else "")
+    try:
+        if request.POST.get("all") in SIDES:
+            job = _start_bulk(request, request.POST["all"], chosen)
+            return redirect("job_progress", job.pk)
+        done = _resolve_one(request)
     except AttgitError as exc:
         errors.say(request, exc)
     else:
@@ -65,26 +179,31 @@ def resolve_conflict_view(request):
     return redirect(back)
 
 
-def _resolve(request) -> str:
+def _start_bulk(request, side: str, chosen: Filter) -> Job:
+    state = merge_state(open_repository())
+    if state is None:
+        raise NotFound("no merge is in progress: there is nothing to resolve")
+    count = sum(1 for c in state.pending() if chosen.matches(c))
+    if not count:
+        raise NotFound("no pending conflict matches the filter: nothing to resolve")
+    return jobs.start(request, Job.RESOLVE, {"side": side, "filter": asdict(chosen), "count": count,
+                                             "source": state.theirs_name})
+
+
+def _resolve_one(request) -> str:
     repo, db = open_repository(), connect()
     with exclusive(repo, db, jobs.LOCK_WAIT):
         state = _merge_in_progress(repo)
-        if request.POST.get("all") in SIDES:
-            side = request.POST["all"]
-            chosen = [(c, side) for c in state.pending()]
-        else:
-            conflict_id = request.POST.get("conflict", "").strip()
-            if not conflict_id:
-                raise UsageError("say which conflict to resolve")
-            conflict = state.find(conflict_id)
-            chosen = [(conflict, _choice(request.POST, conflict))]
-        for conflict, choice in chosen:
-            state.resolve(conflict.id, choice)
+        conflict_id = request.POST.get("conflict", "").strip()
+        if not conflict_id:
+            raise UsageError("say which conflict to resolve")
+        conflict = state.find(conflict_id)
+        choice = _choice(request.POST, conflict)
+        state.resolve(conflict.id, choice)
         state.save(repo)
-    for conflict, choice in chosen:
-        log_operation("resolve", request.user, conflict=conflict.id, choice=choice, source=state.theirs_name)
+    log_operation("resolve", request.user, conflict=conflict.id, choice=choice, source=state.theirs_name)
     left = len(state.pending())
-    what = f"{len(chosen)} conflicts resolved" if len(chosen) != 1 else f"Conflict {chosen[0][0].id} resolved"
+    what = f"Conflict {conflict.id} resolved"
     return f"{what}; {left} left." if left else f"{what}; none left: conclude the merge to finish it."
 
 
@@ -143,6 +262,26 @@ def _start(request, kind: str, need_resolved: bool):
 
 
 # --- the jobs -----------------------------------------------------------------------
+
+def run_resolve(job: Job, progress: jobs.Progress) -> dict:
+    """Resolve every pending conflict the job's filter selects with one side;
+    one audit row for the whole action."""
+    side, chosen = job.params["side"], Filter(**job.params.get("filter", {}))
+    repo = open_repository()
+    state = _merge_in_progress(repo)
+    selected = [c for c in state.pending() if chosen.matches(c)]
+    report = progress.counter("Resolving conflicts")
+    for done, conflict in enumerate(selected, 1):
+        state.resolutions[conflict.id] = conflict.resolve(side)
+        report(done, len(selected))
+    progress.phase("Saving the resolutions")
+    state.save(repo)
+    left = len(state.pending())
+    log_operation("resolve", job.user, choice=side, resolved=len(selected), left=left, filter=asdict(chosen),
+                  source=state.theirs_name, job=str(job.pk))
+    return {"resolved": len(selected), "left": left, "side": side, "side_words": SIDE_WORDS[side],
+            "filter": chosen.describe(), "source": state.theirs_name}
+
 
 def run_conclude(job: Job, progress: jobs.Progress) -> dict:
     progress.phase("Concluding the merge")

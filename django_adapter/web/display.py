@@ -110,6 +110,24 @@ def take(rows: Iterable[Row], budget: list) -> list:
 
 # --- conflicts ----------------------------------------------------------------------
 
+#: A conflict's kind in words a person reads ("here" is this database, "there"
+#: the incoming side: the remote, the backup file or the snapshot).
+KIND_WORDS = {
+    "modify/modify": "both changed",
+    "add/add": "added on both sides, differently",
+    "delete/modify": "deleted here, changed there",
+    "modify/delete": "changed here, deleted there",
+}
+#: A backup file has no common base: its conflicts are records the file holds differently.
+IMPORT_WORDS = {"add/add": "different in the file"}
+
+
+def kind_words(kind: str, merge_kind: str = "") -> str:
+    """A conflict's kind in words, for a merge of ``merge_kind`` (pull, import, checkout)."""
+    if merge_kind == "import" and kind in IMPORT_WORDS:
+        return IMPORT_WORDS[kind]
+    return KIND_WORDS.get(kind, kind)
+
 @dataclass
 class FieldVersions:
     name: str
@@ -133,12 +151,17 @@ class ConflictView:
     has_base: bool
     resolution: Optional[dict] = None
     resolved_deleted: bool = False
+    merge_kind: str = ""
+
+    @property
+    def kind_words(self) -> str:
+        return kind_words(self.kind, self.merge_kind)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "kind_words": self.kind_words}
 
 
-def conflict_view(conflict, resolution=False) -> ConflictView:
+def conflict_view(conflict, resolution=False, merge_kind: str = "") -> ConflictView:
     """base / ours / theirs side by side; ``resolution`` (a record, or None
     for "deleted") when the conflict is already resolved."""
     ep_no, company, date = conflict.key
@@ -152,4 +175,4 @@ def conflict_view(conflict, resolution=False) -> ConflictView:
                           value(conflict.theirs, f), f in conflict.fields, value(chosen, f))
             for f in rec.VALUE_FIELDS]
     return ConflictView(conflict.id, company, ep_no, date, conflict.kind, rows, deleted,
-                        conflict.base is not None, chosen, resolution is None)
+                        conflict.base is not None, chosen, resolution is None, merge_kind)

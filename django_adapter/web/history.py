@@ -33,7 +33,7 @@ def history_view(request):
     commits = list(repo.log(limit=COMMITS_LISTED))
     return render(request, "attendance/history.html", {
         "commits": [_row(c) for c in commits],
-        "chart": records_chart(commits),
+        "chart": records_chart(list(repo.log(limit=COMMITS_LISTED, first_parent=True))),
         "logs": [(log, PurePath(log.filename).name) for log in BackupLog.objects.select_related("user")[:LOG_LISTED]],
         "form": CompareForm(initial={"a": commits[1].id if len(commits) > 1 else "",
                                      "b": commits[0].id if commits else ""}),
@@ -89,19 +89,19 @@ WIDTH, HEIGHT, PAD = 720, 180, 36
 
 
 def records_chart(commits: list) -> dict | None:
-    """An inline SVG line of the record count, oldest snapshot to newest.
+    """An inline SVG line of the record count, oldest snapshot to newest,
+    along this environment's own line of history (first parents: after a
+    pull, the other environment's commits are not this database's states).
 
     Snapshots are spaced evenly (a busy day and a quiet month take the same
-    room); each point's tooltip names the snapshot.  The scale runs from a
-    little below the smallest count to the largest, so that a change of a
-    few records in a million still shows.
+    room); each point's tooltip names the snapshot.  The scale starts at
+    zero, so a dip of two records in thousands looks like what it is.
     """
     points = [(c, c.count("Records")) for c in reversed(commits) if c.count("Records") is not None]
     if not points:
         return None
-    top, low = max(n for _, n in points), min(n for _, n in points)
-    bottom = max(0, low - max((top - low) // 10, 1)) if top != low else 0
-    span = (top - bottom) or 1
+    top, bottom = max(n for _, n in points), 0
+    span = top or 1
     step = (WIDTH - 2 * PAD) / max(len(points) - 1, 1)
 
     def y(n: int) -> float:
@@ -110,6 +110,7 @@ def records_chart(commits: list) -> dict | None:
     dots = [{"x": round(PAD + i * step, 1), "y": y(n), "records": n, "commit": c} for i, (c, n) in enumerate(points)]
     return {
         "width": WIDTH, "height": HEIGHT, "pad": PAD, "top": top, "bottom": bottom, "top_y": y(top),
+        "mid": top // 2, "mid_y": y(top // 2),
         "base_y": HEIGHT - PAD, "right": WIDTH - PAD, "dots": dots,
         "line": " ".join(f"{d['x']},{d['y']}" for d in dots), "first": points[0][0], "last": points[-1][0],
     }

@@ -1,44 +1,53 @@
-"""Long operations run outside the request: a thread per job, progress in a file.
+"""Long operations run outside the request, by a background worker.
 
-A page that starts a job (a backup, a restore, concluding or aborting a
-merge) takes attgit's two locks in the request -- so "another operation is
-running" is said at once, on that page -- records a :class:`Job`, hands the
-locks to a worker thread and redirects to the job's page.  That page polls
+A page that starts a job (a backup, a restore or its preview, settling
+conflicts, concluding or aborting a merge, the admin's sync) first makes
+sure attgit's two locks are free -- so "another operation is running" is
+said at once, on that page, and a crash's leftovers are tidied -- then
+records a :class:`Job`, enqueues :func:`django_adapter.tasks.run_job` on
+Django's tasks framework and redirects to the job's page.  A worker process
+(``manage.py db_worker``) takes the locks and runs the job; the page polls
 :func:`job_status` (a little JSON) and shows a progress bar, then the
-summary.  A million-record restore never holds a request open.
+summary.  Restarting or recycling the web server does not touch a job.
 
-The worker has its own database connection: it writes the Job row when it
-starts and when it ends, and closes its connections when done.  Progress
-cannot go in the Job row meanwhile: the apply is ONE transaction, which on
-SQLite holds the database's write lock until it commits.  So the worker
-writes progress to ``<ATTGIT_JOB_DIR>/<job id>.json`` (atomically, a few
-times a second) and :func:`job_status` reads both.
+Progress cannot go in the Job row while a job runs: the apply is ONE
+transaction, which on SQLite holds the database's write lock until it
+commits.  So the worker writes progress to ``<ATTGIT_JOB_DIR>/<job id>.json``
+(atomically, a few times a second), and a heartbeat thread touches that
+file every :data:`HEARTBEAT` seconds.  A job still ``running`` whose worker
+is gone -- its process no longer exists on this machine, or its file has not
+been touched for ``ATTGIT_JOB_HEARTBEAT_TIMEOUT`` seconds (30 by default; the
+worker may be on another machine sharing the folder) -- is marked
+``interrupted`` by the next look at it, and its page offers a retry.  The
+database then holds all of the change or none of it (one transaction), and
+the next operation reconciles the repository with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import logging
 import os
+import socket
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Optional
 
 import orjson
+from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
-from django.db import OperationalError, connections
+from django.db import OperationalError
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from attgit.errors import AttgitError
 from attgit.ops.reconcile import exclusive
@@ -60,61 +69,76 @@ RUNNERS = {
     Job.CHECKOUT: "django_adapter.web.restore.run_checkout",
     Job.CONCLUDE: "django_adapter.web.conflicts.run_conclude",
     Job.ABORT: "django_adapter.web.conflicts.run_abort",
+    Job.RESOLVE: "django_adapter.web.conflicts.run_resolve",
+    Job.SYNC_PREVIEW: "django_adapter.sync.run_sync_preview",
+    Job.SYNC: "django_adapter.sync.run_sync",
 }
 #: Seconds a page waits for a lock another writer holds before saying so.
 LOCK_WAIT = 1.0
+#: Seconds between two heartbeats of a running job.
+HEARTBEAT = 2.0
+#: A queued job not picked up after this many seconds says a worker is needed.
+QUEUE_PATIENCE = 5.0
 #: Previews are worked out again when asked for again; old ones go.
 KEEP_PREVIEWS = dt.timedelta(days=1)
+INTERRUPTED = ("the background worker running this job stopped before it finished (it was killed or its "
+               "machine restarted); the database holds either all of the change or none of it, and the next "
+               "operation tidies up. Retry it to run it again.")
+
+
+def heartbeat_timeout() -> float:
+    return float(getattr(settings, "ATTGIT_JOB_HEARTBEAT_TIMEOUT", 30))
+
+
+def worker_lock_wait() -> float:
+    return float(getattr(settings, "ATTGIT_JOB_LOCK_WAIT", 60))
 
 
 # --- starting a job ------------------------------------------------------------
 
-def start(request, kind: str, params: dict) -> Job:
-    """Take both locks, record the job and run it in the background.
+def start(request, kind: str, params: dict, retry_of: Optional[Job] = None) -> Job:
+    """Check the locks are free, record the job and hand it to the task queue.
 
     Raises attgit's Locked (or whatever reconcile raises) before any job
     exists when the locks cannot be had.
     """
-    held, notes = contextlib.ExitStack(), []
-    held.enter_context(exclusive(open_repository(), connect(), LOCK_WAIT, notes))
+    notes: list = []
+    with exclusive(open_repository(), connect(), LOCK_WAIT, notes):
+        pass
     for note in notes:  # what reconcile tidied up after a crash
         messages.info(request, f"attgit {note}.")
-    try:
-        Job.objects.filter(kind=Job.PREVIEW, created_at__lt=timezone.now() - KEEP_PREVIEWS).delete()
-        job = Job.objects.create(kind=kind, user=request.user, params=params)
-        Progress(job.pk).update("Waiting to start", force=True)
-        spawn(functools.partial(run, job.pk, held))
-    except BaseException:
-        held.close()
-        raise
+    Job.objects.filter(kind__in=(Job.PREVIEW, Job.SYNC_PREVIEW),
+                       created_at__lt=timezone.now() - KEEP_PREVIEWS).delete()
+    job = Job.objects.create(kind=kind, user=request.user, params=params, retry_of=retry_of)
+    Progress(job.pk).update("Waiting to start", force=True)
+    enqueue(job)
+    job.refresh_from_db()
     return job
 
 
-def spawn(work: Callable[[], None]) -> None:
-    """Run ``work`` in a thread of its own (tests may run it inline)."""
-    threading.Thread(target=_in_own_thread, args=(work,), name="attgit-job", daemon=True).start()
+def enqueue(job: Job) -> None:
+    """Put the job on the task queue (a backend that runs tasks at once runs it here)."""
+    from ..tasks import run_job
+
+    result = run_job.enqueue(str(job.pk))
+    Job.objects.filter(pk=job.pk).update(task_id=str(result.id)[:64])
 
 
-def _in_own_thread(work: Callable[[], None]) -> None:
-    try:
-        work()
-    finally:
-        connections.close_all()  # this thread's connections only
-
-
-def run(job_id, held: contextlib.ExitStack) -> None:
-    """The worker: run the job's runner with the locks held, then record
-    the outcome (after letting the locks go, so the next page can write)."""
-    try:
-        job = retrying(lambda: Job.objects.select_related("user").get(pk=job_id))
-    except BaseException:
-        held.close()
-        raise
+def run(job_id) -> None:
+    """The worker's side: take both locks, run the job's runner with a
+    heartbeat going, then record the outcome (after letting the locks go,
+    so the next page can write)."""
+    job = retrying(lambda: Job.objects.select_related("user").get(pk=job_id))
+    if job.status != Job.QUEUED:  # already run, or given up on meanwhile
+        logger.warning("attgit job %s is %s, not queued: not run again", job.pk, job.status)
+        return
     progress = Progress(job.pk)
     try:
-        with held:
+        with Heartbeat(progress):
+            progress.phase("Waiting for other operations to finish")
             _save(job, status=Job.RUNNING, started_at=timezone.now(), pid=os.getpid())
-            result = import_string(RUNNERS[job.kind])(job, progress)
+            with exclusive(open_repository(), connect(), worker_lock_wait()):
+                result = import_string(RUNNERS[job.kind])(job, progress)
     except AttgitError as exc:
         _failed(job, describe(exc), status_for(exc))
     except Exception as exc:  # noqa: BLE001 - a worker must always record its end
@@ -139,7 +163,8 @@ def operation_of(job: Job) -> Optional[str]:
     """The audit log's name for what a job does (a preview changes nothing: None)."""
     if job.kind == Job.BACKUP:
         return f"backup_{job.params.get('type', 'full')}"
-    return {Job.IMPORT: "restore", Job.CHECKOUT: "checkout", Job.PREVIEW: None}.get(job.kind, "merge")
+    return {Job.IMPORT: "restore", Job.CHECKOUT: "checkout", Job.PREVIEW: None, Job.SYNC_PREVIEW: None,
+            Job.RESOLVE: "resolve", Job.SYNC: "sync"}.get(job.kind, "merge")
 
 
 def _save(job: Job, **fields) -> None:
@@ -165,7 +190,7 @@ def retrying(query: Callable, attempts: int = 50):
             time.sleep(0.05)
 
 
-# --- progress --------------------------------------------------------------------
+# --- progress and heartbeat -----------------------------------------------------------
 
 def job_dir() -> Path:
     folder = getattr(settings, "ATTGIT_JOB_DIR", None)
@@ -175,22 +200,39 @@ def job_dir() -> Path:
 
 
 class Progress:
-    """A running job's phase and counts, in a small file any process can read."""
+    """A running job's phase and counts, and who runs it (host and process),
+    in a small file any process can read; its modification time is the
+    job's heartbeat."""
 
     INTERVAL = 0.2  # seconds between writes
 
     def __init__(self, job_id):
         self.path = job_dir() / f"{job_id}.json"
         self._written = 0.0
+        self._state = {"phase": "", "done": 0, "total": 0}
+        self._lock = threading.Lock()
 
     def update(self, phase: str, done: int = 0, total: int = 0, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._written < self.INTERVAL and done != total:
             return
         self._written = now
-        partial = self.path.with_suffix(f".{threading.get_ident()}.tmp")
-        partial.write_bytes(orjson.dumps({"phase": phase, "done": done, "total": total}))
-        os.replace(partial, self.path)
+        self._state = {"phase": phase, "done": done, "total": total}
+        self._write()
+
+    def _write(self) -> None:
+        data = {**self._state, "host": socket.gethostname(), "pid": os.getpid()}
+        with self._lock:
+            partial = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            partial.write_bytes(orjson.dumps(data))
+            os.replace(partial, self.path)
+
+    def beat(self) -> None:
+        """Say the worker is alive: touch the file (write it if it went)."""
+        try:
+            os.utime(self.path)
+        except FileNotFoundError:
+            self._write()
 
     def phase(self, label: str) -> None:
         """A step whose size is unknown (the bar moves without a percentage)."""
@@ -202,7 +244,9 @@ class Progress:
 
     def read(self) -> Optional[dict]:
         try:
-            return orjson.loads(self.path.read_bytes())
+            data = orjson.loads(self.path.read_bytes())
+            data["beat"] = self.path.stat().st_mtime
+            return data
         except (FileNotFoundError, orjson.JSONDecodeError):
             return None
 
@@ -210,19 +254,43 @@ class Progress:
         self.path.unlink(missing_ok=True)
 
 
+class Heartbeat:
+    """While in effect, a thread beats the job's progress file every HEARTBEAT seconds."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="attgit-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT):
+            with contextlib.suppress(OSError):
+                self.progress.beat()
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 # --- the pages -------------------------------------------------------------------
 
 def state_of(job: Job) -> dict:
     """What the progress bar shows: status, phase, counts, percentage."""
-    _notice_a_lost_worker(job)
+    notice_a_lost_worker(job)
     progress = (Progress(job.pk).read() or {}) if not job.finished else {}
     done, total = progress.get("done", 0), progress.get("total", 0)
     if job.status == Job.DONE:
         percent = 100.0
     else:
         percent = round(100.0 * done / total, 1) if total else None
-    phase = progress.get("phase") or {Job.QUEUED: "Waiting to start", Job.RUNNING: "Working",
-                                      Job.DONE: "Done", Job.FAILED: "Failed"}[job.status]
+    phase = progress.get("phase") or {Job.QUEUED: "Waiting to start", Job.RUNNING: "Working", Job.DONE: "Done",
+                                      Job.FAILED: "Failed", Job.INTERRUPTED: "Interrupted"}[job.status]
+    if job.status == Job.QUEUED and timezone.now() - job.created_at > dt.timedelta(seconds=QUEUE_PATIENCE):
+        phase = "Waiting for a background worker (manage.py db_worker)"
     return {
         "id": str(job.pk), "kind": job.kind, "status": job.status, "finished": job.finished,
         "phase": phase, "done": done, "total": total, "percent": percent, "error": job.error,
@@ -232,19 +300,59 @@ def state_of(job: Job) -> dict:
 
 def url_of(job: Job) -> str:
     """Where a job's progress and then its outcome are shown: a preview's on
-    the preview page, every other's on its own page."""
+    the page that asked for it, every other's on its own page."""
     if job.kind == Job.PREVIEW:
-        return f"{reverse('preview_restore')}?{urlencode({**job.params, 'job': job.pk})}"
+        params = {k: v for k, v in job.params.items() if k in ("upload", "commit", "strategy")}
+        return f"{reverse('preview_restore')}?{urlencode({**params, 'job': job.pk})}"
+    if job.kind == Job.SYNC_PREVIEW:
+        return reverse("admin:attendance_remote_sync", args=[job.params["remote_id"]]) + f"?job={job.pk}"
     return reverse("job_progress", args=[job.pk])
 
 
-def _notice_a_lost_worker(job: Job) -> None:
-    """A job whose server process died can never finish: say so."""
-    if job.finished or not job.pid or job.pid == os.getpid() or _alive(job.pid):
+def notice_a_lost_worker(job: Job) -> bool:
+    """A running job whose worker died can never finish: mark it interrupted.
+
+    Dead means: its process is gone (when it ran on this machine), or its
+    heartbeat is older than ATTGIT_JOB_HEARTBEAT_TIMEOUT.  The update only
+    applies to a row still ``running``, so a job that just finished stays
+    finished.
+    """
+    if job.status != Job.RUNNING:
+        return False
+    progress = Progress(job.pk).read()
+    if progress is not None and progress.get("host") == socket.gethostname() and progress.get("pid"):
+        gone = not _alive(progress["pid"])
+    else:
+        gone = False
+    last = progress["beat"] if progress else (job.started_at or job.created_at).timestamp()
+    if not gone and time.time() - last <= heartbeat_timeout():
+        return False
+    now = timezone.now()
+    if not retrying(lambda: Job.objects.filter(pk=job.pk, status=Job.RUNNING)
+                    .update(status=Job.INTERRUPTED, error=INTERRUPTED, finished_at=now)):
+        job.refresh_from_db()
+        return False
+    job.status, job.error, job.finished_at = Job.INTERRUPTED, INTERRUPTED, now
+    Progress(job.pk).remove()
+    _task_failed(job)
+    operation = operation_of(job)
+    if operation:
+        with contextlib.suppress(Exception):
+            log_operation(operation, job.user, success=False, error=INTERRUPTED, job=str(job.pk),
+                          filename=job.params.get("name", ""), status="interrupted")
+    return True
+
+
+def _task_failed(job: Job) -> None:
+    """The task queue's own row of a lost job says it failed too (it would say running forever)."""
+    if not job.task_id or not apps.is_installed("django_tasks_db"):
         return
-    _save(job, status=Job.FAILED, finished_at=timezone.now(),
-          error="the server process running this job stopped before it finished; the database holds "
-                "either all of the change or none of it, and the next operation tidies up")
+    from django_tasks_db.models import DBTaskResult
+
+    with contextlib.suppress(Exception):
+        DBTaskResult.objects.filter(pk=job.task_id, status="RUNNING").update(
+            status="FAILED", finished_at=timezone.now(), exception_class_path="django_adapter.WorkerLost",
+            traceback=INTERRUPTED)
 
 
 def _alive(pid: int) -> bool:
@@ -274,4 +382,23 @@ def job_status(request, job_id):
 def job_page(request, job_id):
     """A running job's progress bar; a finished job's summary."""
     job = retrying(lambda: get_object_or_404(Job.objects.select_related("user"), pk=job_id))
-    return render(request, "attendance/job.html", {"job": job, "state": state_of(job)})
+    state = state_of(job)
+    return render(request, "attendance/job.html", {"job": job, "state": state,
+                                                   "retry": job.retries.order_by("-created_at").first()})
+
+
+@root_required
+@require_POST
+def retry_job_view(request, job_id):
+    """Run an interrupted (or failed) job again, with the same parameters."""
+    job = get_object_or_404(Job, pk=job_id)
+    state_of(job)
+    if job.status not in (Job.INTERRUPTED, Job.FAILED):
+        messages.error(request, "Only an interrupted or failed job can be retried.")
+        return redirect(url_of(job))
+    try:
+        again = start(request, job.kind, job.params, retry_of=job)
+    except AttgitError as exc:
+        messages.error(request, describe(exc))
+        return redirect(url_of(job))
+    return redirect(url_of(again))

@@ -52,8 +52,9 @@ def preview_restore_view(request):
     job = _preview_job(request.GET.get("job"), form.cleaned_data, strategy)
     if job is None:
         return _start_preview(request, form.cleaned_data, strategy)
-    if not job.finished:
-        return render(request, "attendance/job.html", {"job": job, "state": jobs.state_of(job)})
+    state = jobs.state_of(job)
+    if not job.finished or job.status == Job.INTERRUPTED:
+        return render(request, "attendance/job.html", {"job": job, "state": state})
     if job.status == Job.FAILED:
         messages.error(request, job.error)
         return restore_page(request, job.result.get("http_status", 400))
@@ -90,7 +91,8 @@ def _show_preview(request, job: Job):
     params, result = job.params, job.result
     context = {**result, "job": job, "strategy": params["strategy"], "columns": display.COLUMNS,
                "strategies": STRATEGY_CHOICES, "preview_rows": PREVIEW_ROWS,
-               "strategy_name": STRATEGY_NAMES[params["strategy"]]}
+               "strategy_name": STRATEGY_NAMES[params["strategy"]],
+               "nothing_to_do": nothing_to_do(result["counts"], params["strategy"])}
     if result["kind"] == "file":
         context["upload"] = Upload.objects.filter(pk=params["upload"]).first()
         if context["upload"] is None:
@@ -100,6 +102,13 @@ def _show_preview(request, job: Job):
     else:
         context["info"] = open_repository().info(params["commit"])
     return render(request, "attendance/restore_preview.html", context)
+
+
+def nothing_to_do(counts: dict, strategy: str) -> bool:
+    """True when applying would change nothing: no record to add, update or
+    delete, and no conflict -- or only conflicts that keep the database's side."""
+    changes = sum(counts.get(k) or 0 for k in ("add", "update", "delete"))
+    return changes == 0 and (not counts.get("conflicts") or strategy == "ours")
 
 
 def _moment(text):
@@ -141,7 +150,8 @@ def _preview_file(job: Job, progress: jobs.Progress) -> dict:
         "rows": [row.to_dict() for row in display.import_rows(result, job.params["strategy"], PREVIEW_ROWS)],
         "counts": {"add": c.get("added", 0), "update": c.get("updated", 0), "skip": c.get("skipped", 0),
                    "conflicts": len(result.conflicts), "delete": 0, "total": c.get("records_in_file", 0)},
-        "conflicts": [display.conflict_view(x).to_dict() for x in result.conflicts[:PREVIEW_CONFLICTS]],
+        "conflicts": [display.conflict_view(x, merge_kind="import").to_dict()
+                      for x in result.conflicts[:PREVIEW_CONFLICTS]],
         "conflict_count": len(result.conflicts),
     }
 

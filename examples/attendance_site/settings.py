@@ -39,8 +39,18 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "django_adapter.apps.AttendanceConfig",
 ]
+
+# Background jobs (backups, restores, merges, the admin's sync) are tasks of
+# Django's tasks framework (the django-tasks backport), stored in the
+# database and run by a separate worker process:
+#     python examples/manage.py db_worker
+# so a restarted or recycled web server never kills one midway.  The worker
+# and the web server must share ATTGIT_JOB_DIR (progress and heartbeats).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -123,6 +133,12 @@ ATTGIT_UPLOAD_LIMIT = 100 * 1024 * 1024  # the design document's 100 MB
 # progress of background jobs here, outside the web root like the backups.
 ATTGIT_UPLOAD_DIR = os.environ.get("ATTGIT_UPLOAD_DIR", str(VAR_DIR / "uploads"))
 ATTGIT_JOB_DIR = os.environ.get("ATTGIT_JOB_DIR", str(VAR_DIR / "jobs"))
+# A running job's worker touches its progress file every 2 s; a job whose
+# file is older than this many seconds (or whose worker process, on this
+# machine, is gone) is shown as interrupted, with a retry button.
+ATTGIT_JOB_HEARTBEAT_TIMEOUT = 30
+# How long a job waits for another attgit operation to let go of the locks.
+ATTGIT_JOB_LOCK_WAIT = 60
 
 # Form fields stay small; an uploaded file goes to a temporary file on disk
 # past 1 MB instead of memory.  The upload limit itself is enforced by the

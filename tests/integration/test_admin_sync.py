@@ -1,5 +1,7 @@
 """The Django side of sync: the admin's "Sync from remote" action on the
-Remote model (root users only) and ``manage.py attgit``.
+Remote model (root users only) -- a preview page with counts, conflicts
+and a confirm button, then the sync as a background job, never a merge
+inside a request -- and ``manage.py attgit``.
 
 Upstream is another environment: a real repository whose database is an
 in-memory working copy, pushing to a real bare hub; the site's own
@@ -72,9 +74,38 @@ def root_user(django_user_model):
                                                  is_superuser=True)
 
 
-def sync(client, *remotes):
+@pytest.fixture(autouse=True)
+def inline_jobs(settings):
+    """Background jobs run inside the request that starts them (the tasks
+    framework's immediate backend); tests/web/test_worker.py runs the real worker."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+def preview(client, *remotes):
+    """The admin action on the selected remotes: the preview page (after its job)."""
     return client.post(reverse(CHANGELIST), {"action": "sync_from_remote",
                                              "_selected_action": [r.pk for r in remotes]}, follow=True)
+
+
+def sync(client, *remotes):
+    """Preview, then confirm: [(level, message)] of the sync job's outcome
+    (or of the messages the preview ended on)."""
+    from django_adapter.models import Job
+
+    shown = preview(client, *remotes)
+    if "preview" not in (shown.context or {}):
+        return messages_of(shown)
+    if shown.context["up_to_date"]:
+        return [("success", f"Sync from {remotes[0].name}: already up to date.")]
+    confirmed = client.post(shown.request["PATH_INFO"], {"job": shown.context["job"].pk})
+    assert confirmed.status_code == 302 and "/jobs/" in confirmed["Location"], confirmed
+    job = Job.objects.get(pk=confirmed["Location"].rstrip("/").split("/")[-1])
+    assert job.kind == Job.SYNC and job.finished
+    if job.status != Job.DONE:
+        return [("error", f"Sync from {remotes[0].name} failed: {job.error}")]
+    page = client.get(confirmed["Location"])
+    assert job.result["message"] in page.content.decode().replace("&#x27;", "'")
+    return [(job.result["level"], job.result["message"])]
 
 
 def messages_of(response) -> list[tuple[str, str]]:
@@ -101,9 +132,12 @@ def test_root_syncs_a_remote_into_the_database(client, root_user, upstream, site
 
     prod = Remote.objects.create(name="prod", url=str(upstream.hub))
     client.force_login(root_user)
-    response = sync(client, prod)
-    assert response.status_code == 200
-    [(level, text)] = messages_of(response)
+    shown = preview(client, prod)
+    assert shown.status_code == 200 and shown.context["preview"]["counts"] == \
+        {"add": 3, "update": 0, "delete": 0, "conflicts": 0}
+    assert 'id="confirm-sync"' in shown.content.decode()
+    assert database() == {} and sync_logs() == []  # the preview merged nothing
+    [(level, text)] = sync(client, prod)
     assert level == "success" and text.startswith("Synced from prod (fast-forward): 3 added, 0 updated, 0 deleted, "
                                                   "no conflicts; main at "), text
     assert database() == {k: r for c in upstream.db.data.values() for k, r in c.items()}
@@ -111,16 +145,19 @@ def test_root_syncs_a_remote_into_the_database(client, root_user, upstream, site
     assert site.head() == upstream.repo.head() and site.git.remotes["prod"].url == str(upstream.hub)
     [log] = sync_logs()
     assert (log.user, log.success, log.records_added, log.commit) == (root_user, True, 3, str(site.head()))
+    assert log.details["job"]
     assert log.details["remote"] == "prod" and log.details["status"] == "fast-forward"
 
     upstream.row()["status"] = "L"
     del upstream.db.data["Zeta"][("E1", "Zeta", "2025-11-20")]
     upstream.publish()
-    [(level, text)] = messages_of(sync(client, prod))
+    [(level, text)] = sync(client, prod)
     assert level == "success" and "1 updated, 1 deleted, no conflicts" in text, text
     assert database()[KEY]["status"] == "L" and len(database()) == 2
-    assert messages_of(sync(client, prod)) == [("success", "Sync from prod: already up to date.")]
-    assert len(sync_logs()) == 3
+    shown = preview(client, prod)
+    assert shown.context["up_to_date"] and 'id="up-to-date"' in shown.content.decode()
+    assert 'id="confirm-sync"' not in shown.content.decode()
+    assert len(sync_logs()) == 2
     fsck(site_repo)
 
 
@@ -133,7 +170,7 @@ def test_the_git_remote_follows_the_model(client, root_user, upstream, site_repo
     transport.add_remote(Repository.init(site_repo), "prod", "/nowhere/old.git")
     prod = Remote.objects.create(name="prod", url=str(upstream.hub))
     client.force_login(root_user)
-    assert messages_of(sync(client, prod))[0][0] == "success"
+    assert sync(client, prod)[0][0] == "success"
     assert Repository.open(site_repo).git.remotes["prod"].url == str(upstream.hub)
 
 
@@ -151,15 +188,18 @@ def test_conflicts_are_a_warning_with_the_setting_s_strategy(client, root_user, 
     row.save()
     upstream.row()["status"] = "L"
     upstream.publish()
-    settings.ATTGIT_DEFAULT_STRATEGY = strategy
-    [(level, text)] = messages_of(sync(client, prod))
+    settings.ATTGIT_PULL_STRATEGY = strategy
+    shown = preview(client, prod)
+    assert shown.context["preview"]["conflict_count"] == 1 and shown.context["preview"]["strategy"] == strategy
+    assert "both changed" in shown.content.decode()
+    [(level, text)] = sync(client, prod)
     assert level == "warning", text
     if strategy == "manual":
         assert "1 conflict(s) wait for you" in text and "main at" not in text
         assert MergeState.load(Repository.open(site_repo)) is not None
         assert database()[KEY]["status"] == "A"
-        [(level, text)] = messages_of(sync(client, prod))
-        assert level == "error" and "a merge is in progress" in text, text
+        [(level, text)] = sync(client, prod)
+        assert level == "error" and "A merge is waiting for its conflicts to be resolved" in text, text
     else:
         assert f"1 conflict(s) resolved by the '{strategy}' strategy" in text
         assert database()[KEY]["status"] == {"theirs": "L", "ours": "A"}[strategy]
@@ -167,19 +207,66 @@ def test_conflicts_are_a_warning_with_the_setting_s_strategy(client, root_user, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_remote_is_an_error_and_the_others_still_sync(client, root_user, upstream, site_repo):
+def test_a_failing_remote_is_an_error_and_one_remote_is_synced_at_a_time(client, root_user, upstream, site_repo):
     from django_adapter.models import Remote
 
     dead = Remote.objects.create(name="dead", url=f"git://127.0.0.1:{free_port()}/attendance.git")
     prod = Remote.objects.create(name="prod", url=str(upstream.hub))
     client.force_login(root_user)
-    found = dict(messages_of(sync(client, dead, prod)))
-    assert found["error"].startswith("Sync from dead failed: cannot fetch from remote 'dead' (git://127.0.0.1:")
-    assert found["success"].startswith("Synced from prod")
+    assert sync(client, dead, prod) == [("error", "Choose one remote to sync from: its preview comes first.")]
+    [(level, text)] = sync(client, dead)
+    assert level == "error" and text.startswith("Sync from dead failed: cannot fetch from remote 'dead' "
+                                                "(git://127.0.0.1:"), text
+    assert sync(client, prod)[0][1].startswith("Synced from prod")
     failed, ok = sync_logs()
     assert (failed.success, failed.user, ok.success) == (False, root_user, True)
-    assert "cannot fetch from remote 'dead'" in failed.error_message
+    assert "cannot fetch from remote 'dead'" in failed.error_message and failed.details["stage"] == "preview"
     assert "refs/remotes/dead/main" not in Repository.open(site_repo).git.references
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sync_merges_the_commit_that_was_previewed(client, root_user, upstream, site_repo):
+    """The remote moves on between the preview and the confirmation: what
+    was confirmed is what is merged; the newer commit waits for the next sync."""
+    from django_adapter.models import Job, Remote
+
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    client.force_login(root_user)
+    shown = preview(client, prod)
+    previewed = shown.context["preview"]["theirs"]
+    upstream.row()["status"] = "L"
+    upstream.publish()
+    confirmed = client.post(shown.request["PATH_INFO"], {"job": shown.context["job"].pk})
+    job = Job.objects.get(pk=confirmed["Location"].rstrip("/").split("/")[-1])
+    assert job.status == Job.DONE and job.params["theirs"] == previewed, job.error
+    assert str(Repository.open(site_repo).head()) == previewed and database()[KEY]["status"] != "L"
+    assert preview(client, prod).context["preview"]["counts"]["update"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_merged_inside_a_request(client, root_user, upstream, site_repo, settings):
+    """With a task queue nobody works on, the action and the confirmation
+    only record jobs: the database is untouched until a worker runs them."""
+    from django_adapter.models import Job, Remote
+    from django_adapter.web import jobs
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    client.force_login(root_user)
+    waiting = preview(client, prod)
+    assert 'data-status-url="/jobs/' in waiting.content.decode()  # the progress display of the restore pages
+    [pending] = Job.objects.filter(kind=Job.SYNC_PREVIEW)
+    assert pending.status == Job.QUEUED and not Repository.open(site_repo).git.references.get(
+        "refs/remotes/prod/main")
+    jobs.run(pending.pk)  # the worker
+    shown = client.get(waiting.request["PATH_INFO"] + f"?job={pending.pk}")
+    assert shown.context["preview"]["counts"]["add"] == 3
+    confirmed = client.post(shown.request["PATH_INFO"], {"job": pending.pk})
+    [queued] = Job.objects.filter(kind=Job.SYNC)
+    assert queued.status == Job.QUEUED and database() == {} and sync_logs() == []
+    jobs.run(queued.pk)
+    assert client.get(confirmed["Location"]).status_code == 200
+    assert Job.objects.get(pk=queued.pk).status == Job.DONE and len(database()) == 3
 
 
 @pytest.mark.django_db(transaction=True)
@@ -191,11 +278,11 @@ def test_non_root_staff_are_refused_and_nothing_happens(client, django_user_mode
     prod = Remote.objects.create(name="prod", url=str(upstream.hub))
     staff = django_user_model.objects.create_user("clerk", password="pw", role="company", is_staff=True)
     client.force_login(staff)
-    assert sync(client, prod).status_code == 403  # no permission on remotes at all
+    assert preview(client, prod).status_code == 403  # no permission on remotes at all
 
     staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_remote", "change_remote"]))
-    response = sync(client, prod)
-    assert messages_of(response) == [("error", "Only root users may sync from a remote; nothing was done.")]
+    assert sync(client, prod) == [("error", "Only root users may sync from a remote; nothing was done.")]
+    assert client.get(reverse("admin:attendance_remote_sync", args=[prod.pk])).status_code == 403
     assert database() == {} and sync_logs() == [] and not site_repo.exists()
 
 

@@ -1,12 +1,14 @@
 """Fixtures of the web page tests: the example site with its repository,
 backup, upload and job folders in a temporary directory, users of each
-kind, and background jobs run inline (tests that want the real thread ask
-for ``threaded_jobs`` or ``live_server``)."""
+kind, and background jobs run inline, inside the request (the tasks
+framework's immediate backend); tests that want the site's real set-up ask
+for ``worker``: a ``db_worker`` process on the test database."""
 
 from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -27,19 +29,50 @@ def site_folders(settings, tmp_path):
     return tmp_path
 
 
-@pytest.fixture
-def threaded_jobs():
-    """Run jobs in their own thread, as the site does."""
+IMMEDIATE = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+QUEUED_ONLY = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
 
 
 @pytest.fixture(autouse=True)
-def inline_jobs(request, monkeypatch):
-    """Jobs run inside the request that starts them, in the test's transaction."""
-    if {"threaded_jobs", "live_server"} & set(request.fixturenames):
-        return
-    from django_adapter.web import jobs
+def inline_jobs(request, settings):
+    """Jobs run inside the request that starts them, in the test's transaction
+    (unless the test runs a real worker)."""
+    if "worker" not in request.fixturenames:
+        settings.TASKS = IMMEDIATE
 
-    monkeypatch.setattr(jobs, "spawn", lambda work: work())
+
+@pytest.fixture
+def worker(settings, site_folders, transactional_db):
+    """A real ``manage.py db_worker`` process on the test database and the
+    test's folders, as the site runs it; stopped (SIGTERM) at the end.
+    ``worker.start(point)`` starts another, ``worker.kill()`` SIGKILLs one."""
+    from django.db import connection
+
+    from ..integration.envs import site_environ
+    from ..jobworker import Worker, database_url
+
+    environ = site_environ(
+        ATTGIT_VAR_DIR=str(site_folders / "var"), ATTGIT_REPO=settings.ATTGIT_REPO,
+        ATTGIT_BACKUP_DIR=settings.ATTGIT_BACKUP_DIR, ATTGIT_UPLOAD_DIR=settings.ATTGIT_UPLOAD_DIR,
+        ATTGIT_JOB_DIR=settings.ATTGIT_JOB_DIR, ATTGIT_LOG_LEVEL="WARNING", DJANGO_DEBUG="0",
+        **database_url(connection.settings_dict))
+    Path(settings.ATTGIT_JOB_DIR).mkdir(parents=True, exist_ok=True)
+    started = []
+
+    class Workers:
+        def start(self, point: str = "") -> Worker:
+            one = Worker(environ, site_folders / "worker.log").start(point)
+            started.append(one)
+            return one
+
+        def log(self) -> str:
+            path = site_folders / "worker.log"
+            return path.read_text() if path.exists() else ""
+
+    workers = Workers()
+    yield workers
+    for one in started:
+        one.stop()
 
 
 def make_user(username: str, role: str = "company", company=None, **extra):

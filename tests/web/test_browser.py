@@ -1,34 +1,32 @@
 """The pages in a real browser (Playwright driving Debian's chromium)
-against the live test server: a root user backs up, downloads, changes
-data, restores the file (preview, apply, the progress bar to the end, the
-summary), settles a conflict on the conflicts page; a company user is
-refused.  Jobs run in their own thread, as on the real site."""
+against the live test server, with jobs run by a real background worker
+(``db_worker``), as on the real site: a root user backs up, downloads,
+changes data, restores the file (preview, apply, the progress bar to the
+end, the summary), settles a conflict on the conflicts page, works through
+5,000 conflicts (summary, filter, page 2, bulk resolution with progress),
+syncs from a remote in the admin (preview, confirm); a company user is
+refused."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from django_adapter.models import AttendanceRecord, Company
 
+from .. import browser as chromium
 from .conftest import PASSWORD, make_user, parse, seed
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+    if chromium.missing():
+        pytest.skip(chromium.missing())
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the ORM calls
@@ -38,9 +36,9 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            yield chromium
-            chromium.close()
+            launched = chromium.launch(p)
+            yield launched
+            launched.close()
     finally:
         if before is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -49,7 +47,7 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
+def page(browser, live_server, worker):
     context = browser.new_context(base_url=live_server.url, accept_downloads=True,
                                   viewport={"width": 1280, "height": 900})
     context.set_default_timeout(30_000)
@@ -59,11 +57,7 @@ def page(browser, live_server):
 
 
 def log_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/attendance/")
+    chromium.log_in(page, username, PASSWORD)
 
 
 def count(page, name: str) -> int:
@@ -72,26 +66,6 @@ def count(page, name: str) -> int:
 
 def result(page, name: str) -> str:
     return page.locator(f'[data-result="{name}"]').inner_text()
-
-
-def slow_progress(monkeypatch, pause: float = 0.25) -> None:
-    """Make each progress step of an apply take a moment, so the bar can be seen moving."""
-    from django_adapter.web import jobs
-
-    real = jobs.Progress.counter
-
-    def counter(self, label):
-        report = real(self, label)
-
-        def slowly(done, total):
-            report(done, total)
-            if label == "Writing records":
-                self.update(label, done, total, force=True)
-                time.sleep(pause)
-
-        return slowly
-
-    monkeypatch.setattr(jobs.Progress, "counter", counter)
 
 
 def watch_progress(page) -> list[str]:
@@ -116,7 +90,8 @@ def watch_progress(page) -> list[str]:
     return seen
 
 
-def test_backup_download_change_upload_preview_apply_summary(page, tmp_path, monkeypatch):
+def test_backup_download_change_upload_preview_apply_summary(page, tmp_path, worker):
+    worker.start("slow")
     seed(600, companies=6)
     make_user("root", role="root")
     log_in(page, "root")
@@ -145,7 +120,6 @@ def test_backup_download_change_upload_preview_apply_summary(page, tmp_path, mon
         (250, 1, 349, 1)
     assert page.locator("td.changed del").first.inner_text() == "5"
 
-    slow_progress(monkeypatch)
     page.click("text=Apply restore")
     page.wait_for_url("**/jobs/*/")
     widths = watch_progress(page)
@@ -158,9 +132,10 @@ def test_backup_download_change_upload_preview_apply_summary(page, tmp_path, mon
     assert AttendanceRecord.objects.get(pk=first.pk).overstay == first.overstay
 
 
-def test_a_conflict_is_settled_on_the_conflicts_page(page, tmp_path):
+def test_a_conflict_is_settled_on_the_conflicts_page(page, tmp_path, worker):
     from django_adapter.web.backup import write_file
 
+    worker.start()
     seed(60)
     make_user("root", role="root")
     saved = tmp_path / "backup.json"
@@ -185,6 +160,8 @@ def test_a_conflict_is_settled_on_the_conflicts_page(page, tmp_path):
     conflict = page.locator("section.conflict")
     assert conflict.count() == 1 and record.ep_no in conflict.locator("h2").inner_text()
     assert conflict.locator("tr.disputed th").all_inner_texts() == ["Status"]
+    assert conflict.locator("thead").inner_text().split() == ["FIELD", "DATABASE", "INCOMING", "KEEP"]
+    assert conflict.locator("label", has_text="incoming").count() == 1  # the same words as the headers
     conflict.locator("input[name=pick_status][value=value]").check()
     conflict.locator("input[name=value_status]").fill("OD")
     conflict.locator("text=Resolve field by field").click()
@@ -206,3 +183,90 @@ def test_a_company_user_is_refused(page):
         response = page.goto(url)
         assert response.status == 403, url
         assert "Only root users can perform backup/restore operations" in page.content()
+
+
+def test_five_thousand_conflicts_summary_filter_page_two_and_bulk_resolution(page, tmp_path, worker):
+    from attgit.ops.mergestate import MergeState
+    from django_adapter.repository import open_repository
+
+    from .merges import seed_conflicts
+
+    seed_conflicts(tmp_path, 5000)
+    make_user("root", role="root")
+    worker.start("slow")
+    log_in(page, "root")
+    page.goto("/conflicts/")
+    assert page.locator("[data-pending]").inner_text() == "5,000"
+    summary = page.locator("#conflict-summary")
+    companies = summary.locator("tr[data-company]")
+    fields, kinds = summary.locator("tr[data-field]"), summary.locator("tr[data-kind]")
+    assert companies.count() >= 2 and kinds.count() == 3 and "Overstay" in fields.all_inner_texts()[0]
+    assert summary.locator(".hbar").count() == companies.count() + fields.count() + kinds.count()
+    assert "both changed" in summary.inner_text() and "changed here, deleted there" in summary.inner_text()
+    widths = summary.locator("tr[data-company] .hbar").evaluate_all("bars => bars.map(b => b.style.width)")
+    assert "100%" in widths and all(float(w.rstrip("%")) > 0 for w in widths)
+    assert page.locator("section.conflict").count() == 20
+
+    company = companies.first.get_attribute("data-company")
+    shown = int(companies.first.locator("td.num").inner_text().replace(",", ""))
+    page.select_option("#filter select[name=company]", company)
+    page.click("#filter >> text=Show")
+    page.wait_for_url("**company=*")
+    assert page.locator("[data-shown]").inner_text().replace(",", "") == str(shown)
+    assert set(page.locator("section.conflict h2").all_inner_texts()) and all(
+        t.startswith(company) for t in page.locator("section.conflict h2").all_inner_texts())
+    page.click("nav.pages >> text=next ›")
+    page.wait_for_url("**page=2*")
+    assert page.locator("[data-page]").inner_text().startswith("page 2 of ")
+    assert all(t.startswith(company) for t in page.locator("section.conflict h2").all_inner_texts())
+
+    page.click("#all-ours")
+    page.wait_for_url("**/jobs/*/")
+    bar = watch_progress(page)
+    assert bar[-1] == "100%" and any(w not in ("0%", "100%", "0.0%") for w in bar), bar
+    assert page.locator('[data-result="resolved"]').inner_text().replace(",", "") == str(shown)
+    page.click("#back-to-conflicts")
+    assert page.locator("[data-pending]").inner_text().replace(",", "") == str(5000 - shown)
+    state = MergeState.load(open_repository())
+    assert len(state.pending()) == 5000 - shown
+    assert all(c.key[1] != company for c in state.pending())
+
+
+def test_the_admin_syncs_a_remote_after_a_preview(page, tmp_path, worker):
+    from django_adapter.models import Remote, User
+
+    from .merges import Upstream
+
+    upstream = Upstream(tmp_path, [{**r} for r in _records(40)])
+    upstream.publish()
+    Remote.objects.create(name="prod", url=str(upstream.hub))
+    make_user("boss", role="root", is_staff=True)
+    assert not User.objects.get(username="boss").is_superuser  # a root-role staff user may sync
+    User.objects.get(username="boss").user_permissions.add(*_remote_permissions())
+    worker.start()
+    log_in(page, "boss")
+    page.goto("/admin/attendance/remote/")
+    page.check("input[name=_selected_action]")
+    page.select_option("select[name=action]", "sync_from_remote")
+    page.click("button[name=index]")
+    page.wait_for_selector("#sync-preview")  # after the preview job's progress
+    assert page.locator('[data-count="add"]').inner_text() == "40"
+    assert AttendanceRecord.objects.count() == 0  # the preview changed nothing
+    page.click("#confirm-sync")
+    page.wait_for_url("**/jobs/*/")
+    page.wait_for_selector("#summary")
+    assert page.locator('[data-result="added"]').inner_text() == "40"
+    assert "Synced from prod (fast-forward)" in page.locator("[data-sync-message]").inner_text()
+    assert AttendanceRecord.objects.count() == 40
+
+
+def _records(n: int) -> list:
+    from django_adapter.demodata import demo_records
+
+    return list(demo_records(n, 2))
+
+
+def _remote_permissions():
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(codename__in=["view_remote", "change_remote"])

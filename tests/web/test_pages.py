@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import socket
+import time
 
+import orjson
 import pytest
 from django.utils import timezone
 
@@ -16,7 +20,7 @@ from django_adapter.models import AttendanceRecord, BackupLog, Company, Job, Upl
 from django_adapter.repository import open_repository
 from django_adapter.workingcopy import connect
 
-from .conftest import backup_bytes, finished_job, messages_of, parse, seed
+from .conftest import QUEUED_ONLY, backup_bytes, finished_job, messages_of, parse, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -269,8 +273,9 @@ def test_conclude_waits_for_every_conflict_and_abort_undoes(root_client):
     records = _manual_restore(root_client)
     response = root_client.post("/conflicts/conclude/", follow=True)
     assert "2 conflict(s) still to resolve" in " ".join(messages_of(response))
-    response = root_client.post("/conflicts/resolve/", {"all": "theirs"}, follow=True)
-    assert "2 conflicts resolved" in " ".join(messages_of(response))
+    resolved = finished_job(root_client, root_client.post("/conflicts/resolve/", {"all": "theirs"}))
+    assert resolved.status == "done" and (resolved.result["resolved"], resolved.result["left"]) == (2, 0)
+    assert BackupLog.objects.filter(operation="resolve").count() == 1  # one action, one row
     job = finished_job(root_client, root_client.post("/conflicts/abort/"))
     assert job.status == "done" and job.result["status"] == "aborted"
     assert MergeState.load(open_repository()) is None
@@ -317,10 +322,29 @@ def test_the_status_endpoint_reports_progress(root_client, settings):
         ("running", "Writing records", 250, 1000, 25.0)
     page = root_client.get(f"/jobs/{job.pk}/").content.decode()
     assert 'style="width: 25.0%"' in page and "progress.js" in page
-    job.status, job.pid = Job.RUNNING, 2 ** 22 + 12345  # a process that is not there
-    job.save()
+    Progress(job.pk).path.write_bytes(orjson.dumps(
+        {"phase": "Writing records", "done": 250, "total": 1000, "host": socket.gethostname(),
+         "pid": 2 ** 22 + 12345}))  # a worker process that is not there
     state = root_client.get(f"/jobs/{job.pk}/status/").json()
-    assert state["status"] == "failed" and "stopped" in state["error"]
+    assert state["status"] == "interrupted" and "stopped before it finished" in state["error"]
+    page = root_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "It was interrupted" in page and 'id="retry"' in page
+
+
+def test_a_job_whose_heartbeat_stopped_is_interrupted(root_client, settings):
+    """A worker on another machine: only its heartbeat tells it is alive."""
+    from django_adapter.web.jobs import Progress
+
+    settings.ATTGIT_JOB_HEARTBEAT_TIMEOUT = 30
+    job = Job.objects.create(kind=Job.BACKUP, status=Job.RUNNING, params={"type": "full"})
+    progress = Progress(job.pk)
+    progress.path.write_bytes(orjson.dumps({"phase": "Writing the backup file", "done": 1, "total": 2,
+                                            "host": "another-machine", "pid": os.getpid()}))
+    os.utime(progress.path, (time.time() - 10, time.time() - 10))
+    assert root_client.get(f"/jobs/{job.pk}/status/").json()["status"] == "running"
+    os.utime(progress.path, (time.time() - 31, time.time() - 31))
+    assert root_client.get(f"/jobs/{job.pk}/status/").json()["status"] == "interrupted"
+    assert BackupLog.objects.get(operation="backup_full", success=False).details["status"] == "interrupted"
 
 
 def test_a_failed_job_shows_its_error(root_client, settings, monkeypatch):
@@ -339,36 +363,36 @@ def test_a_failed_job_shows_its_error(root_client, settings, monkeypatch):
     assert root_client.post("/backup/", {"backup_type": "full"}).status_code == 302  # the locks were let go
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_job_runs_in_its_own_thread(threaded_jobs, root):
+def test_a_job_runs_in_the_background_worker(worker, root):
     from django.test import Client
 
     from .conftest import wait_for_job
 
     seed(200)
+    running = worker.start()
     client = Client()
     client.force_login(root)
     response = client.post("/backup/", {"backup_type": "full"})
     state = wait_for_job(client, response)
     assert state["status"] == "done", state
     job = Job.objects.get(pk=state["id"])
-    assert job.result["records"] == 200 and job.pid and job.started_at and job.finished_at
+    assert job.result["records"] == 200 and job.started_at and job.finished_at
+    assert job.pid == running.pid != os.getpid() and job.task_id
 
 
-def test_a_preview_shows_its_progress_until_its_job_is_done(root_client, monkeypatch):
+def test_a_preview_shows_its_progress_until_its_job_is_done(root_client, settings):
     from django_adapter.web import jobs
 
     seed(20)
     content, _ = backup_bytes(root_client)
-    started = []
-    monkeypatch.setattr(jobs, "spawn", started.append)  # the job waits, as if the worker were busy
+    settings.TASKS = QUEUED_ONLY  # the job waits, as if the worker were busy
     response = root_client.post("/restore/", {"backup_file": _named(content, "b.json")})
     url = root_client.get(response["Location"])["Location"]
     waiting = root_client.get(url)
     assert waiting.status_code == 200 and 'data-status-url="/jobs/' in waiting.content.decode()
     assert root_client.get(waiting.context["state"]["url"]).status_code == 200
     assert waiting.context["state"]["url"] == url  # where the script goes once the job is done
-    started.pop()()  # the worker runs
+    jobs.run(waiting.context["job"].pk)  # the worker runs
     done = root_client.get(url)
     assert done.status_code == 200 and counts(done)["skip"] == 20
 
@@ -381,3 +405,42 @@ def test_the_backup_log_is_in_the_admin(root_client):
     User.objects.filter(username="root").update(is_staff=True, is_superuser=True)
     page = root_client.get("/admin/attendance/backuplog/")
     assert page.status_code == 200 and "Full Backup" in page.content.decode()
+
+
+def test_backups_made_from_the_command_line_show_their_real_size_or_made_elsewhere(root_client, tmp_path):
+    from django.core.management import call_command
+
+    seed(20)
+    out = tmp_path / "cli" / "backup_full_20250101T000000Z.json"
+    out.parent.mkdir()
+    call_command("backup_data", "--output", str(out), stdout=io.StringIO())
+    BackupLog.objects.create(operation="backup_full", filename="/elsewhere/backup_full_20240101T000000Z.json",
+                             records_count=5)
+    entries = {e["name"]: e for e in root_client.get("/backup/").context["backups"]}
+    assert entries[out.name]["size"] == out.stat().st_size > 0
+    assert entries["backup_full_20240101T000000Z.json"]["size"] is None
+    html = root_client.get("/backup/").content.decode()
+    assert f'data-size="{out.stat().st_size}"' in html and "made elsewhere" in html and "0 bytes" not in html
+
+
+def test_the_chart_starts_at_zero_and_follows_this_environment_s_own_line(root_client, tmp_path):
+    """After a pull that merges another environment's history, the chart
+    plots this environment's snapshots (first parents) on a scale from zero."""
+    from .merges import seed_conflicts
+
+    seed_conflicts(tmp_path, conflicts=10, records=300, companies=2)
+    job = finished_job(root_client, root_client.post("/conflicts/resolve/", {"all": "theirs"}))
+    assert job.status == "done"
+    assert finished_job(root_client, root_client.post("/conflicts/conclude/")).status == "done"
+    repo = open_repository()
+    own = [c.id for c in repo.log(first_parent=True)]
+    everything = [c.id for c in repo.log()]
+    assert len(everything) > len(own)  # the upstream's own snapshot is in the history, not on our line
+    response = root_client.get("/history/")
+    chart = response.context["chart"]
+    assert [d["commit"].id for d in chart["dots"]] == list(reversed(own))
+    assert chart["bottom"] == 0 and chart["base_y"] == 180 - 36
+    top = chart["top"]
+    dips = [d for d in chart["dots"] if d["records"] < top]
+    assert all(d["y"] - chart["top_y"] < 0.1 * (chart["base_y"] - chart["top_y"]) for d in dips)  # no cliff
+    assert len(response.context["commits"]) == len(everything)  # the table still lists every snapshot

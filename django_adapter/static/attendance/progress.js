@@ -30,7 +30,7 @@
       bar.style.width = state.percent + "%";
       percent.textContent = Math.round(state.percent) + "%";
     }
-    if (state.status === "failed") { meter.classList.add("failed"); }
+    if (state.status === "failed" || state.status === "interrupted") { meter.classList.add("failed"); }
   }
 
   function poll() {
