@@ -26,6 +26,7 @@ class ExitCode:
     CONFIG = 11  # invalid settings or configuration
     NOTHING_TO_COMMIT = 0  # not an error: said on stdout, exit 0
     INTEGRITY = 12  # verify found a broken object or checksum
+    PERMISSION_DENIED = 13  # the acting user is unknown, inactive or not root
 
 
 class AttgitError(Exception):
@@ -102,3 +103,10 @@ class ConfigError(AttgitError):
 
 class IntegrityError(AttgitError):
     exit_code = ExitCode.INTEGRITY
+
+
+class PermissionDenied(AttgitError, PermissionError):
+    """The acting user may not do this (only root users back up, restore
+    and sync)."""
+
+    exit_code = ExitCode.PERMISSION_DENIED

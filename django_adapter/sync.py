@@ -12,18 +12,17 @@ BackupLog row (operation "sync"), success or not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 
-from attgit.errors import AttgitError, ConfigError
+from attgit.errors import AttgitError
 from attgit.ops.pull import pull_commit
 from attgit.ops.reconcile import exclusive
-from attgit.repo.repository import Author, Repository
 from attgit.repo.transport import fetch, remote_tip, set_remote
 
 from .audit import log_operation
+from .repository import open_as
 from .workingcopy import connect
 
 
@@ -67,18 +66,6 @@ class SyncReport:
         return "no conflicts"
 
 
-def repository() -> Repository:
-    """The ATTGIT_REPO repository, created on the first sync."""
-    path = getattr(settings, "ATTGIT_REPO", "")
-    if not path:
-        raise ConfigError("the ATTGIT_REPO setting is empty: set it to the path of the bare repository")
-    return Repository.open(path) if Path(path).exists() else Repository.init(path)
-
-
-def author(user) -> Author:
-    return Author(user.get_username(), getattr(user, "email", "") or "") if user else Author("attgit")
-
-
 def sync_remote(remote, user=None, strategy: str | None = None) -> SyncReport:
     """Fetch ``remote`` and merge it into the database; never raises an
     AttgitError (it becomes a failed report and a failed BackupLog row)."""
@@ -95,11 +82,13 @@ def sync_remote(remote, user=None, strategy: str | None = None) -> SyncReport:
 
 
 def _pull(remote, user, strategy: str) -> SyncReport:
-    repo, db = repository(), connect()
+    opened, db = open_as(user), connect()
+    repo = opened.repo
     with exclusive(repo, db):
         set_remote(repo, remote.name, remote.url)
         fetch(repo, remote.name)
-        result = pull_commit(repo, db, author(user), remote_tip(repo, remote.name), remote.name, strategy=strategy)
+        result = pull_commit(repo, db, opened.author, remote_tip(repo, remote.name), remote.name,
+                             strategy=strategy)
     counts = result.counts
     return SyncReport(remote.name, result.status, counts.get("inserts", 0), counts.get("updates", 0),
                       counts.get("deletes", 0), len(result.conflicts),

@@ -32,6 +32,10 @@ class Backend:
     author: Optional[Author] = None
     default_strategy: str = "theirs"
     log: Callable[..., None] = field(default=_no_log)
+    # Who acts: given the user named by --user/$ATTGIT_USER (or None for the
+    # operator at the shell), the commit author; raises PermissionDenied when
+    # that user may not act.  None: the name is taken as given (no accounts).
+    identify: Optional[Callable[[Optional[str]], Author]] = None
     # Extra services a backend offers (e.g. Django's backup file export).
     extras: dict = field(default_factory=dict)
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from attgit.errors import AttgitError
 
 from ...backups import BACKUP_TYPES, create_backup, default_path, parse_since
-from ...models import User
+from ..actor import command_actor
 
 
 class Command(BaseCommand):
@@ -24,17 +24,19 @@ class Command(BaseCommand):
                                             "date (YYYY-MM-DD) or ISO date-time")
         parser.add_argument("--output", help="file to write (default: a timestamped file "
                                              "in ATTGIT_BACKUP_DIR)")
-        parser.add_argument("--user", help="username recorded as the backup's creator")
+        parser.add_argument("--user", help="act as this user, who must be an active root user "
+                                           "(else $ATTGIT_USER, else the operator's login)")
         parser.add_argument("--database", default="default", help="database alias")
 
     def handle(self, *args, backup_type, since, output, user, database, **options):
+        actor = command_actor(f"backup_{backup_type}", user, database)
         path = output
         try:
             since_at = parse_since(since) if since else None
             if since_at and backup_type == "full":
                 raise CommandError("--since applies to --type incremental only")
             path = output or default_path(backup_type)
-            summary = create_backup(path, backup_type, since_at, _user(user, database), database)
+            summary = create_backup(path, backup_type, since_at, actor.user, database)
         except AttgitError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
@@ -45,11 +47,3 @@ class Command(BaseCommand):
             f"{summary.records} records to {path}"
         )
 
-
-def _user(username, database):
-    if not username:
-        return None
-    try:
-        return User.objects.db_manager(database).get_by_natural_key(username)
-    except User.DoesNotExist:
-        raise CommandError(f"no user {username!r}") from None
