@@ -188,7 +188,7 @@ def test_non_root_staff_are_refused_and_nothing_happens(client, django_user_mode
 
     from django_adapter.models import Remote
 
-    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))  # written to the git config
     staff = django_user_model.objects.create_user("clerk", password="pw", role="company", is_staff=True)
     client.force_login(staff)
     assert sync(client, prod).status_code == 403  # no permission on remotes at all
@@ -196,7 +196,9 @@ def test_non_root_staff_are_refused_and_nothing_happens(client, django_user_mode
     staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_remote", "change_remote"]))
     response = sync(client, prod)
     assert messages_of(response) == [("error", "Only root users may sync from a remote; nothing was done.")]
-    assert database() == {} and sync_logs() == [] and not site_repo.exists()
+    site = Repository.open(site_repo)
+    assert database() == {} and sync_logs() == [] and site.head() is None
+    assert "refs/remotes/prod/main" not in site.git.references
 
 
 # --- manage.py attgit -----------------------------------------------------------------------------------
