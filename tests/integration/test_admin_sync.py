@@ -183,6 +183,20 @@ def test_a_failing_remote_is_an_error_and_the_others_still_sync(client, root_use
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_root_role_staff_user_who_is_not_a_superuser_may_sync(client, django_user_model, upstream, site_repo):
+    from django_adapter.models import Remote
+
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    lead = django_user_model.objects.create_user("lead", password="pw", role="root", is_staff=True)
+    client.force_login(lead)
+    [(level, text)] = messages_of(sync(client, prod))
+    assert level == "success" and text.startswith("Synced from prod (fast-forward): 3 added"), text
+    [log] = sync_logs()
+    assert (log.user, log.actor, log.success) == (lead, "lead", True)
+    assert Repository.open(site_repo).info("HEAD").id == str(upstream.repo.head())
+
+
+@pytest.mark.django_db(transaction=True)
 def test_non_root_staff_are_refused_and_nothing_happens(client, django_user_model, upstream, site_repo):
     from django.contrib.auth.models import Permission
 
