@@ -33,7 +33,7 @@ def repo_path() -> Path:
 def open_repository(create: bool = True) -> Repository:
     """The repository at ATTGIT_REPO, created on first use when ``create``."""
     path = repo_path()
-    if create and (not path.exists() or not any(path.iterdir())):
+    if create and (not path.exists() or (path.is_dir() and not any(path.iterdir()))):
         path.parent.mkdir(parents=True, exist_ok=True)
         return Repository.init(path)
     return Repository.open(path)

@@ -38,7 +38,7 @@ from attgit.ops.reconcile import exclusive
 
 from .audit import log_operation
 from .models import BackupLog
-from .repository import open_as
+from .repository import open_as, resolve_actor
 from .workingcopy import connect
 
 OPERATION = "scheduled"
@@ -101,9 +101,15 @@ def configured_schedule() -> Optional[Schedule]:
 
 
 def last_run(using: str = "default") -> Optional[dt.datetime]:
-    """When the last successful scheduled snapshot was logged."""
-    return (BackupLog.objects.using(using).filter(operation=OPERATION, success=True)
-            .order_by("-created_at").values_list("created_at", flat=True).first())
+    """When the last successful scheduled snapshot ran (its ``at`` detail,
+    the time it judged due-ness by; else when it was logged)."""
+    row = (BackupLog.objects.using(using).filter(operation=OPERATION, success=True)
+           .order_by("-created_at", "-id").values_list("created_at", "details").first())
+    if row is None:
+        return None
+    created_at, details = row
+    at = (details or {}).get("at")
+    return dt.datetime.fromisoformat(at) if at else created_at
 
 
 @dataclass
@@ -134,16 +140,16 @@ def run_scheduled(who=None, *, force: bool = False, now: Optional[dt.datetime] =
     upcoming = schedule.next_time(now) if schedule else None
     if schedule is not None and not force and not schedule.due(now, last_run()):
         return ScheduledRun("not-due", text, next_time=upcoming)
-    opened = open_as(who)
+    actor = resolve_actor(who)
     try:
-        result = _snapshot(opened, text, wait)
+        result = _snapshot(open_as(actor), text, wait)
     except AttgitError as exc:
-        log_operation(OPERATION, opened.actor, success=False, error=str(exc), schedule=text)
+        log_operation(OPERATION, actor, success=False, error=str(exc), schedule=text)
         raise
     run = ScheduledRun("committed" if result.commit else "nothing", text, result.commit, result.companies,
                        result.records, upcoming)
-    log_operation(OPERATION, opened.actor, commit=result.commit or result.parent or "", companies=run.companies,
-                  records=run.records, schedule=text, status=run.status)
+    log_operation(OPERATION, actor, commit=result.commit or result.parent or "", companies=run.companies,
+                  records=run.records, schedule=text, status=run.status, at=now)
     return run
 
 
