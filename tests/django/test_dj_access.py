@@ -174,3 +174,11 @@ def test_attgit_without_a_user_acts_for_the_operator(site):
     assert Repository.open(site / "repo.git").info("HEAD").author == "ops"
     log = BackupLog.objects.get(operation="commit")
     assert (log.actor, log.user, log.success) == ("ops", None, True)
+
+
+def test_attgit_import_logs_companies_too(people, site):
+    call_command("backup_data", "--output", str(site / "b.json"), "--user", "boss", stdout=io.StringIO())
+    attgit("init")
+    attgit("--user", "admin", "import", str(site / "b.json"))
+    log = BackupLog.objects.get(operation="import")
+    assert (log.user, log.companies_count, log.records_count) == (people["admin"], 1, 1)
