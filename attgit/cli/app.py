@@ -55,13 +55,15 @@ class App:
         """Who acts: decided by the backend (Django: the named user must be
         an active root user; none named, the operator's login)."""
         if self._author is None:
-            named = self.user or os.environ.get("ATTGIT_USER") or None
-            if self.backend.identify is not None:
-                self._author = self.backend.identify(named)
-            else:
-                base = self.backend.author or default_author()
-                self._author = Author(named, "", base.time) if named else base
+            self._author = self._identify(self.backend)
         return self._author
+
+    def _identify(self, backend: Backend) -> Author:
+        named = self.user or os.environ.get("ATTGIT_USER") or None
+        if backend.identify is not None:
+            return backend.identify(named)
+        base = backend.author or default_author()
+        return Author(named, "", base.time) if named else base
 
     def check_user(self, command: Optional[str]) -> None:
         """Refuse a named user who may not act before the command runs (the
@@ -71,12 +73,10 @@ class App:
             backend = self.backend
         except ConfigError:
             return
-        if backend.identify is None:
-            return
-        named = self.user or os.environ.get("ATTGIT_USER") or None
         try:
-            self._author = backend.identify(named)
+            self._author = self._identify(backend)
         except PermissionDenied as exc:
+            named = self.user or os.environ.get("ATTGIT_USER")
             with contextlib.suppress(Exception):
                 backend.log(command or "sync", user=named, success=False, error=str(exc), refused=True)
             raise
@@ -135,7 +135,8 @@ def progress_bar(total: int, desc: str):
 @click.option("--backend", default=lambda: os.environ.get("ATTGIT_BACKEND", DEFAULT_BACKEND), show_default="django",
               metavar="MODULE:FUNCTION", help="Where the database comes from.")
 @click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a lock held by another process.")
-@click.option("--user", "-u", metavar="NAME", help="Act as this user, who must be an active root user (else $ATTGIT_USER, else your login).")
+@click.option("--user", "-u", metavar="NAME",
+              help="Act as this user, an active root user (else $ATTGIT_USER, else your login).")
 @click.version_option(__version__, prog_name="attgit")
 @click.pass_context
 def cli(ctx, repo, settings, backend, wait, user):
