@@ -18,8 +18,8 @@ work="$root/demo-run"; rm -rf "$work"; mkdir -p "$work"
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { say "$*"; "$@"; }
 
-prod() { DATABASE_URL="sqlite:///$work/prod.sqlite3" ATTGIT_REPO="$work/prod.git" ATTGIT_USER=prod-root "$@"; }
-dev()  { DATABASE_URL="sqlite:///$work/dev.sqlite3"  ATTGIT_REPO="$work/dev.git"  ATTGIT_USER=dev-root "$@"; }
+prod() { DATABASE_URL="sqlite:///$work/prod.sqlite3" ATTGIT_REPO="$work/prod.git" "$@"; }
+dev()  { DATABASE_URL="sqlite:///$work/dev.sqlite3"  ATTGIT_REPO="$work/dev.git"  "$@"; }
 edit() { python -c "import django; django.setup(); from django_adapter.demo_edits import edit; edit('$1')"; }
 tree() { attgit log -n 1 --json | python -c "import json,sys; print(json.load(sys.stdin)[0]['tree'])"; }
 

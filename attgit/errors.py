@@ -26,7 +26,8 @@ class ExitCode:
     CONFIG = 11  # invalid settings or configuration
     NOTHING_TO_COMMIT = 0  # not an error: said on stdout, exit 0
     INTEGRITY = 12  # verify found a broken object or checksum
-    NO_SPACE = 13  # not enough free disk space for a backup file or a commit
+    NO_SPACE = 14  # not enough free disk space for a backup file or a commit
+    PERMISSION_DENIED = 13  # the acting user is unknown, inactive or not root
 
 
 class AttgitError(Exception):
@@ -175,3 +176,8 @@ class NoSpace(AttgitError, OSError):
     """Not enough free disk space: refused before anything was written."""
 
     exit_code = ExitCode.NO_SPACE
+class PermissionDenied(AttgitError, PermissionError):
+    """The acting user may not do this (only root users back up, restore
+    and sync)."""
+
+    exit_code = ExitCode.PERMISSION_DENIED

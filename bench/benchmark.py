@@ -118,13 +118,12 @@ class Env:
 
     def variables(self) -> dict:
         return {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "ATTGIT_USER"},  # act as the operator
             "PYTHONPATH": str(ROOT / "examples"),
             "DJANGO_SETTINGS_MODULE": "attendance_site.settings",
             "DATABASE_URL": f"sqlite:///{self.db}",
             "ATTGIT_REPO": str(self.repo),
             "ATTGIT_VAR_DIR": str(self.dir / "var"),
-            "ATTGIT_USER": f"bench-{self.name}",
         }
 
 

@@ -1,4 +1,11 @@
-"""Admin for the attendance tables; attgit's own tables are read-only here."""
+"""Admin for the attendance tables; attgit's own tables are read-only here.
+
+Root users (:func:`django_adapter.access.is_root`: by default a superuser,
+a ``role == "root"`` user or one with ``attendance.backup_restore``) have
+every permission on these models, as the pages give them everything;
+anybody else has their Django permissions.  The admin site still needs
+``is_staff``.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +25,26 @@ from .models import AttendanceRecord, BackupLog, Company, Job, Remote, SyncState
 ROOT_ONLY = "Only root users may sync from a remote; nothing was done."
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class RootAdmin(admin.ModelAdmin):
+    """Root users may view, add, change and delete; others per their permissions."""
+
+    def has_module_permission(self, request):
+        return is_root(request.user) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_root(request.user) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return is_root(request.user) or super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return is_root(request.user) or super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_root(request.user) or super().has_delete_permission(request, obj)
+
+
+class ReadOnlyAdmin(RootAdmin):
     """Shown, never edited: these rows are written by attgit only."""
 
     def has_add_permission(self, request):
@@ -32,14 +58,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Company)
-class CompanyAdmin(admin.ModelAdmin):
+class CompanyAdmin(RootAdmin):
     list_display = ("name", "created_at")
     search_fields = ("name",)
     readonly_fields = ("created_at",)
 
 
 @admin.register(AttendanceRecord)
-class AttendanceRecordAdmin(admin.ModelAdmin):
+class AttendanceRecordAdmin(RootAdmin):
     list_display = (
         "date", "company", "ep_no", "ep_name", "shift", "status",
         "in_time", "out_time", "overstay", "updated_at",
@@ -54,7 +80,6 @@ class AttendanceRecordAdmin(admin.ModelAdmin):
     show_full_result_count = False  # a second COUNT(*) over a million rows
 
 
-@admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "role", "company", "is_staff", "is_superuser", "is_active")
     list_filter = ("role", "is_staff", "is_superuser", "is_active")
@@ -65,15 +90,19 @@ class UserAdmin(BaseUserAdmin):
     autocomplete_fields = ("company",)
 
 
+if not User._meta.swapped:  # only where the project's AUTH_USER_MODEL is attendance.User
+    admin.site.register(User, UserAdmin)
+
+
 @admin.register(BackupLog)
 class BackupLogAdmin(ReadOnlyAdmin):
     list_display = (
-        "created_at", "operation", "user", "success", "filename",
+        "created_at", "operation", "actor", "user", "success", "filename",
         "companies_count", "records_count", "records_added", "records_updated",
         "records_skipped", "commit",
     )
     list_filter = ("operation", "success")
-    search_fields = ("filename", "commit", "error_message", "user__username")
+    search_fields = ("filename", "commit", "error_message", "actor")
 
 
 @admin.action(description="Sync from remote")
@@ -93,10 +122,31 @@ def sync_from_remote(modeladmin, request, queryset):
 
 
 @admin.register(Remote)
-class RemoteAdmin(admin.ModelAdmin):
+class RemoteAdmin(RootAdmin):
+    """The repository's remotes (its git config is the truth: see
+    :mod:`django_adapter.remotes`), refreshed before they are listed or opened."""
+
     list_display = ("name", "url", "created_at")
     search_fields = ("name", "url")
     actions = [sync_from_remote]
+
+    def changelist_view(self, request, extra_context=None):
+        self._refresh(request)
+        return super().changelist_view(request, extra_context)
+
+    def get_object(self, request, object_id, from_field=None):
+        self._refresh(request)
+        return super().get_object(request, object_id, from_field)
+
+    def _refresh(self, request) -> None:
+        from .remotes import refresh_from_repository
+
+        if request.method != "GET" or not self.has_view_permission(request):
+            return
+        try:
+            refresh_from_repository()
+        except AttgitError as exc:
+            self.message_user(request, f"Could not read the repository's remotes: {exc}", messages.WARNING)
 
     def get_urls(self):
         sync = self.admin_site.admin_view(self.sync_view)

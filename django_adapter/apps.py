@@ -2,10 +2,24 @@ from django.apps import AppConfig
 
 
 class AttendanceConfig(AppConfig):
-    """The app's label is ``attendance``: tables are ``attendance_*`` and the
-    user model is ``attendance.User``."""
+    """The app's label is ``attendance``: tables are ``attendance_*``; its
+    optional user model is ``attendance.User`` (see the model)."""
 
     name = "django_adapter"
     label = "attendance"
     verbose_name = "Attendance"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
+        from .models import Remote
+
+        post_delete.connect(_remote_deleted, sender=Remote, dispatch_uid="attgit-remote-deleted")
+
+
+def _remote_deleted(sender, instance, **kwargs) -> None:
+    """A deleted Remote leaves the git config too (also for a queryset delete)."""
+    from .remotes import forget_remote
+
+    forget_remote(instance.name)

@@ -1,10 +1,10 @@
-"""The audit log: one BackupLog row per backup, restore or attgit operation."""
+"""The audit log: one BackupLog row per backup, restore or attgit operation,
+each naming who did it (``actor``), and their account where there is one."""
 
 from __future__ import annotations
 
-from typing import Optional
-
-from .models import BackupLog, User
+from .access import Actor, operator_login, root_named
+from .models import BackupLog
 
 _OPERATIONS = {value for value, _ in BackupLog.OPERATION_CHOICES}
 _COUNTS = {"companies": "companies_count", "records": "records_count",
@@ -14,15 +14,19 @@ _COUNTS = {"companies": "companies_count", "records": "records_count",
 def log_operation(operation: str, user=None, *, success: bool = True, error: str = "",
                   filename: str = "", commit: str = "", using: str = "default",
                   **details) -> BackupLog:
-    """Write one audit row.  ``user`` is a User, a username or None;
+    """Write one audit row.  ``user`` is a user, an
+    :class:`~django_adapter.access.Actor`, a name, or None (the operator's
+    login); a name is linked to the root user of that name, if any.
     ``companies``/``records``/``added``/``updated``/``skipped`` go to their
     columns, any other detail to ``details`` (as JSON)."""
     counts = {column: int(details.pop(name) or 0) for name, column in _COUNTS.items()
               if name in details}
     if operation not in _OPERATIONS:
         details["operation"], operation = operation, "sync"
+    actor = _actor(user, using)
     return BackupLog.objects.using(using).create(
-        user=_user(user, using),
+        user=actor.user,
+        actor=actor.name[:150],
         operation=operation,
         filename=str(filename)[-255:],
         commit=str(commit or "")[:64],
@@ -33,10 +37,14 @@ def log_operation(operation: str, user=None, *, success: bool = True, error: str
     )
 
 
-def _user(user, using: str) -> Optional[User]:
-    if user is None or isinstance(user, User):
-        return user
-    return User.objects.using(using).filter(username=user).first()
+def _actor(who, using: str) -> Actor:
+    if isinstance(who, Actor):
+        return who
+    if who is None or isinstance(who, str):
+        name = who or operator_login()
+        user = root_named(name, using)
+        return Actor.of(user) if user is not None else Actor(name)
+    return Actor.of(who)
 
 
 def _jsonable(value):

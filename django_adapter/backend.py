@@ -32,8 +32,26 @@ def open_backend(settings_module: Optional[str] = None) -> Backend:
         log=log_operation,
         time_zone=timezone.get_default_timezone(),
         gnupghome=getattr(settings, "ATTGIT_GNUPGHOME", None),
+        identify=identify,
         extras={"records_since": db.records_since, "companies": db.companies_with_created_at},
     )
+
+
+def identify(username: Optional[str]):
+    """The commit author for ``username`` (None: the operator at the shell),
+    through :func:`django_adapter.repository.resolve_actor`: a named user
+    must exist, be active and be root (else PermissionDenied, exit 13)."""
+    from django.db import DatabaseError as DjangoDatabaseError
+
+    from attgit.errors import DatabaseError
+
+    from .repository import author_for, resolve_actor
+
+    try:
+        return author_for(resolve_actor(username))
+    except DjangoDatabaseError as exc:
+        raise DatabaseError(f"cannot look up the acting user {username or '(operator)'}: {exc} "
+                            "(has `manage.py migrate` run?)") from None
 
 
 def _setup_django(settings_module: Optional[str]) -> None:

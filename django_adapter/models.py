@@ -136,7 +136,17 @@ class AttendanceRecord(models.Model):
 
 
 class User(AbstractUser):
-    """A root user sees and syncs everything; a company user sees one company."""
+    """The example site's user: a root user sees and syncs everything; a
+    company user sees one company.
+
+    Optional: this model is active only in a project whose
+    ``AUTH_USER_MODEL`` is ``"attendance.User"`` (as the example site's).
+    Any other project keeps its own user model (Django's ``auth.User``
+    included) and this one is swapped out, as ``auth.User`` is when a
+    project names another: no table, no checks, no reverse accessors.
+    Whether a user is root is decided by :func:`django_adapter.access.is_root`
+    for every user model.
+    """
 
     ROOT = "root"
     COMPANY = "company"
@@ -147,17 +157,22 @@ class User(AbstractUser):
         Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="users"
     )
 
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
     @property
     def is_root(self) -> bool:
-        return self.role == self.ROOT or self.is_superuser
+        from .access import is_root
+
+        return is_root(self)
 
 
 class BackupLog(models.Model):
     """Audit log for backup, restore and every attgit operation.
 
     The design document's model, with ``user`` nullable (a command run
-    from a shell has no user) and kept when a user is deleted, so the
-    audit trail outlives accounts.
+    from a shell may have no account) and kept when a user is deleted, so
+    the audit trail outlives accounts; ``actor`` always names who acted.
     """
 
     OPERATION_CHOICES = [
@@ -182,11 +197,15 @@ class BackupLog(models.Model):
         ("diff", "Diff"),
         ("remote", "Remote"),
         ("conflicts", "Conflicts"),
+        ("scheduled", "Scheduled snapshot"),
     ]
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
+    # Who did it, by name: the user's name, or the operator's login when a
+    # command ran from a shell with no root account of that name.
+    actor = models.CharField(max_length=150, blank=True)
     operation = models.CharField(max_length=20, choices=OPERATION_CHOICES)
     filename = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -208,6 +227,8 @@ class BackupLog(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Makes a user root under the default ATTGIT_IS_ROOT hook.
+        permissions = [("backup_restore", "Can back up, restore and sync attendance data")]
 
     def __str__(self) -> str:
         outcome = "ok" if self.success else "failed"
@@ -245,7 +266,12 @@ remote_name_validator = RegexValidator(
 
 
 class Remote(models.Model):
-    """A git remote the root user syncs with (a URL or a path)."""
+    """A git remote the root user syncs with (a URL or a path).
+
+    The repository's git config is the truth (:mod:`django_adapter.remotes`):
+    saving or deleting a Remote writes the config, and the admin refreshes
+    this table from it, so ``attgit remote add`` and the admin agree.
+    """
 
     name = models.CharField(max_length=64, unique=True, validators=[remote_name_validator])
     url = models.CharField(max_length=1000)
@@ -256,6 +282,11 @@ class Remote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.url})"
+
+    def save(self, *args, **kwargs):
+        from .remotes import save_remote
+
+        save_remote(self, lambda: super(Remote, self).save(*args, **kwargs))
 
 
 def _new_upload_id() -> str:

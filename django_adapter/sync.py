@@ -19,19 +19,18 @@ one BackupLog row (operation "sync"), success or not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 
-from attgit.errors import AttgitError, ConfigError, NotFound
+from attgit.errors import AttgitError, NotFound
 from attgit.merge.strategy import parse_strategy
 from attgit.ops.pull import pull_commit
 from attgit.ops.reconcile import exclusive
-from attgit.repo.repository import Author, Repository
 from attgit.repo.transport import fetch, remote_tip, set_remote
 
 from .audit import log_operation
+from .repository import open_as
 from .workingcopy import connect
 
 #: Conflicts a sync preview lists (the count covers all).
@@ -82,23 +81,11 @@ class SyncReport:
         return "no conflicts"
 
 
-def repository() -> Repository:
-    """The ATTGIT_REPO repository, created on the first sync."""
-    path = getattr(settings, "ATTGIT_REPO", "")
-    if not path:
-        raise ConfigError("the ATTGIT_REPO setting is empty: set it to the path of the bare repository")
-    return Repository.open(path) if Path(path).exists() else Repository.init(path)
-
-
 def sync_strategy() -> str:
     """The strategy of the admin's sync: ATTGIT_PULL_STRATEGY, else
     ATTGIT_DEFAULT_STRATEGY, else ``manual`` (conflicts wait for a person)."""
     name = getattr(settings, "ATTGIT_PULL_STRATEGY", None) or getattr(settings, "ATTGIT_DEFAULT_STRATEGY", None)
     return parse_strategy(name or "manual")
-
-
-def author(user) -> Author:
-    return Author(user.get_username(), getattr(user, "email", "") or "") if user else Author("attgit")
 
 
 def sync_remote(remote, user=None, strategy: str | None = None) -> SyncReport:
@@ -117,11 +104,12 @@ def sync_remote(remote, user=None, strategy: str | None = None) -> SyncReport:
 
 
 def _pull(remote, user, strategy: str) -> SyncReport:
-    repo, db = repository(), connect()
+    opened, db = open_as(user), connect()
+    repo = opened.repo
     with exclusive(repo, db):
         set_remote(repo, remote.name, remote.url)
         fetch(repo, remote.name)
-        result = pull_commit(repo, db, author(user), remote_tip(repo, remote.name), remote.name, strategy=strategy)
+        result = pull_commit(repo, db, opened.author, remote_tip(repo, remote.name), remote.name, strategy=strategy)
     return _report(remote.name, result, strategy)
 
 
@@ -141,14 +129,15 @@ def run_sync_preview(job, progress) -> dict:
     from .web.display import conflict_view
 
     remote, strategy = _remote_of(job), job.params.get("strategy") or sync_strategy()
-    repo, db = repository(), connect()
+    opened, db = open_as(job.user), connect()
+    repo = opened.repo
     try:
         progress.phase(f"Fetching {remote.name}")
         set_remote(repo, remote.name, remote.url)
         fetch(repo, remote.name)
         theirs = remote_tip(repo, remote.name)
         progress.phase("Comparing with the database")
-        result = pull_commit(repo, db, author(job.user), theirs, remote.name, strategy=strategy, preview=True)
+        result = pull_commit(repo, db, opened.author, theirs, remote.name, strategy=strategy, preview=True)
     except AttgitError as exc:
         log_operation("sync", job.user, success=False, error=str(exc), remote=remote.name, url=remote.url,
                       stage="preview", job=str(job.pk))
@@ -167,14 +156,15 @@ def run_sync_preview(job, progress) -> dict:
 def run_sync(job, progress) -> dict:
     """Merge the previewed commit of the remote into the database."""
     remote, strategy = _remote_of(job), job.params["strategy"]
-    repo, db = repository(), connect()
+    opened, db = open_as(job.user), connect()
+    repo = opened.repo
     try:
         if not repo.contains(job.params["theirs"]):
             raise NotFound(f"the previewed commit {job.params['theirs'][:10]} of {remote.name} is gone: "
                            "preview the sync again")
         theirs = repo.resolve(job.params["theirs"])
         progress.phase(f"Merging {remote.name}")
-        result = pull_commit(repo, db, author(job.user), theirs, remote.name, strategy=strategy,
+        result = pull_commit(repo, db, opened.author, theirs, remote.name, strategy=strategy,
                              progress=progress.counter("Writing records"))
     except AttgitError as exc:
         log_operation("sync", job.user, success=False, error=str(exc), remote=remote.name, url=remote.url,

@@ -28,7 +28,7 @@ def attendance_list(request):
             "is_root": root,
             "companies": Company.objects.only("id", "name") if root else (),
             "company_id": company_id,
-            "own_company": None if root else request.user.company,
+            "own_company": None if root else getattr(request.user, "company", None),
         },
     )
 

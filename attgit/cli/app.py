@@ -14,7 +14,7 @@ import click
 import orjson
 
 from attgit import __version__
-from attgit.errors import AttgitError, ConfigError
+from attgit.errors import AttgitError, ConfigError, PermissionDenied
 from attgit.format import records as rec
 from attgit.ops.backend import DEFAULT_BACKEND, Backend, load_backend
 from attgit.repo.repository import Author, Repository, default_author
@@ -28,6 +28,7 @@ class App:
         self.wait, self.user = wait, user
         self._backend: Optional[Backend] = None
         self._repo: Optional[Repository] = None
+        self._author: Optional[Author] = None
 
     @property
     def backend(self) -> Backend:
@@ -51,8 +52,34 @@ class App:
 
     @property
     def author(self) -> Author:
-        base = self.backend.author if self._backend is not None and self.backend.author else default_author()
-        return Author(self.user, base.email if not self.user else "", base.time) if self.user else base
+        """Who acts: decided by the backend (Django: the named user must be
+        an active root user; none named, the operator's login)."""
+        if self._author is None:
+            self._author = self._identify(self.backend)
+        return self._author
+
+    def _identify(self, backend: Backend) -> Author:
+        named = self.user or os.environ.get("ATTGIT_USER") or None
+        if backend.identify is not None:
+            return backend.identify(named)
+        base = backend.author or default_author()
+        return Author(named, "", base.time) if named else base
+
+    def check_user(self, command: Optional[str]) -> None:
+        """Refuse a named user who may not act before the command runs (the
+        refusal is audited).  With no database set up there are no accounts
+        to check against, and only the commands that need none can run."""
+        try:
+            backend = self.backend
+        except ConfigError:
+            return
+        try:
+            self._author = self._identify(backend)
+        except PermissionDenied as exc:
+            named = self.user or os.environ.get("ATTGIT_USER")
+            with contextlib.suppress(Exception):
+                backend.log(command or "sync", user=named, success=False, error=str(exc), refused=True)
+            raise
 
     @contextlib.contextmanager
     def writing(self, operation: str = ""):
@@ -108,7 +135,8 @@ def progress_bar(total: int, desc: str):
 @click.option("--backend", default=lambda: os.environ.get("ATTGIT_BACKEND", DEFAULT_BACKEND), show_default="django",
               metavar="MODULE:FUNCTION", help="Where the database comes from.")
 @click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a lock held by another process.")
-@click.option("--user", "-u", metavar="NAME", help="The acting user (else $ATTGIT_USER, else your login).")
+@click.option("--user", "-u", metavar="NAME",
+              help="Act as this user, an active root user (else $ATTGIT_USER, else your login).")
 @click.version_option(__version__, prog_name="attgit")
 @click.pass_context
 def cli(ctx, repo, settings, backend, wait, user):
@@ -117,6 +145,8 @@ def cli(ctx, repo, settings, backend, wait, user):
     Example: attgit --settings attendance_site.settings commit -m "nightly"
     """
     ctx.obj = App(repo, settings, backend, wait, user)
+    if user or os.environ.get("ATTGIT_USER"):
+        ctx.obj.check_user(ctx.invoked_subcommand)
 
 
 def record_values(record: dict) -> str:

@@ -95,8 +95,9 @@ def import_(app: App, file, strategy, preview, companies, date_from, date_to, as
     with read_backup(file, gnupghome=app.backend.gnupghome) as backup, app.writing("import"), bar:
         result = import_backup(app.repo, app.backend.db, app.author, backup, os.path.basename(file),
                                strategy=strategy, preview=preview, selection=selection, progress=update)
+        companies = len(backup.companies())
     if not preview:
-        app.log("import", commit=result.commit or "", filename=os.path.basename(file),
+        app.log("import", commit=result.commit or "", filename=os.path.basename(file), companies=companies,
                 added=result.counts.get("added", 0), updated=result.counts.get("updated", 0),
                 skipped=result.counts.get("skipped", 0), records=result.counts.get("records_in_file", 0),
                 pending=result.counts.get("pending", 0),

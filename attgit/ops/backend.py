@@ -37,6 +37,10 @@ class Backend:
     time_zone: Optional[dt.tzinfo] = None
     #: the GnuPG home holding the private key of encrypted backup files
     gnupghome: Optional[str] = None
+    # Who acts: given the user named by --user/$ATTGIT_USER (or None for the
+    # operator at the shell), the commit author; raises PermissionDenied when
+    # that user may not act.  None: the name is taken as given (no accounts).
+    identify: Optional[Callable[[Optional[str]], Author]] = None
     # Extra services a backend offers (e.g. Django's backup file export).
     extras: dict = field(default_factory=dict)
 

@@ -30,7 +30,7 @@ from .. import backups
 from ..audit import log_operation
 from ..backups import parse_since
 from ..models import AttendanceRecord, BackupLog, Job
-from ..repository import author_for, open_repository
+from ..repository import open_as
 from ..workingcopy import connect
 from . import errors, jobs
 from .access import root_required
@@ -147,10 +147,11 @@ def run_backup(job: Job, progress: jobs.Progress) -> dict:
     """Commit the database, then write the backup file; return the summary."""
     backup_type = job.params["type"]
     since = parse_since(job.params["since"]) if job.params.get("since") else None
-    author = author_for(job.user)
+    opened = open_as(job.user)
+    author = opened.author
     name = new_name(backup_type)
     progress.phase("Taking a snapshot of the database")
-    snap = snapshot_database(open_repository(), connect(), author, message=f"Snapshot at {backup_type} backup {name}")
+    snap = snapshot_database(opened.repo, connect(), author, message=f"Snapshot at {backup_type} backup {name}")
     commit = snap.commit or snap.parent or ""
     path = backup_dir() / name
     summary = write_file(path, backup_type, since, author.name, progress.counter("Writing the backup file"),

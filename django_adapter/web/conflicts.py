@@ -34,7 +34,7 @@ from attgit.ops.reconcile import exclusive
 
 from ..audit import log_operation
 from ..models import Job
-from ..repository import author_for, open_repository
+from ..repository import open_as, open_repository
 from ..workingcopy import connect
 from . import display, errors, jobs
 from .access import root_required
@@ -285,7 +285,8 @@ def run_resolve(job: Job, progress: jobs.Progress) -> dict:
 
 def run_conclude(job: Job, progress: jobs.Progress) -> dict:
     progress.phase("Concluding the merge")
-    commit = conclude(open_repository(), connect(), author_for(job.user), progress.counter("Writing records"))
+    opened = open_as(job.user)
+    commit = conclude(opened.repo, connect(), opened.author, progress.counter("Writing records"))
     log_operation("merge", job.user, commit=commit, source=job.params.get("source", ""),
                   conflicts=job.params.get("conflicts", 0), status="concluded", job=str(job.pk))
     return {"commit": commit, "status": "concluded", "source": job.params.get("source", ""),
@@ -294,7 +295,8 @@ def run_conclude(job: Job, progress: jobs.Progress) -> dict:
 
 def run_abort(job: Job, progress: jobs.Progress) -> dict:
     progress.phase("Undoing the merge")
-    commit = abort(open_repository(), connect(), author_for(job.user), progress.counter("Writing records"))
+    opened = open_as(job.user)
+    commit = abort(opened.repo, connect(), opened.author, progress.counter("Writing records"))
     log_operation("merge", job.user, commit=commit, source=job.params.get("source", ""), status="aborted",
                   job=str(job.pk))
     return {"commit": commit, "status": "aborted", "source": job.params.get("source", "")}

@@ -28,7 +28,7 @@ from attgit.ops.restore import checkout, import_backup
 from ..audit import log_operation
 from ..backups import gnupg_home
 from ..models import Job, Upload
-from ..repository import author_for, open_repository
+from ..repository import open_as, open_repository
 from ..workingcopy import connect
 from . import display, errors, jobs, uploads
 from .access import root_required
@@ -140,7 +140,8 @@ def _preview_file(job: Job, progress: jobs.Progress) -> dict:
         raise
     with backup:
         progress.phase("Comparing with the database")
-        result = import_backup(open_repository(), connect(), author_for(job.user), backup, upload.original_name,
+        opened = open_as(job.user)
+        result = import_backup(opened.repo, connect(), opened.author, backup, upload.original_name,
                                strategy=job.params["strategy"], preview=True)
         metadata = {k: backup.metadata.get(k) for k in METADATA_SHOWN}
         warnings = list(result.warnings)
@@ -166,9 +167,10 @@ def _sample_row(kind: str, item) -> display.Row:
 
 
 def _preview_commit(job: Job, progress: jobs.Progress) -> dict:
-    repo, db, target = open_repository(), connect(), job.params["commit"]
+    opened, db, target = open_as(job.user), connect(), job.params["commit"]
+    repo = opened.repo
     progress.phase("Comparing with the database")
-    result = checkout(repo, db, author_for(job.user), target, preview=True)
+    result = checkout(repo, db, opened.author, target, preview=True)
     rows = [_sample_row(kind, item) for kind, item in result.samples[:PREVIEW_ROWS]]
     c = result.counts
     return {

@@ -30,7 +30,7 @@ from attgit.ops.restore import checkout, import_backup
 from ..audit import log_operation
 from ..backups import gnupg_home
 from ..models import Job, Upload
-from ..repository import author_for, open_repository
+from ..repository import open_as, open_repository
 from ..workingcopy import connect
 from . import errors, jobs, uploads
 from .access import root_required
@@ -124,19 +124,22 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
     """Merge the kept upload into the database; return the summary."""
     upload = job_upload(job)
     name, strategy = job.params["name"], job.params["strategy"]
-    repo, db = open_repository(), connect()
+    opened, db = open_as(job.user), connect()
+    repo = opened.repo
     with read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), gnupghome=gnupg_home(),
                      progress=progress.counter("Checking the file")) as backup:
         progress.phase("Comparing with the database")
-        result = import_backup(repo, db, author_for(job.user), backup, name, strategy=strategy,
+        result = import_backup(repo, db, opened.author, backup, name, strategy=strategy,
                                progress=progress.counter("Writing records"))
+        companies = len(backup.companies())
     c = result.counts
     summary = {"status": result.status, "commit": result.commit, "pre_commit": result.pre_commit, "name": name,
                "strategy": STRATEGY_NAMES.get(strategy, strategy), "added": c.get("added", 0),
                "updated": c.get("updated", 0), "skipped": c.get("skipped", 0), "conflicts": len(result.conflicts),
                "pending": c.get("pending", 0), "records": c.get("records_in_file", 0),
                "companies_created": c.get("companies_created", 0)}
-    log_operation("restore", job.user, commit=result.commit or "", filename=name, records=summary["records"],
+    log_operation("restore", job.user, commit=result.commit or "", filename=name, companies=companies,
+                  records=summary["records"],
                   added=summary["added"], updated=summary["updated"], skipped=summary["skipped"],
                   conflicts=summary["conflicts"], strategy=strategy, status=result.status, job=str(job.pk),
                   pending=summary["pending"], **({"warnings": result.warnings} if result.warnings else {}))
@@ -154,9 +157,10 @@ def job_upload(job: Job):
 def run_checkout(job: Job, progress: jobs.Progress) -> dict:
     """Make the database equal to the chosen snapshot; return the summary."""
     commit = job.params["commit"]
-    repo, db = open_repository(), connect()
+    opened, db = open_as(job.user), connect()
+    repo = opened.repo
     progress.phase("Comparing with the database")
-    result = checkout(repo, db, author_for(job.user), commit, progress=progress.counter("Writing records"))
+    result = checkout(repo, db, opened.author, commit, progress=progress.counter("Writing records"))
     c = result.counts
     summary = {"status": result.status, "commit": result.commit, "pre_commit": result.pre_commit,
                "source": commit, "added": c.get("inserts", 0), "updated": c.get("updates", 0),

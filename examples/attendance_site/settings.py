@@ -103,7 +103,7 @@ def database_config() -> dict:
 DATABASES = {"default": database_config()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTH_USER_MODEL = "attendance.User"
+AUTH_USER_MODEL = "attendance.User"  # the app's optional user model (role, company)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -128,6 +128,11 @@ ATTGIT_BACKUP_DIR = os.environ.get("ATTGIT_BACKUP_DIR", str(VAR_DIR / "backups")
 ATTGIT_DEFAULT_STRATEGY = "theirs"
 # The GnuPG home whose private key decrypts encrypted backup files (None: $GNUPGHOME or ~/.gnupg).
 ATTGIT_GNUPGHOME = os.environ.get("ATTGIT_GNUPGHOME") or None
+# When `manage.py attgit_scheduled` (run by cron) commits a snapshot.
+ATTGIT_SCHEDULE = {"snapshot": os.environ.get("ATTGIT_SNAPSHOT_SCHEDULE", "daily 02:00")}
+# Who is root: a callable's dotted path; unset, a superuser, role "root" or
+# the permission attendance.backup_restore (django_adapter.access).
+# ATTGIT_IS_ROOT = "myproject.auth.is_root"
 ATTGIT_UPLOAD_LIMIT = 100 * 1024 * 1024  # the design document's 100 MB
 # The web pages keep uploaded backup files (under random ids) and the
 # progress of background jobs here, outside the web root like the backups.

@@ -228,8 +228,10 @@ class Env:
         self.var.mkdir(parents=True, exist_ok=True)
 
     def environ(self, **extra) -> dict:
+        # No ATTGIT_USER: commands act for the operator at the shell (a named
+        # user would have to be a root account in the environment's database).
         return site_environ(ATTGIT_REPO=str(self.repo_path), ATTGIT_VAR_DIR=str(self.var),
-                            ATTGIT_USER=f"{self.name}-root", **self.db.environ(), **extra)
+                            **self.db.environ(), **extra)
 
     def attgit(self, *args, code: Optional[int] = 0, input: Optional[str] = None, timeout: float = 300) -> Result:
         return run([ATTGIT, *args], self.environ(), code, input, timeout)

@@ -270,12 +270,28 @@ def test_nothing_is_merged_inside_a_request(client, root_user, upstream, site_re
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_root_role_staff_user_who_is_not_a_superuser_may_sync(client, django_user_model, upstream, site_repo):
+    from django_adapter.models import Job, Remote
+
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    lead = django_user_model.objects.create_user("lead", password="pw", role="root", is_staff=True)
+    client.force_login(lead)
+    shown = preview(client, prod)
+    confirmed = client.post(shown.request["PATH_INFO"], {"job": shown.context["job"].pk})
+    job = Job.objects.get(pk=confirmed["Location"].rstrip("/").split("/")[-1])
+    assert job.status == Job.DONE, job.error
+    [log] = sync_logs()
+    assert (log.user, log.actor, log.success) == (lead, "lead", True)
+    assert Repository.open(site_repo).info("HEAD").id == str(upstream.repo.head())
+
+
+@pytest.mark.django_db(transaction=True)
 def test_non_root_staff_are_refused_and_nothing_happens(client, django_user_model, upstream, site_repo):
     from django.contrib.auth.models import Permission
 
     from django_adapter.models import Remote
 
-    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))  # written to the git config
     staff = django_user_model.objects.create_user("clerk", password="pw", role="company", is_staff=True)
     client.force_login(staff)
     assert preview(client, prod).status_code == 403  # no permission on remotes at all
@@ -283,7 +299,9 @@ def test_non_root_staff_are_refused_and_nothing_happens(client, django_user_mode
     staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_remote", "change_remote"]))
     assert sync(client, prod) == [("error", "Only root users may sync from a remote; nothing was done.")]
     assert client.get(reverse("admin:attendance_remote_sync", args=[prod.pk])).status_code == 403
-    assert database() == {} and sync_logs() == [] and not site_repo.exists()
+    site = Repository.open(site_repo)  # saving the Remote wrote the repository's config
+    assert database() == {} and sync_logs() == [] and site.head() is None
+    assert "refs/remotes/prod/main" not in site.git.references
 
 
 # --- manage.py attgit -----------------------------------------------------------------------------------

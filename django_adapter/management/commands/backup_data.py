@@ -8,7 +8,7 @@ from attgit.errors import AttgitError
 from attgit.ops.export import SINCE_RULE
 
 from ...backups import BACKUP_TYPES, create_backup, default_path, parse_since
-from ...models import User
+from ..actor import command_actor
 
 
 class Command(BaseCommand):
@@ -28,10 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--encrypt", metavar="RECIPIENT", dest="recipient",
                             help="encrypt the file for this public key (key id, fingerprint or e-mail in "
                                  "ATTGIT_GNUPGHOME); restore_data and the restore page decrypt it")
-        parser.add_argument("--user", help="username recorded as the backup's creator")
+        parser.add_argument("--user", help="act as this user, who must be an active root user "
+                                           "(else $ATTGIT_USER, else the operator's login)")
         parser.add_argument("--database", default="default", help="database alias")
 
     def handle(self, *args, backup_type, since, output, user, database, recipient=None, **options):
+        actor = command_actor(f"backup_{backup_type}", user, database)
         path = output
         try:
             since_at = parse_since(since) if since else None
@@ -40,8 +42,7 @@ class Command(BaseCommand):
             path = output or default_path(backup_type)
             if backup_type == "incremental" and not since_at:
                 raise CommandError("--type incremental needs --since DATE")
-            summary = create_backup(path, backup_type, since_at, _user(user, database), database,
-                                    encrypt_to=recipient)
+            summary = create_backup(path, backup_type, since_at, actor.user, database, encrypt_to=recipient)
         except AttgitError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
@@ -52,11 +53,3 @@ class Command(BaseCommand):
             f"{summary.records} records to {path}" + (f", encrypted for {recipient}" if recipient else "")
         )
 
-
-def _user(username, database):
-    if not username:
-        return None
-    try:
-        return User.objects.db_manager(database).get_by_natural_key(username)
-    except User.DoesNotExist:
-        raise CommandError(f"no user {username!r}") from None

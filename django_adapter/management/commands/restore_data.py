@@ -21,8 +21,9 @@ from attgit.ops.restore import Selection, import_backup
 
 from ...audit import log_operation
 from ...backups import gnupg_home
-from ...repository import author_for, open_repository
+from ...repository import open_as
 from ...workingcopy import connect
+from ..actor import command_actor
 
 STRATEGIES = ("backup_wins", "database_wins", "manual", "theirs", "ours")
 
@@ -39,18 +40,17 @@ class Command(BaseCommand):
         parser.add_argument("--company", action="append", default=[], help="only this company (repeatable)")
         parser.add_argument("--from", dest="date_from", help="only records on or after YYYY-MM-DD")
         parser.add_argument("--to", dest="date_to", help="only records on or before YYYY-MM-DD")
-        parser.add_argument("--user", help="username recorded as the restorer")
+        parser.add_argument("--user", help="act as this user, who must be an active root user "
+                                           "(else $ATTGIT_USER, else the operator's login)")
 
     def handle(self, *args, input, strategy, preview, company, date_from, date_to, user, **options):
-        from django.contrib.auth import get_user_model
-
-        user_obj = get_user_model().objects.filter(username=user).first() if user else None
+        actor = command_actor("restore", user)
         name = os.path.basename(input)
         try:
-            result = self._restore(input, name, strategy, preview, company, date_from, date_to, user_obj)
+            result = self._restore(input, name, strategy, preview, company, date_from, date_to, actor)
         except AttgitError as exc:
             if not preview:
-                log_operation("restore", user_obj, success=False, error=str(exc), filename=name)
+                log_operation("restore", actor, success=False, error=str(exc), filename=name)
             for line in problem_lines(exc):
                 self.stderr.write(line)
             raise CommandError(str(exc)) from None
@@ -60,17 +60,19 @@ class Command(BaseCommand):
                 f"{len(result.conflicts)} conflict(s) wait: resolve them with `manage.py attgit resolve` "
                 "or on the conflicts page")))
 
-    def _restore(self, path, name, strategy, preview, company, date_from, date_to, user_obj):
+    def _restore(self, path, name, strategy, preview, company, date_from, date_to, actor):
         if not os.path.isfile(path):
             raise CommandError(f"no such backup file: {path}")
-        repo, db = open_repository(), connect()
+        opened, db = open_as(actor), connect()
+        repo = opened.repo
         selection = Selection(set(company) or None, date_from, date_to)
         with read_backup(path, gnupghome=gnupg_home()) as backup, exclusive(repo, db):
-            result = import_backup(repo, db, author_for(user_obj), backup, name, strategy=strategy,
+            result = import_backup(repo, db, opened.author, backup, name, strategy=strategy,
                                    preview=preview, selection=selection, progress=self._progress)
+            companies = len(backup.companies())
         if not preview:
             c = result.counts
-            log_operation("restore", user_obj, commit=result.commit or "", filename=name,
+            log_operation("restore", actor, commit=result.commit or "", filename=name, companies=companies,
                           records=c.get("records_in_file", 0), added=c.get("added", 0),
                           updated=c.get("updated", 0), skipped=c.get("skipped", 0),
                           pending=c.get("pending", 0),

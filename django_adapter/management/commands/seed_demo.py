@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -13,7 +14,7 @@ from django.utils.text import slugify
 from attgit.errors import AttgitError
 
 from ...demodata import company_names, demo_records
-from ...models import AttendanceRecord, Company, User
+from ...models import AttendanceRecord, Company
 from ...workingcopy import connect
 
 
@@ -83,21 +84,29 @@ class Command(BaseCommand):
         company user shares one hash.
         """
         alias = options["database"]
+        User = get_user_model()
+        with_roles = _has_field(User, "role") and _has_field(User, "company")
         with transaction.atomic(using=alias):
-            root, _ = User.objects.db_manager(alias).get_or_create(username="root")
-            root.role, root.is_staff, root.is_superuser, root.company = User.ROOT, True, True, None
+            root, _ = User._default_manager.db_manager(alias).get_or_create(username="root")
+            root.is_staff, root.is_superuser = True, True
+            if with_roles:
+                root.role, root.company = "root", None
             root.set_password(options["root_password"])
             root.save(using=alias)
-            if not options["users"]:
-                return
+            if not options["users"] or not with_roles:
+                return  # company users need the example's User (role, company)
             password = make_password(options["user_password"])
             companies = Company.objects.using(alias).filter(
                 name__in=company_names(options["companies"]))
             for company in companies:
-                User.objects.db_manager(alias).update_or_create(
+                User._default_manager.db_manager(alias).update_or_create(
                     username=slugify(company.name)[:150],
-                    defaults={"role": User.COMPANY, "company": company, "password": password},
+                    defaults={"role": "company", "company": company, "password": password},
                 )
+
+
+def _has_field(model, name: str) -> bool:
+    return any(f.name == name for f in model._meta.get_fields())
 
 
 def _has_records(alias: str) -> bool:

@@ -1,0 +1,44 @@
+"""``manage.py attgit_scheduled``: the scheduled snapshot, for cron.
+
+Run it every few minutes; it snapshots when the ATTGIT_SCHEDULE setting
+says a time is due (see :mod:`django_adapter.schedule`).
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from attgit.errors import AttgitError
+
+from ...schedule import run_scheduled
+from ..actor import command_actor
+
+
+class Command(BaseCommand):
+    help = (
+        "Commit a scheduled snapshot of the database (type 'scheduled') when the ATTGIT_SCHEDULE "
+        "setting says one is due; meant for cron, every few minutes. "
+        "Example: */5 * * * * cd /srv/site && python manage.py attgit_scheduled"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="snapshot now, due or not")
+        parser.add_argument("--user", help="act as this user, who must be an active root user "
+                                           "(else $ATTGIT_USER, else the operator's login)")
+        parser.add_argument("--wait", type=float, default=60.0,
+                            help="seconds to wait for another attgit writer (default 60)")
+
+    def handle(self, *args, force, user, wait, **options):
+        actor = command_actor("scheduled", user)
+        try:
+            run = run_scheduled(actor, force=force, wait=wait)
+        except AttgitError as exc:
+            raise CommandError(str(exc), returncode=exc.exit_code) from None
+        upcoming = f"; next due {run.next_time:%Y-%m-%d %H:%M %Z}" if run.next_time else ""
+        if run.status == "not-due":
+            self.stdout.write(f"not due ({run.schedule}){upcoming}")
+        elif run.status == "nothing":
+            self.stdout.write(f"scheduled snapshot: nothing to commit ({run.records} records){upcoming}")
+        else:
+            self.stdout.write(f"scheduled snapshot {run.commit[:10]}: {run.companies} companies, "
+                              f"{run.records} records{upcoming}")
