@@ -40,7 +40,10 @@ _REPOSITORY_VARIABLES = (
     "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_QUARANTINE_PATH", "GIT_REPLACE_REF_BASE",
 )
 # git's own automatic maintenance would detach a background gc; attgit packs on its own terms.
-QUIET_CONFIG = ("gc.auto=0", "maintenance.auto=false", "fetch.writeCommitGraph=false", "core.askPass=")
+# A fetch keeps the pack it receives (its company blobs arrive as small deltas; unpacked
+# into loose objects they would each be a whole compressed file again).
+QUIET_CONFIG = ("gc.auto=0", "maintenance.auto=false", "fetch.writeCommitGraph=false", "core.askPass=",
+                "fetch.unpackLimit=1")
 SSH_OPTIONS = "-o BatchMode=yes -o ConnectTimeout=30"
 
 
