@@ -45,6 +45,7 @@ _REPOSITORY_VARIABLES = (
 QUIET_CONFIG = ("gc.auto=0", "maintenance.auto=false", "fetch.writeCommitGraph=false", "core.askPass=",
                 "fetch.unpackLimit=1")
 SSH_OPTIONS = "-o BatchMode=yes -o ConnectTimeout=30"
+MIN_VERSION = (2, 29)  # git fetch --no-write-fetch-head
 
 
 @dataclass
@@ -80,7 +81,11 @@ def version() -> str:
     if done.returncode != 0 or not done.stdout.startswith("git version"):
         raise ConfigError(f"`git --version` failed ({done.stderr.strip() or done.stdout.strip()}); "
                           "attgit needs a working C git on PATH")
-    return done.stdout.split()[2]
+    found = done.stdout.split()[2]
+    if tuple(int(p) for p in re.findall(r"\d+", found)[:2]) < MIN_VERSION:
+        raise ConfigError(f"attgit needs C git {'.'.join(map(str, MIN_VERSION))} or later; "
+                          f"{exe} is git {found}: upgrade it")
+    return found
 
 
 def environment() -> dict:
