@@ -6,7 +6,7 @@ one family of commands, and only parses, calls one library function and
 prints.  ``main`` maps library errors to exit codes.
 """
 
-from attgit.cli import history, merge, remote, restore  # noqa: F401  (registers the commands)
+from attgit.cli import history, maintenance, merge, remote, restore  # noqa: F401  (registers the commands)
 from attgit.cli.app import cli
 from attgit.cli.main import invoke, main
 

@@ -18,6 +18,7 @@ from attgit.merge.trees import merge_snapshots
 from attgit.ops.apply import apply_and_move
 from attgit.ops.commit import _as_tuples, database_tree, dirty_companies, snapshot_trailers
 from attgit.ops.mergestate import MergeState
+from attgit.repo import maintenance
 from attgit.repo.repository import Author, Repository
 from attgit.workingcopy import DatabaseState, WorkingCopy
 
@@ -26,12 +27,15 @@ from attgit.workingcopy import DatabaseState, WorkingCopy
 def exclusive(repo: Repository, db: WorkingCopy, wait: float = 0.0, notes: Optional[list] = None):
     """Hold the repository's and the database's single-writer locks and
     reconcile what a crash may have left apart.  Every writer (CLI, web,
-    admin) goes through here.  What reconcile did is appended to ``notes``."""
+    admin) goes through here.  What reconcile did is appended to ``notes``.
+    When the writer is done and the locks are released, the repository is
+    packed if its loose objects passed a threshold (:mod:`attgit.repo.maintenance`)."""
     with repo.lock(wait), _db_lock(db, wait):
         note = reconcile(repo, db)
         if note and notes is not None:
             notes.append(note)
         yield
+    maintenance.auto(repo.path)
 
 
 def _db_lock(db: WorkingCopy, wait: float):

@@ -154,3 +154,13 @@ def test_invalid_settings_is_a_config_error(tmp_path):
                           capture_output=True, text=True, env=env)
     assert done.returncode == ExitCode.CONFIG, done.stderr
     assert "no_such_settings" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_gc_packs_the_repository(seeded):
+    run(seeded, "commit", "-m", "first")
+    out = run(seeded, "gc")
+    assert out.startswith(f"packed {seeded}: ") and "1 pack(s), 0 loose objects" in out
+    result = orjson.loads(run(seeded, "gc", "--json"))
+    assert result["ran"] and result["after"]["loose_objects"] == 0 and result["after"]["packs"] == 1
+    fsck(seeded)
+    assert "nothing to commit" in run(seeded, "commit")

@@ -1,9 +1,12 @@
 """Fixtures of the integration tests: environments on real databases, and
-real git servers (``git daemon``, ``git http-backend``) on 127.0.0.1."""
+real git servers (``git daemon``, ``git http-backend``, OpenSSH's ``sshd``)
+on 127.0.0.1."""
 
 from __future__ import annotations
 
+import getpass
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -109,3 +112,52 @@ def git_http(served):
     yield f"http://127.0.0.1:{port}/"
     process.terminate()
     process.wait(10)
+
+
+SSHD = "/usr/sbin/sshd"
+
+
+@pytest.fixture(scope="session")
+def git_ssh(served, tmp_path_factory):
+    """A real ``sshd`` on 127.0.0.1 with a throwaway host key and client
+    key (its own config, its own port, StrictModes off so the temp files
+    may be anyone's); yields the URL prefix (ssh://USER@127.0.0.1:PORT/SERVED/).
+    GIT_SSH_COMMAND names the client key and the pinned host key, as a
+    deployment's ssh config would; attgit adds BatchMode to it."""
+    if not os.path.exists(SSHD):
+        pytest.skip("OpenSSH's sshd is not installed (./run-tests installs openssh-server with apt-get)")
+    root = tmp_path_factory.mktemp("sshd")
+    for key in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key, "-f", str(root / key)], check=True)
+    shutil.copy(root / "client.pub", root / "authorized_keys")
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
+    process, port = _start_sshd(root)
+    (root / "known_hosts").write_text(f"[127.0.0.1]:{port} {(root / 'host.pub').read_text()}")
+    saved = os.environ.get("GIT_SSH_COMMAND")
+    os.environ["GIT_SSH_COMMAND"] = (f"ssh -i {root / 'client'} -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes "
+                                     f"-o UserKnownHostsFile={root / 'known_hosts'}")
+    yield f"ssh://{getpass.getuser()}@127.0.0.1:{port}{served}/"
+    if saved is None:
+        os.environ.pop("GIT_SSH_COMMAND", None)
+    else:
+        os.environ["GIT_SSH_COMMAND"] = saved
+    process.terminate()
+    process.wait(10)
+
+
+def _start_sshd(root: Path):
+    for _ in range(5):  # another process may take the free port first
+        port = free_port()
+        config = root / "sshd_config"
+        config.write_text("\n".join([
+            f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {root / 'host'}", f"PidFile {root / 'sshd.pid'}",
+            f"AuthorizedKeysFile {root / 'authorized_keys'}", "StrictModes no", "PubkeyAuthentication yes",
+            "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "PermitRootLogin yes",
+            f"AllowUsers {getpass.getuser()}", "LogLevel ERROR", ""]))
+        process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL,
+                                   stderr=open(root / "sshd.log", "a"))
+        if _wait_for_port(port, process):
+            return process, port
+        process.kill()
+        process.wait()
+    pytest.fail(f"sshd did not start: {(root / 'sshd.log').read_text()}")

@@ -1,5 +1,6 @@
-"""Remotes over every URL libgit2 speaks: a local path, file://, git:// (a
-real ``git daemon``) and smart HTTP (a real ``git http-backend``).
+"""Remotes over every URL C git speaks: a local path, file://, git:// (a
+real ``git daemon``), smart HTTP (a real ``git http-backend``) and ssh:// (a
+real ``sshd`` on 127.0.0.1 with a throwaway key).
 
 The library's fetch, push, clone and pull run over each; so does the
 ``attgit`` command on the example site's databases.  A remote that cannot
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import shutil
 
+import pygit2
 import pytest
 
-from attgit.errors import ExitCode, Rejected, RemoteError
+from attgit.errors import ConfigError, ExitCode, Rejected, RemoteError
 from attgit.ops.commit import snapshot_database
 from attgit.ops.pull import pull_commit
-from attgit.repo import transport
+from attgit.repo import cgit, transport
 from attgit.repo.repository import Repository
 from attgit.workingcopy import MemoryWorkingCopy
 
@@ -25,18 +27,22 @@ from ..helpers import AUTHOR, as_set, fsck, git, record
 from .conftest import free_port
 from .envs import Env, new_hub, plain_git_repo, postgres_url
 
-URL_KINDS = ("path", "file", "git", "http")
+URL_KINDS = ("path", "file", "git", "http", "ssh")
 only_once = pytest.mark.skipif(bool(postgres_url()), reason="no database involved: the SQLite run covers it")
 
 
 @pytest.fixture
-def url_of(git_daemon, git_http):
-    """url_of(kind, path): the URL of a repository in ``served``."""
+def url_of(git_daemon, git_http, served, request):
+    """url_of(kind, path): the URL of a repository in ``served`` (the ssh
+    server starts on first use, so only ssh tests skip without sshd)."""
 
     def url(kind: str, path) -> str:
+        if kind == "ssh":
+            return request.getfixturevalue("git_ssh") + path.name
         return {"path": str(path), "file": path.as_uri(), "git": git_daemon + path.name,
                 "http": git_http + path.name}[kind]
 
+    url.served = served
     return url
 
 
@@ -115,10 +121,79 @@ def _plan_from_empty(repo):
 
 
 @only_once
-@pytest.mark.parametrize("kind", ("git", "http"))
+@pytest.mark.parametrize("kind", URL_KINDS)
 def test_library_clone_of_a_missing_repository_leaves_no_directory(kind, url_of, served, tmp_path):
     with pytest.raises(RemoteError, match="cannot fetch from remote 'origin'"):
         transport.clone(url_of(kind, served / "nosuch.git"), tmp_path / "c.git")
+    assert not (tmp_path / "c.git").exists()
+
+
+def _diverged(url, tmp_path):
+    """a and b cloned from one hub; b pushed a change, a committed another:
+    a's push is not a fast-forward.  Returns a's repo and the first tip."""
+    a_repo, a_db = Repository.init(tmp_path / "a.git"), MemoryWorkingCopy.from_records([record("E1"), record("E2")])
+    snapshot_database(a_repo, a_db, AUTHOR)
+    transport.add_remote(a_repo, "hub", url)
+    first = transport.push(a_repo, "hub").pushed
+    b_repo, b_db = transport.clone(url, tmp_path / "b.git", "hub"), MemoryWorkingCopy()
+    b_db.apply(_plan_from_empty(b_repo), str(b_repo.head()))
+    b_db.data["ABC Corp"][("E1", "ABC Corp", "2025-11-20")]["status"] = "A"
+    snapshot_database(b_repo, b_db, AUTHOR)
+    transport.push(b_repo, "hub")
+    a_db.data["ABC Corp"][("E2", "ABC Corp", "2025-11-20")]["status"] = "L"
+    snapshot_database(a_repo, a_db, AUTHOR)
+    return a_repo, b_repo, first
+
+
+@only_once
+@pytest.mark.parametrize("kind", URL_KINDS)
+def test_library_a_rejected_push_changes_nothing(kind, url_of, tmp_path):
+    hub = new_hub(url_of.served)
+    url = url_of(kind, hub)
+    a_repo, b_repo, first = _diverged(url, tmp_path)
+    a_head = a_repo.head()
+    with pytest.raises(Rejected, match="it has commits that main does not; run `attgit pull hub` first"):
+        transport.push(a_repo, "hub")
+    assert git("-C", str(hub), "rev-parse", "main").strip() == str(b_repo.head())
+    assert a_repo.head() == a_head and transport.remote_tip(a_repo, "hub") == b_repo.head()
+    # the compare-and-swap itself: a lease naming a tip the remote has left is refused there
+    with pytest.raises(Rejected, match="it moved while pushing; run `attgit pull hub` first"):
+        transport._push_lease(a_repo, "hub", url, a_head, pygit2.Oid(hex=first), None)
+    assert git("-C", str(hub), "rev-parse", "main").strip() == str(b_repo.head())
+    fsck(hub)
+    fsck(a_repo.path)
+
+
+@only_once
+@pytest.mark.parametrize("kind", URL_KINDS)
+def test_library_progress_is_git_progress(kind, url_of, tmp_path):
+    """git's --progress lines on stderr become progress(done, total) calls."""
+    hub = new_hub(url_of.served)
+    url = url_of(kind, hub)
+    repo = Repository.init(tmp_path / "a.git")
+    snapshot_database(repo, MemoryWorkingCopy.from_records([record(f"E{i}", company=f"C{i % 7}") for i in range(300)]),
+                      AUTHOR)
+    transport.add_remote(repo, "hub", url)
+    pushed, fetched = [], []
+    transport.push(repo, "hub", lambda done, total: pushed.append((done, total)))
+    other = Repository.init(tmp_path / "b.git")
+    transport.add_remote(other, "hub", url)
+    transport.fetch(other, "hub", lambda done, total: fetched.append((done, total)))
+    for calls in (pushed, fetched):
+        assert calls and all(0 <= done <= total for done, total in calls), calls
+        assert calls[-1][0] == calls[-1][1]
+    assert other.git.references["refs/remotes/hub/main"].target == repo.head()
+
+
+@only_once
+def test_without_git_a_clear_configuration_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git here
+    cgit.version.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"attgit needs C git \(the `git` command\).*none is on PATH"):
+            transport.clone("git://127.0.0.1:9/hub.git", tmp_path / "c.git")
+    finally:
+        cgit.version.cache_clear()
     assert not (tmp_path / "c.git").exists()
 
 
@@ -169,16 +244,20 @@ def test_cli_push_clone_fetch_pull_over(kind, origin, databases, make_env, url_o
 # --- bad remotes ---------------------------------------------------------------------------
 
 BAD = {
-    "unreachable git://": ("cannot fetch from remote", lambda s, g, h: f"git://127.0.0.1:{free_port()}/hub.git"),
-    "unreachable http://": ("cannot fetch from remote", lambda s, g, h: f"http://127.0.0.1:{free_port()}/hub.git"),
-    "no such path": ("cannot fetch from remote", lambda s, g, h: str(s / "nosuch.git")),
-    "no such file://": ("cannot fetch from remote", lambda s, g, h: (s / "nosuch.git").as_uri()),
-    "no such git://": ("cannot fetch from remote", lambda s, g, h: g + "nosuch.git"),
-    "no such http://": ("cannot fetch from remote", lambda s, g, h: h + "nosuch.git"),
-    "a folder inside a repository": ("cannot fetch from remote", lambda s, g, h: str(plain_git_repo(s) / "refs")),
-    "plain repo path": ("is not an attgit repository", lambda s, g, h: str(plain_git_repo(s))),
-    "plain repo git://": ("is not an attgit repository", lambda s, g, h: g + plain_git_repo(s).name),
-    "plain repo http://": ("is not an attgit repository", lambda s, g, h: h + plain_git_repo(s).name),
+    "unreachable git://": ("cannot fetch from remote", lambda u: f"git://127.0.0.1:{free_port()}/hub.git"),
+    "unreachable http://": ("cannot fetch from remote", lambda u: f"http://127.0.0.1:{free_port()}/hub.git"),
+    "unreachable ssh://": ("cannot fetch from remote", lambda u: f"ssh://127.0.0.1:{free_port()}/hub.git"),
+    "no such path": ("cannot fetch from remote", lambda u: u("path", u.served / "nosuch.git")),
+    "no such file://": ("cannot fetch from remote", lambda u: u("file", u.served / "nosuch.git")),
+    "no such git://": ("cannot fetch from remote", lambda u: u("git", u.served / "nosuch.git")),
+    "no such http://": ("cannot fetch from remote", lambda u: u("http", u.served / "nosuch.git")),
+    "no such ssh://": ("cannot fetch from remote", lambda u: u("ssh", u.served / "nosuch.git")),
+    "a folder inside a repository": ("cannot fetch from remote", lambda u: str(plain_git_repo(u.served) / "refs")),
+    "plain repo path": ("is not an attgit repository", lambda u: u("path", plain_git_repo(u.served))),
+    "plain repo file://": ("is not an attgit repository", lambda u: u("file", plain_git_repo(u.served))),
+    "plain repo git://": ("is not an attgit repository", lambda u: u("git", plain_git_repo(u.served))),
+    "plain repo http://": ("is not an attgit repository", lambda u: u("http", plain_git_repo(u.served))),
+    "plain repo ssh://": ("is not an attgit repository", lambda u: u("ssh", plain_git_repo(u.served))),
 }
 
 
@@ -197,10 +276,10 @@ def victim(origin, databases, tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_a_bad_remote_gets_a_clear_error_and_changes_nothing(case, victim, served, git_daemon, git_http):
+def test_a_bad_remote_gets_a_clear_error_and_changes_nothing(case, victim, url_of):
     env, inspect, empty, inspect_empty = victim
     message, make_url = BAD[case]
-    url = make_url(served, git_daemon, git_http)
+    url = make_url(url_of)
     name = "bad-" + "".join(c if c.isalnum() else "-" for c in case)
     transport.add_remote(Repository.open(env.repo_path), name, url)
     before, refs = inspect.ask("tree"), env.refs()
