@@ -29,7 +29,7 @@ def _entry(args):
 
 
 def attgit(*args, code=0) -> str:
-    result = CliRunner().invoke(_entry, ["--user", "root", *args], catch_exceptions=False)
+    result = CliRunner().invoke(_entry, [*args], catch_exceptions=False)
     assert result.exit_code == code, f"exit {result.exit_code}, expected {code}:\n{result.output}"
     return result.output
 
@@ -113,7 +113,7 @@ def test_unlisted_and_created_companies_are_warned_about_and_logged(site, tmp_pa
     document["metadata"]["total_attendance_records"] += 1
     path = tmp_path / "unlisted.json"
     path.write_text(json.dumps(document))
-    preview = CliRunner().invoke(_entry, ["--user", "root", "import", str(path), "--preview"])
+    preview = CliRunner().invoke(_entry, ["import", str(path), "--preview"])
     assert preview.exit_code == 0, preview.output
     assert "'New Corp' (1 records) are not in the file's company list" in preview.stderr
     assert "1 company not in the database will be created automatically: 'New Corp'" in preview.stderr

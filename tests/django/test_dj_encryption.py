@@ -76,7 +76,7 @@ def _entry(args):
 
 
 def attgit(*args, code=0) -> str:
-    result = CliRunner().invoke(_entry, ["--user", "root", *args], catch_exceptions=False)
+    result = CliRunner().invoke(_entry, [*args], catch_exceptions=False)
     assert result.exit_code == code, f"exit {result.exit_code}, expected {code}:\n{result.output}"
     return result.output
 
