@@ -9,3 +9,10 @@ class AttendanceConfig(AppConfig):
     label = "attendance"
     verbose_name = "Attendance"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from .changelog import ensure_installed
+
+        post_migrate.connect(ensure_installed, sender=self)

@@ -47,7 +47,7 @@ def commit(app: App, message, full, as_json):
     """
     from attgit.ops.commit import snapshot_database
 
-    bar = progress_bar(len(app.backend.db.fingerprints()), "commit")
+    bar = progress_bar(len(app.backend.db.companies()), "commit")
     bar.unit = "company"
     with app.writing("commit"), bar:
         result = snapshot_database(app.repo, app.backend.db, app.author, message=message, full=full,
