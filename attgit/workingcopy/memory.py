@@ -221,6 +221,9 @@ class MemoryWorkingCopy:
 
     # --- change log ----------------------------------------------------------
 
+    def capture_installed(self) -> bool:
+        return self.capture
+
     def changes(self) -> Optional[ChangeSet]:
         if not self.capture:
             return None

@@ -55,6 +55,9 @@ class WorkingCopy(Protocol):
     def record_count(self) -> int:
         """How many records the database holds (one cheap query)."""
 
+    def capture_installed(self) -> bool:
+        """Whether the database keeps its change log (one cheap check)."""
+
     def changes(self) -> Optional[ChangeSet]:
         """Every change-log entry not yet consumed, with the log's
         watermark; None when the database keeps no change log (triggers
