@@ -135,7 +135,7 @@ class DjangoWorkingCopy:
         """Whether the change-log triggers are all there (a catalog query)."""
         return changelog.installed(self.connection)
 
-    def changes(self) -> Optional[ChangeSet]:
+    def changes(self, detail: bool = True) -> Optional[ChangeSet]:
         """The log's unconsumed entries (None when the triggers are missing).
 
         More than LOG_LIMIT entries (a bulk load, say) or a TRUNCATE give
@@ -149,7 +149,7 @@ class DjangoWorkingCopy:
             cursor.execute(f"SELECT COALESCE(MAX(id), 0), COUNT(*) FROM {log}")
             high, count = cursor.fetchone()
             out = ChangeSet(high)
-            if count > LOG_LIMIT:
+            if count > LOG_LIMIT or not detail:
                 out.everything = True
                 return out
             cursor.execute(f"SELECT DISTINCT company, ep_no, date FROM {log} WHERE id <= %s", [high])

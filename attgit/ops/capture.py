@@ -61,10 +61,9 @@ def pending_changes(repo: Repository, db: WorkingCopy, full: bool = False, at=No
     """The log, read first (so an edit made after this is left for the
     next commit), and whether it suffices against commit ``at`` (main)."""
     at = repo.head() if at is None else at
-    changes = db.changes()
-    whole = (full or changes is None or changes.everything or at is None
-             or db.state().commit != str(at))
-    return Pending(changes, whole)
+    whole = full or at is None or db.state().commit != str(at)
+    changes = db.changes(detail=not whole)
+    return Pending(changes, whole or changes is None or changes.everything)
 
 
 def log_position(db: WorkingCopy) -> Optional[int]:

@@ -224,10 +224,12 @@ class MemoryWorkingCopy:
     def capture_installed(self) -> bool:
         return self.capture
 
-    def changes(self) -> Optional[ChangeSet]:
+    def changes(self, detail: bool = True) -> Optional[ChangeSet]:
         if not self.capture:
             return None
-        out = ChangeSet(self._log.high())
+        out = ChangeSet(self._log.high(), everything=not detail)
+        if not detail:
+            return out
         for _, company, k in self._log.entries:
             if k is None:
                 out.companies.add(company)

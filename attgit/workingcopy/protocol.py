@@ -58,10 +58,12 @@ class WorkingCopy(Protocol):
     def capture_installed(self) -> bool:
         """Whether the database keeps its change log (one cheap check)."""
 
-    def changes(self) -> Optional[ChangeSet]:
+    def changes(self, detail: bool = True) -> Optional[ChangeSet]:
         """Every change-log entry not yet consumed, with the log's
         watermark; None when the database keeps no change log (triggers
-        missing or dropped): the caller must then compare everything."""
+        missing or dropped): the caller must then compare everything.
+        Without ``detail`` only the watermark is read (``everything`` set):
+        for a caller that reads everything anyway."""
 
     def state(self) -> DatabaseState:
         """The commit this database last matched, as recorded by it."""
