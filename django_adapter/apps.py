@@ -11,11 +11,13 @@ class AttendanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete
+        from django.db.models.signals import post_delete, post_migrate
 
+        from .changelog import ensure_installed
         from .models import Remote
 
         post_delete.connect(_remote_deleted, sender=Remote, dispatch_uid="attgit-remote-deleted")
+        post_migrate.connect(ensure_installed, sender=self)
 
 
 def _remote_deleted(sender, instance, **kwargs) -> None:

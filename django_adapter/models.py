@@ -239,15 +239,15 @@ class SyncState(models.Model):
     """The commit the database matches (one row, ``name="default"``).
 
     Written in the same transaction as the rows it describes, so the
-    database never claims a snapshot it does not hold.  ``fingerprints``
-    are each company's [count, latest updated_at] at that moment.
+    database never claims a snapshot it does not hold.  ``watermark`` is the
+    change log's position then: entries up to it are part of ``commit``.
     """
 
     DEFAULT = "default"
 
     name = models.CharField(max_length=32, primary_key=True, default=DEFAULT)
     commit = models.CharField(max_length=64, null=True, blank=True)
-    fingerprints = models.JSONField(default=dict, blank=True)
+    watermark = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -255,6 +255,31 @@ class SyncState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.commit or 'no commit'}"
+
+
+class ChangeLog(models.Model):
+    """The exact record of what changed since the last commit.
+
+    Written only by triggers on the attendance and company tables
+    (migration 0005), whatever wrote the rows: one entry per row written,
+    with the key it had and, when an update moved it, the key it left;
+    ``ep_no`` and ``date`` empty for a company created, renamed or deleted
+    (read whole); ``company`` empty too after a TRUNCATE (read everything).
+    attgit consumes entries in the transaction that records a commit.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # Text without a length: a trigger must never fail the write it logs.
+    company = models.TextField(null=True)
+    ep_no = models.TextField(null=True)
+    date = models.TextField(null=True)
+
+    class Meta:
+        verbose_name = "change log entry"
+        verbose_name_plural = "change log"
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.company} {self.ep_no or ''} {self.date or ''}".rstrip()
 
 
 remote_name_validator = RegexValidator(

@@ -6,6 +6,27 @@ server-side cursor on PostgreSQL) in snapshot order and convert each row
 with :func:`attgit.format.records.from_db_row`; writes go through
 :class:`django_adapter.bulk.RecordWriter` in one transaction that also
 records the commit the database now matches.
+
+What changed since that commit is read from the change log the triggers of
+:mod:`django_adapter.changelog` write.  attgit's own writes (restore, pull,
+checkout, import, reconcile) CONSUME the entries they cause, in the
+transaction that writes the rows and records the new commit, rather than
+suspend the triggers as Kart does.  Suspending would be global on both
+databases (PostgreSQL's ALTER TABLE DISABLE TRIGGER takes an exclusive lock
+and affects every session; SQLite triggers cannot see a per-session flag),
+so an edit another process made in that window would go unlogged.
+Consuming stays exact: the apply first keeps other writers out (a table
+lock on PostgreSQL, the single write transaction on SQLite), refuses if the
+log holds an entry beyond the watermark its plan was computed from, and
+then every entry beyond the position it read is its own; those (and the
+ones up to the plan's watermark, which the plan accounted for) are deleted
+before the transaction commits.  The cost is the triggers firing on
+attgit's own bulk writes (measured in bench/changes.py).
+
+Reading the log on PostgreSQL takes a brief SHARE lock on it: sequence
+numbers are handed out before transactions commit, so without it an entry
+with a smaller id could become visible after a larger one was read, and
+consuming "up to the watermark" would delete an entry nobody read.
 """
 
 from __future__ import annotations
@@ -13,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 from datetime import datetime
-from datetime import timezone as dt_timezone
 from typing import Callable, Iterable, Iterator, Optional
 
 from django.db import DatabaseError as DjangoDatabaseError
@@ -22,15 +42,20 @@ from django.utils import timezone
 
 from attgit.errors import DatabaseError, Rejected
 from attgit.format.records import from_db_row
-from attgit.workingcopy import ApplyResult, CompanyChange, DatabaseState, Progress
+from attgit.workingcopy import ApplyResult, ChangeSet, CompanyChange, DatabaseState, Progress
 
+from . import changelog
 from .bulk import RecordWriter
 from .dblock import database_lock, describe
-from .models import AttendanceRecord, Company, SyncState
+from .models import AttendanceRecord, ChangeLog, Company, SyncState
 
 #: Rows per round trip when reading, and per statement when writing.
 FETCH_SIZE = 5000
 WRITE_BATCH = 1000
+#: Keys per query when reading logged rows (SQLite: two parameters each).
+KEYS_BATCH = {"sqlite": 400, "postgresql": 5000}
+#: More log entries than this and a full read is cheaper than by key.
+LOG_LIMIT = 200_000
 
 
 class DjangoWorkingCopy:
@@ -88,12 +113,84 @@ class DjangoWorkingCopy:
             while batch := cursor.fetchmany(FETCH_SIZE):
                 yield from batch
 
-    def fingerprints(self) -> dict[str, tuple]:
-        """One grouped query: company -> (row count, latest updated_at as
-        ISO text, None for a company without rows)."""
+    def records_at(self, company: str, keys: Iterable[tuple]) -> Iterator[dict]:
+        """The records stored under ``keys`` (as logged), a batch of keys
+        per query, joined on (date, ep_no) through the unique index."""
+        connection = self.connection
+        keys = list(keys)
+        size = KEYS_BATCH.get(connection.vendor, 400)
+        with connection.cursor() as cursor:
+            _dates_as_text(connection, cursor)
+            for start in range(0, len(keys), size):
+                batch = keys[start:start + size]
+                sql, params = _select_keys(connection, company, batch)
+                cursor.execute(sql, params)
+                yield from map(from_db_row, cursor.fetchall())
+
+    def record_count(self) -> int:
+        return AttendanceRecord.objects.using(self.using).count()
+
+    def latest_change(self):
+        """The latest ``updated_at`` of any record (None when there are none):
+        how old the database is, for an incremental backup's warning."""
+        from django.db.models import Max
+
+        return AttendanceRecord.objects.using(self.using).aggregate(latest=Max("updated_at"))["latest"]
+
+    # --- change log ------------------------------------------------------------
+
+    def capture_installed(self) -> bool:
+        """Whether the change-log triggers are all there (a catalog query)."""
+        return changelog.installed(self.connection)
+
+    def changes(self, detail: bool = True) -> Optional[ChangeSet]:
+        """The log's unconsumed entries (None when the triggers are missing).
+
+        More than LOG_LIMIT entries (a bulk load, say) or a TRUNCATE give
+        ``everything``: the caller reads every company, which is cheaper."""
+        if not self.capture_installed():
+            return None
+        log = self.connection.ops.quote_name(ChangeLog._meta.db_table)
+        with transaction.atomic(using=self.using), self.connection.cursor() as cursor:
+            if self.connection.vendor == "postgresql":
+                cursor.execute(f"LOCK TABLE {log} IN SHARE MODE")
+            cursor.execute(f"SELECT COALESCE(MAX(id), 0), COUNT(*) FROM {log}")
+            high, count = cursor.fetchone()
+            out = ChangeSet(high)
+            if count > LOG_LIMIT or not detail:
+                out.everything = True
+                return out
+            cursor.execute(f"SELECT DISTINCT company, ep_no, date FROM {log} WHERE id <= %s", [high])
+            for company, ep_no, date in cursor.fetchall():
+                if company is None:
+                    out.everything = True
+                elif ep_no is None:
+                    out.companies.add(company)
+                else:
+                    out.add_key(company, ep_no, date)
+        return out
+
+    def log_size(self) -> int:
+        return ChangeLog.objects.using(self.using).count()
+
+    def _log_high(self) -> int:
         with self.connection.cursor() as cursor:
-            cursor.execute(_select_fingerprints(self.connection))
-            return {name: (count, _iso(latest)) for name, count, latest in cursor.fetchall()}
+            cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self._log_table()}")
+            return cursor.fetchone()[0]
+
+    def _log_table(self) -> str:
+        return self.connection.ops.quote_name(ChangeLog._meta.db_table)
+
+    def _consume(self, after: int, through: Optional[int]) -> None:
+        """Delete the entries beyond ``after`` (an apply's own) and those up
+        to ``through``."""
+        where = "id > %s" + (" OR id <= %s" if through is not None else "")
+        params = [after] + ([through] if through is not None else [])
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {self._log_table()} WHERE {where}", params)
+
+    def _mark_companies(self, companies: Iterable[str]) -> None:
+        ChangeLog.objects.using(self.using).bulk_create([ChangeLog(company=c) for c in companies])
 
     # --- state ---------------------------------------------------------------
 
@@ -101,16 +198,20 @@ class DjangoWorkingCopy:
         row = SyncState.objects.using(self.using).filter(pk=SyncState.DEFAULT).first()
         if row is None:
             return DatabaseState()
-        return DatabaseState(row.commit, {c: tuple(f) for c, f in row.fingerprints.items()})
+        return DatabaseState(row.commit, row.watermark)
 
-    def set_state(self, state: DatabaseState) -> None:
+    def set_state(self, state: DatabaseState, consume: Optional[int] = None) -> None:
+        """Record the state and, in the same transaction, consume the log
+        up to ``consume``."""
+        with transaction.atomic(using=self.using):
+            self._record_state(state.commit, consume if consume is not None else state.watermark)
+            if consume is not None:
+                with self.connection.cursor() as cursor:
+                    cursor.execute(f"DELETE FROM {self._log_table()} WHERE id <= %s", [consume])
+
+    def _record_state(self, commit: Optional[str], watermark: int) -> None:
         SyncState.objects.using(self.using).update_or_create(
-            pk=SyncState.DEFAULT,
-            defaults={
-                "commit": state.commit,
-                "fingerprints": {c: list(f) for c, f in state.fingerprints.items()},
-            },
-        )
+            pk=SyncState.DEFAULT, defaults={"commit": commit, "watermark": watermark})
 
     # --- writing -------------------------------------------------------------
 
@@ -120,24 +221,32 @@ class DjangoWorkingCopy:
         commit: Optional[str],
         progress: Optional[Progress] = None,
         total: int = 0,
-        expect: Optional[dict] = None,
+        expect: Optional[int] = None,
+        dirty: Iterable[str] = (),
     ) -> ApplyResult:
-        """Apply every change and record ``commit`` with the new
-        fingerprints, in ONE transaction; on any error nothing changes.
+        """Apply every change and record ``commit``, consuming the log
+        entries the writes cause, in ONE transaction; on any error nothing
+        changes.
 
-        ``expect``: the fingerprints the changes were computed against.
+        ``expect``: the log watermark the changes were computed against.
         Writers are locked out first (PostgreSQL: a table lock; SQLite:
-        the IMMEDIATE transaction), then, if anyone edited the rows since,
-        the apply is refused (attgit.errors.Rejected) rather than overwrite
-        an edit it never saw, or record it as committed."""
+        the IMMEDIATE transaction), then, if the log holds an entry beyond
+        it (someone edited since), the apply is refused (Rejected) rather
+        than overwrite an edit it never saw, or record it as committed.
+        ``dirty``: companies logged as changed afterwards (edits a merge
+        kept, which ``commit`` lacks)."""
 
         def write_and_record() -> ApplyResult:
             self._exclude_writers()
-            if expect is not None and self.fingerprints() != _tuples(expect):
+            before = self._log_high()
+            if expect is not None and before > expect:
                 raise Rejected("the database changed while attgit was working (someone edited "
                                "attendance meanwhile); nothing was applied: run the command again")
             result = self._write(changes, progress, total)
-            self.set_state(DatabaseState(commit, self.fingerprints()))
+            watermark = self._log_high() if expect is not None else self.state().watermark
+            self._consume(before, expect)
+            self._record_state(commit, watermark)
+            self._mark_companies(dirty)
             return result
 
         return self._in_transaction(write_and_record)
@@ -215,10 +324,6 @@ class DjangoWorkingCopy:
         return database_lock(self.connection, wait)
 
 
-def _tuples(fingerprints: dict) -> dict:
-    return {c: tuple(f) for c, f in fingerprints.items()}
-
-
 def connect(using: str = "default") -> DjangoWorkingCopy:
     """The working copy of the Django database ``using``."""
     return DjangoWorkingCopy(using)
@@ -276,21 +381,19 @@ def _dates_as_text(connection, cursor) -> None:
         cursor.cursor.adapters.register_loader(type_name, TextLoader)
 
 
-def _select_fingerprints(connection) -> str:
+def _select_keys(connection, company: str, keys: list) -> tuple[str, list]:
+    """SELECT of the rows of ``company`` under ``keys`` (FIELDS order)."""
     records, companies = _tables(connection)
-    return (
-        f"SELECT c.name, COUNT(r.id), MAX(r.updated_at) FROM {companies} c "
-        f"LEFT JOIN {records} r ON r.company_id = c.id GROUP BY c.id, c.name"
-    )
-
-
-def _iso(value) -> Optional[str]:
-    """A timestamp as UTC ISO text, whether the driver gave a datetime
-    (PostgreSQL) or the stored text (SQLite keeps naive UTC)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt_timezone.utc)
-    return value.astimezone(dt_timezone.utc).isoformat()
+    if connection.vendor == "postgresql":
+        join = "JOIN unnest(%s::date[], %s::text[]) AS v(d, e) ON r.date = v.d AND r.ep_no = v.e"
+        params = [[k[2] for k in keys], [k[0] for k in keys]]
+        columns = "r.date, r.in_time, r.out_time"
+    else:
+        join = ("JOIN (VALUES " + ", ".join(["(%s, %s)"] * len(keys)) + ") AS v "
+                "ON r.date = v.column1 AND r.ep_no = v.column2")
+        params = [part for k in keys for part in (k[2], k[0])]
+        columns = "CAST(r.date AS TEXT), CAST(r.in_time AS TEXT), CAST(r.out_time AS TEXT)"
+    date, in_time, out_time = columns.split(", ")
+    sql = (f"SELECT r.ep_no, r.ep_name, c.name, {date}, r.shift, r.status, {in_time}, {out_time}, "
+           f"r.overstay FROM {records} r JOIN {companies} c ON c.id = r.company_id {join} WHERE c.name = %s")
+    return sql, params + [company]

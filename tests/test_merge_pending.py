@@ -83,7 +83,7 @@ def test_a_merge_the_database_moved_away_from_is_kept_not_discarded(waiting):
     state = MergeState.load(dev_repo)
     tree = dev_repo.snapshot(state.work).tree.id
     stray = dev_repo.write_commit(tree, [head], "a commit over the merge", {}, AUTHOR)
-    dev.set_state(type(dev.state())(str(stray), dev.fingerprints()))
+    dev.set_state(type(dev.state())(str(stray), dev.state().watermark))
     note = reconcile(dev_repo, dev)
     assert "still waits for you" in note and "attgit merge --abort" in note
     _assert_merge_kept(dev_repo, head)
@@ -102,7 +102,7 @@ def test_a_merge_the_database_moved_away_from_is_kept_not_discarded(waiting):
 def test_a_merge_interrupted_before_it_changed_the_database_is_discarded(waiting):
     prod_repo, prod, dev_repo, dev = waiting
     state = MergeState.load(dev_repo)
-    dev.set_state(type(dev.state())(state.ours, dev.fingerprints()))  # as if start_manual never applied
+    dev.set_state(type(dev.state())(state.ours, dev.state().watermark))  # as if start_manual never applied
     assert "interrupted before it changed the database" in reconcile(dev_repo, dev)
     assert MergeState.load(dev_repo) is None
 

@@ -29,6 +29,7 @@ class App:
         self._backend: Optional[Backend] = None
         self._repo: Optional[Repository] = None
         self._author: Optional[Author] = None
+        self._capture_checked = False
 
     @property
     def backend(self) -> Backend:
@@ -95,12 +96,24 @@ class App:
             with exclusive(self.repo, self.backend.db, self.wait, notes):
                 for note in notes:
                     click.echo(f"attgit: {note}", err=True)
+                self.check_capture()
                 yield
         except AttgitError as exc:
             if operation:
                 with contextlib.suppress(Exception):
                     self.log(operation, success=False, error=str(exc))
             raise
+
+    def check_capture(self) -> None:
+        """Say once (on stderr) when the database keeps no change log:
+        attgit then compares every row rather than trust an empty log."""
+        if self._capture_checked:
+            return
+        self._capture_checked = True
+        if not self.backend.db.capture_installed():
+            from attgit.ops.capture import MISSING_LOG
+
+            click.echo(f"attgit: warning: {MISSING_LOG}", err=True)
 
     def log(self, operation: str, **details) -> None:
         """Write the audit log (the BackupLog in Django)."""

@@ -37,7 +37,7 @@ def init(app: App, path):
 
 @cli.command()
 @click.option("-m", "--message", help="Commit message summary (default: counts).")
-@click.option("--full", is_flag=True, help="Re-read every company, not only those whose rows moved.")
+@click.option("--full", is_flag=True, help="Re-read every company, not only the rows the change log names.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
 def commit(app: App, message, full, as_json):
@@ -47,7 +47,7 @@ def commit(app: App, message, full, as_json):
     """
     from attgit.ops.commit import snapshot_database
 
-    bar = progress_bar(len(app.backend.db.fingerprints()), "commit")
+    bar = progress_bar(len(app.backend.db.companies()), "commit")
     bar.unit = "company"
     with app.writing("commit"), bar:
         result = snapshot_database(app.repo, app.backend.db, app.author, message=message, full=full,
@@ -59,11 +59,12 @@ def commit(app: App, message, full, as_json):
         click.echo("nothing to commit: " + (f"the database matches {result.parent[:10]}" if result.parent else "the database is empty"))
     else:
         click.echo(f"[main {result.commit[:10]}] {result.kind} snapshot: {result.companies} companies, "
-                   f"{result.records:,} records ({len(result.changed_companies)} companies re-read)")
+                   f"{result.records:,} records ({len(result.changed_companies)} companies touched)")
 
 
 @cli.command()
-@click.option("--full", is_flag=True, help="Compare every company, not only those whose rows moved.")
+@click.option("--full", is_flag=True, help="Compare every row with the last commit, not only those the change "
+              "log names, and name each difference (proof that the log missed nothing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
 def status(app: App, full, as_json):
@@ -75,6 +76,7 @@ def status(app: App, full, as_json):
     from attgit.ops.compare import status as compute
     from attgit.ops.mergestate import MergeState
 
+    app.check_capture()
     try:
         result = compute(app.repo, app.backend.db, full=full)
     except InvalidRows as exc:
@@ -96,6 +98,8 @@ def status(app: App, full, as_json):
     else:
         click.echo(f"Database changes not committed: {result.added} added, {result.changed} changed, "
                    f"{result.deleted} deleted in {len(result.companies)} companies")
+    if full and result.diffs:  # every row was compared: name each difference
+        _print_diffs(result.diffs, stat=False)
 
 
 def _print_invalid_rows(exc, as_json: bool) -> None:
@@ -198,6 +202,8 @@ def diff(app: App, revs, stat, companies, as_json):
     only = set(companies) or None
     if len(revs) > 2:
         raise click.UsageError("diff takes at most two commits")
+    if len(revs) < 2:
+        app.check_capture()
     if len(revs) == 2:
         diffs = diff_snapshots(repo.snapshot(revs[0]), repo.snapshot(revs[1]), only)
     else:

@@ -174,6 +174,7 @@ def clone(app: App, url, name):
     """
     from attgit.errors import UsageError
     from attgit.merge.plan import plan_between
+    from attgit.ops.capture import log_position
     from attgit.repo.transport import clone as run
 
     db = app.backend.db
@@ -188,7 +189,7 @@ def clone(app: App, url, name):
         head = repo.head()
         if db.state().commit != str(head):
             plan = plan_between(repo.snapshot(None), repo.snapshot(head))
-            db.apply(plan.changes(), str(head), None, plan.counts.total, expect={})
+            db.apply(plan.changes(), str(head), None, plan.counts.total, expect=log_position(db))
     loaded = repo.snapshot(head).count_records()
     app.log("pull", commit=str(head), remote=name, added=loaded, status="clone")
     click.echo(f"cloned {url} into {repo.path}: {loaded:,} records loaded at {str(head)[:10]}")

@@ -40,8 +40,8 @@ class Plan:
     counts: PlanCounts = field(default_factory=PlanCounts)
     companies: dict = field(default_factory=dict)  # company -> (inserts, updates, deletes)
     created: list = field(default_factory=list)  # names of the companies the plan creates
-    #: the fingerprints the database had when the plan was computed
-    expect: Optional[dict] = None
+    #: the change log's watermark when the plan was computed
+    expect: Optional[int] = None
     #: when the plan folds in edits made meanwhile: the tree it leads to
     tree: Optional[object] = None
     _spool: Optional[object] = None

@@ -25,11 +25,12 @@ from attgit.workingcopy import Progress, WorkingCopy
 
 
 def apply_and_move(repo: Repository, db: WorkingCopy, head, commit: pygit2.Oid, plan: Plan,
-                   reason: str, progress: Optional[Progress] = None, expect: Optional[dict] = None) -> None:
+                   reason: str, progress: Optional[Progress] = None, expect: Optional[int] = None) -> None:
     """Steps 2 and 3 of the write order: the database, then the branch.
 
-    ``expect`` defaults to the fingerprints the database recorded (at the
-    commit the plan starts from)."""
-    expect = db.state().fingerprints if expect is None else expect
+    ``expect`` defaults to the change log's position the database recorded
+    with its state (at the commit the plan starts from): any edit since
+    makes the apply refuse."""
+    expect = db.state().watermark if expect is None else expect
     db.apply(plan.changes(), str(commit), progress, plan.counts.total, expect=expect)
     repo.move_head(head, commit, reason)

@@ -1,11 +1,13 @@
 """Snapshot the database into a commit.
 
 A commit after a few edits need not read a million rows: the database's
-per-company fingerprints (row count, latest ``updated_at``) are compared
-with those it recorded at the last commit, and only companies whose
-fingerprint moved are re-read and re-serialised.  When the database and the
-repository disagree about where they stand, or on ``full=True``, every
-company is re-read.
+change log names every key written since it matched main, so only those
+rows are read and each touched company's blob is spliced (unchanged lines
+copied as bytes; :mod:`attgit.ops.capture`).  Exactly the log entries read
+are consumed, in the transaction that records the new commit in the
+database, so an edit made while the commit ran is in the next one.  When
+the database and the repository disagree about where they stand, when the
+log is missing, or on ``full=True``, every company is re-read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from attgit import fsutil
-from attgit.format.snapshot import Snapshot, SnapshotBuilder
+from attgit.format.snapshot import Snapshot
+from attgit.ops.capture import database_tree, pending_changes
 from attgit.ops.mergestate import refuse_while_merging
 from attgit.ops.validity import naming_invalid_rows
 from attgit.repo.repository import Author, Repository
@@ -31,6 +34,8 @@ class CommitResult:
     companies: int
     records: int
     changed_companies: list = field(default_factory=list)
+    #: the database keeps no change log: everything was compared
+    capture_missing: bool = False
 
     @property
     def created(self) -> bool:
@@ -40,52 +45,11 @@ class CommitResult:
         return {**self.__dict__, "created": self.created}
 
 
-def _as_tuples(fingerprints: dict) -> dict:
-    return {c: tuple(f) for c, f in fingerprints.items()}
-
-
-def moved_since_state(db: WorkingCopy, now: dict) -> set:
-    """Companies whose fingerprint differs from the one the database
-    recorded with its state (present on one side only counts as moved)."""
-    recorded = _as_tuples(db.state().fingerprints)
-    return {c for c in set(now) | set(recorded) if now.get(c) != recorded.get(c)}
-
-
-def dirty_companies(repo: Repository, db: WorkingCopy, fingerprints: dict, full: bool = False,
-                    at=None) -> tuple[set, bool]:
-    """Companies whose rows may differ from commit ``at`` (default: main),
-    and whether that needed a full scan (the database does not record
-    ``at`` as its state, or ``full``)."""
-    at = repo.head() if at is None else at
-    committed = set(repo.snapshot(at).companies())
-    if full or at is None or db.state().commit != str(at):
-        return set(fingerprints) | committed, True
-    return moved_since_state(db, fingerprints) | (committed ^ set(fingerprints)), False
-
-
-def database_tree(repo: Repository, db: WorkingCopy, base: Snapshot, companies: set,
-                  present: Optional[set] = None, progress: Optional[Callable[[str], None]] = None) -> Snapshot:
-    """The database as a snapshot: ``base`` with ``companies`` re-read from
-    the database (removed where the database has no such company).  Writes
-    blobs and a tree, never a commit or a ref."""
-    present = set(db.companies()) if present is None else present
-    builder = SnapshotBuilder(repo.git, base)
-    for company in sorted(companies):
-        if progress:
-            progress(company)
-        if company in present:
-            builder.put_records(company, db.records(company))
-        else:
-            builder.remove(company)
-    return Snapshot(repo.git, repo.git[builder.write()])
-
-
-def database_snapshot(repo: Repository, db: WorkingCopy) -> Snapshot:
+def database_snapshot(repo: Repository, db: WorkingCopy):
     """The database's current content as a snapshot, without committing
     (what a preview compares against)."""
     head = repo.head()
-    dirty, _ = dirty_companies(repo, db, _as_tuples(db.fingerprints()))
-    return database_tree(repo, db, repo.snapshot(head), dirty)
+    return database_tree(repo, db, repo.snapshot(head), pending_changes(repo, db, at=head))
 
 
 def snapshot_database(repo: Repository, db: WorkingCopy, author: Author, **options) -> CommitResult:
@@ -113,35 +77,46 @@ def _snapshot_database(
 ) -> CommitResult:
     """Commit the database's current content; the caller holds both locks."""
     head = repo.head()
-    fingerprints = _as_tuples(db.fingerprints())
-    if not fingerprints and (head is None or db.state().commit is None):
+    pending = pending_changes(repo, db, full)  # the log first: later edits stay for the next commit
+    present = set(db.companies())
+    if not present and (head is None or db.state().commit is None):
         # An empty database makes no empty first commit, and one that never
         # matched a commit does not commit "everything deleted" on top of a
-        # history it never had (reconcile loads main into it instead).
-        return CommitResult(None, str(head) if head else None, kind or "full", 0, 0)
-    dirty, scanned_all = dirty_companies(repo, db, fingerprints, full)
-    _check_room(repo, fingerprints, dirty)
+        # history it never had (reconcile loads main into it instead).  What
+        # the log says about rows no longer there is moot: consumed.
+        db.set_state(db.state(), consume=pending.watermark)
+        return CommitResult(None, str(head) if head else None, kind or "full", 0, 0,
+                            capture_missing=pending.capture_missing)
     base = repo.snapshot(head)
-    tree = database_tree(repo, db, base, dirty, set(fingerprints), progress).tree.id
-    kind = kind or ("full" if scanned_all else "incremental")
-    companies, records = len(fingerprints), sum(f[0] for f in fingerprints.values())
+    touched = sorted(pending.companies(base, present))
+    _check_room(repo, base, touched, pending.full, db)
+    tree = database_tree(repo, db, base, pending, present, progress).tree.id
+    kind = kind or ("full" if pending.full else "incremental")
+    companies, records = len(present), db.record_count()
+    done = CommitResult(None, str(head) if head else None, kind, companies, records, touched,
+                        capture_missing=pending.capture_missing)
     if head is not None and base.tree.id == tree:
-        db.set_state(DatabaseState(str(head), fingerprints))
-        return CommitResult(None, str(head), kind, companies, records)
+        db.set_state(DatabaseState(str(head)), consume=pending.watermark)
+        return done
     summary = message or f"Snapshot: {companies} companies, {records:,} records ({kind})"
-    trailers = snapshot_trailers(kind, author, companies, records, len(dirty))
+    trailers = snapshot_trailers(kind, author, companies, records, len(touched))
     commit = repo.write_commit(tree, [head] if head else [], summary, trailers, author)
     repo.move_head(head, commit, f"attgit commit ({kind})")
-    db.set_state(DatabaseState(str(commit), fingerprints))
-    return CommitResult(str(commit), str(head) if head else None, kind, companies, records, sorted(dirty))
+    db.set_state(DatabaseState(str(commit)), consume=pending.watermark)
+    done.commit = str(commit)
+    return done
 
 
-def _check_room(repo: Repository, fingerprints: dict, dirty: set) -> None:
+def _check_room(repo: Repository, base: Snapshot, touched: list, full: bool, db: WorkingCopy) -> None:
     """Refuse (NoSpace) before writing a commit whose new blobs would not
-    fit: re-read companies' records x the average line (uncompressed, so a
-    generous estimate)."""
-    records = sum(fingerprints[c][0] for c in dirty if c in fingerprints)
-    fsutil.check_free_space(repo.path, fsutil.estimate(records), "the commit")
+    fit: every record x the average line for a full read, else the touched
+    companies' current files again (uncompressed sizes: a generous estimate)."""
+    if full or base.tree is None:
+        needed = fsutil.estimate(db.record_count())
+    else:
+        blobs = (base.blob_id(c) for c in touched)
+        needed = sum(repo.git[oid].size for oid in blobs if oid is not None) + fsutil.estimate(0)
+    fsutil.check_free_space(repo.path, needed, "the commit")
 
 
 def snapshot_trailers(kind: str, author: Author, companies: int, records: int, changed: int | None = None) -> dict:

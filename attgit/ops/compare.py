@@ -1,8 +1,10 @@
 """Compare snapshots with each other and with the database (diff, status).
 
-Both walk company by company and parse only companies that can differ:
-between commits, those whose blob ids differ; against the database, those
-whose fingerprints moved since the last commit (all of them on ``full``).
+Both walk company by company and parse only what can differ: between
+commits, the companies whose blob ids differ; against the database, the
+rows its change log names (and the same lines of the commit, found by
+search), or everything on ``full``, when the log is missing, or against a
+commit the database does not record as its state.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Iterator, Optional
 from attgit.format import records as rec
 from attgit.format.snapshot import Snapshot
 from attgit.merge.diff import CompanyDiff, diff_company
-from attgit.ops.commit import _as_tuples, dirty_companies
+from attgit.ops.capture import diff_pending, pending_changes
 from attgit.ops.validity import naming_invalid_rows
 from attgit.repo.repository import Repository
 from attgit.workingcopy import WorkingCopy
@@ -48,19 +50,9 @@ def _diff_database(repo: Repository, db: WorkingCopy, commit=None, full: bool = 
                    companies: Optional[set] = None) -> Iterator[CompanyDiff]:
     head = repo.head()
     target = repo.resolve(commit) if commit is not None else head
-    snap = repo.snapshot(target)
-    fingerprints = _as_tuples(db.fingerprints())
-    if target != head:
-        full = True
-    candidates, _ = dirty_companies(repo, db, fingerprints, full)
-    committed = set(snap.companies())
-    for company in sorted(candidates | (committed ^ set(fingerprints))):
-        if companies is not None and company not in companies:
-            continue
-        before = snap.records(company) if company in committed else {}
-        after = database_records(db, company) if company in fingerprints else {}
-        diff = diff_company(company, before, after)
-        if diff.added or diff.removed or diff.changed or (company in committed) != (company in fingerprints):
+    pending = pending_changes(repo, db, full or target != head, at=target)
+    for diff in diff_pending(db, repo.snapshot(target), pending):
+        if companies is None or diff.company in companies:
             yield diff
 
 
@@ -76,21 +68,34 @@ class Status:
     companies: list = field(default_factory=list)
     merge_in_progress: bool = False
     conflicts: int = 0
+    #: every row was compared (``full``, no change log, or the database
+    #: does not record main as its state)
+    scanned_all: bool = False
+    capture_missing: bool = False
+    #: with ``full``: the differences themselves (CompanyDiff), to name them
+    diffs: list = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
         return not (self.added or self.changed or self.deleted or self.companies)
 
     def to_dict(self) -> dict:
-        return {**self.__dict__, "clean": self.clean}
+        return {**self.__dict__, "diffs": [d.to_dict() for d in self.diffs], "clean": self.clean}
 
 
 def status(repo: Repository, db: WorkingCopy, full: bool = False) -> Status:
+    """Counts of what the database changed since main.  With ``full``,
+    every row is compared with main (proof that the change log missed
+    nothing) and the differences are kept in ``diffs`` to be named."""
     head = repo.head()
     result = Status(str(head) if head else None, db.state().commit)
-    for diff in diff_database(repo, db, full=full):
+    pending = pending_changes(repo, db, full, at=head)
+    result.scanned_all, result.capture_missing = pending.full, pending.capture_missing
+    for diff in diff_pending(db, repo.snapshot(head), pending):
         result.added += len(diff.added)
         result.changed += len(diff.changed)
         result.deleted += len(diff.removed)
         result.companies.append(diff.company)
+        if full:
+            result.diffs.append(diff)
     return result

@@ -119,9 +119,9 @@ def _all_records(db) -> Iterator[dict]:
 
 
 def _record_count(db) -> int:
-    """Records in the database (from its fingerprints: one grouped query)."""
+    """Records in the database (one count query)."""
     try:
-        return sum(count for count, _latest in db.fingerprints().values())
+        return db.record_count()
     except (AttributeError, NotImplementedError, TypeError, ValueError):
         return 0
 

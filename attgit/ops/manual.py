@@ -17,10 +17,11 @@ from attgit.format.snapshot import Snapshot, SnapshotBuilder, encode_sorted
 from attgit.merge.plan import Plan, plan_between
 from attgit.merge.trees import MergeOutcome, merge_snapshots
 from attgit.ops.apply import apply_and_move
-from attgit.ops.commit import _as_tuples, database_tree, moved_since_state, snapshot_trailers
+from attgit.ops.capture import database_tree, differing_companies, pending_changes
+from attgit.ops.commit import snapshot_trailers
 from attgit.ops.mergestate import WORK_REF, MergeState
 from attgit.repo.repository import Author, Repository
-from attgit.workingcopy import DatabaseState, WorkingCopy
+from attgit.workingcopy import WorkingCopy
 from attgit.workingcopy.protocol import Progress
 
 
@@ -35,7 +36,7 @@ def start_manual(repo, db, author, head, theirs, base, name, outcome: MergeOutco
                        str(base) if base else None, str(work), conflicts=outcome.pending)
     state.save(repo)
     db.apply(outcome.plan.changes(), str(work), None, outcome.plan.counts.total,
-             expect=db.state().fingerprints)
+             expect=db.state().watermark)
     result.status, result.commit = "conflicts", str(work)
     return result
 
@@ -74,9 +75,10 @@ def abort(repo: Repository, db: WorkingCopy, author: Author, progress: Progress 
     ours_oid = pygit2.Oid(hex=state.ours) if state.ours else None
     original = repo.snapshot(ours_oid)
     plan = _plan_keeping_new_edits(repo, db, author, state, original)
-    db.apply(plan.changes(), state.ours, progress, plan.counts.total, expect=plan.expect)
-    if plan.tree is not None:  # edits made meanwhile were kept: the next commit must re-read all
-        db.set_state(DatabaseState(state.ours, {}))
+    # Edits made meanwhile were kept: their companies are logged as changed
+    # in the apply's transaction, so the next commit reads them.
+    dirty = differing_companies(Snapshot(repo.git, repo.git[plan.tree]), original) if plan.tree is not None else ()
+    db.apply(plan.changes(), state.ours, progress, plan.counts.total, expect=plan.expect, dirty=dirty)
     MergeState.discard(repo)
     return state.ours or ""
 
@@ -102,18 +104,15 @@ def _plan_keeping_new_edits(repo, db, author, state: MergeState, target: Snapsho
     edit is lost).  A database that no longer records the work commit (it
     was moved while the merge waited) is re-read whole."""
     work = repo.snapshot(state.work)
-    now = _as_tuples(db.fingerprints())
-    moved = moved_since_state(db, now)
-    if db.state().commit != state.work:
-        moved = set(now) | set(work.companies())
-    if not moved:
+    pending = pending_changes(repo, db, at=state.work)
+    current = database_tree(repo, db, work, pending) if pending.full or pending.changes else work
+    if current.tree.id == work.tree.id:
         plan = plan_between(work, target)
-        plan.expect = now
+        plan.expect = pending.watermark
         return plan
-    current = database_tree(repo, db, work, moved)
     outcome = merge_snapshots(repo, work, current, target, "ours")
     outcome.plan.tree = outcome.tree
-    outcome.plan.expect = now
+    outcome.plan.expect = pending.watermark
     return outcome.plan
 
 

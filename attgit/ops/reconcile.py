@@ -16,7 +16,8 @@ import pygit2
 from attgit.merge.plan import plan_between
 from attgit.merge.trees import merge_snapshots
 from attgit.ops.apply import apply_and_move
-from attgit.ops.commit import _as_tuples, database_tree, dirty_companies, snapshot_trailers
+from attgit.ops.capture import database_tree, log_position, pending_changes
+from attgit.ops.commit import snapshot_trailers
 from attgit.ops.mergestate import MergeState
 from attgit.repo import maintenance
 from attgit.repo.repository import Author, Repository
@@ -60,7 +61,7 @@ def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
             return note
         head = repo.head()
         return "; ".join(n for n in (note, reconcile(repo, db)) if n)
-    if recorded is None and head is not None and not db.fingerprints():
+    if recorded is None and head is not None and not db.companies():
         return _load_main(repo, db, head)
     if recorded and recorded != str(head) and repo.contains(recorded):
         target = pygit2.Oid(hex=recorded)
@@ -104,14 +105,13 @@ def _catch_up(repo: Repository, db: WorkingCopy, recorded: pygit2.Oid, head: pyg
     it has that main lacks (those win; the history keeps both sides)."""
     base = repo.snapshot(recorded)
     target = repo.snapshot(head)
-    fingerprints = _as_tuples(db.fingerprints())
-    dirty, _ = dirty_companies(repo, db, fingerprints, at=recorded)
-    current = database_tree(repo, db, base, dirty) if dirty else base
+    pending = pending_changes(repo, db, at=recorded)
+    current = database_tree(repo, db, base, pending)
     if current.tree.id == target.tree.id:
-        db.set_state(DatabaseState(str(head), fingerprints))
+        db.set_state(DatabaseState(str(head)), consume=pending.watermark)
         return f"the database already matched main; recorded {str(head)[:10]}"
     if current.tree.id == base.tree.id:
-        db.apply(plan_between(base, target).changes(), str(head), expect=fingerprints)
+        db.apply(plan_between(base, target).changes(), str(head), expect=pending.watermark)
         return f"main had moved past the database: brought the database up to {str(head)[:10]}"
     author = Author("attgit")
     own = repo.write_commit(current.tree.id, [recorded], "Database edits not yet committed",
@@ -121,7 +121,7 @@ def _catch_up(repo: Repository, db: WorkingCopy, recorded: pygit2.Oid, head: pyg
     trailers = snapshot_trailers("merge", author, outcome.companies, outcome.records)
     commit = repo.write_commit(outcome.tree, [head, own], "Merge database edits with main", trailers, author)
     apply_and_move(repo, db, head, commit, outcome.plan, "attgit: database caught up with main",
-                   expect=fingerprints)
+                   expect=pending.watermark)
     return f"main had moved past the database: merged them at {str(commit)[:10]} (database edits kept)"
 
 
@@ -131,7 +131,7 @@ def _load_main(repo: Repository, db: WorkingCopy, head: pygit2.Oid) -> str:
     main's snapshot, as `attgit clone` would give it, rather than a commit
     that deletes everything."""
     plan = plan_between(repo.snapshot(None), repo.snapshot(head))
-    db.apply(plan.changes(), str(head), None, plan.counts.total, expect={})
+    db.apply(plan.changes(), str(head), None, plan.counts.total, expect=log_position(db))
     return f"the database was empty and had never matched a commit: loaded main ({str(head)[:10]}, " \
            f"{plan.counts.inserts:,} records)"
 

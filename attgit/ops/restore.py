@@ -260,16 +260,12 @@ def _older_than_since(db: WorkingCopy, metadata: dict) -> Optional[str]:
 
 def _latest_change(db: WorkingCopy):
     """The database's latest update time, None when it has no records, False
-    when its fingerprints do not say (a working copy without timestamps)."""
-    latest = None
-    for fingerprint in db.fingerprints().values():
-        if not fingerprint or not fingerprint[0]:
-            continue
-        moment = _aware(fingerprint[1]) if len(fingerprint) > 1 else None
-        if moment is None:
-            return False
-        latest = moment if latest is None or moment > latest else latest
-    return latest
+    when the working copy keeps no timestamps (it has no ``latest_change``)."""
+    latest = getattr(db, "latest_change", None)
+    if latest is None:
+        return False
+    moment = latest()
+    return None if moment is None else _aware(moment.isoformat() if hasattr(moment, "isoformat") else moment)
 
 
 def _aware(text) -> Optional[_dt.datetime]:

@@ -7,9 +7,9 @@ it (per-company inserts, updates, deletes) and what it reports back,
 use it; an adapter author reads it as the reference).
 """
 
-from attgit.workingcopy.changes import ApplyResult, CompanyChange
+from attgit.workingcopy.changes import ApplyResult, ChangeSet, CompanyChange
 from attgit.workingcopy.memory import MemoryWorkingCopy
-from attgit.workingcopy.protocol import DatabaseState, Fingerprint, Progress, WorkingCopy
+from attgit.workingcopy.protocol import DatabaseState, Progress, WorkingCopy
 
-__all__ = ["ApplyResult", "CompanyChange", "MemoryWorkingCopy", "DatabaseState", "Fingerprint", "Progress",
+__all__ = ["ApplyResult", "ChangeSet", "CompanyChange", "MemoryWorkingCopy", "DatabaseState", "Progress",
            "WorkingCopy"]

@@ -47,3 +47,32 @@ class ApplyResult:
         self.deleted += len(change.deletes)
         self.companies_created += int(change.create)
         self.companies_dropped += int(change.drop)
+
+
+@dataclass
+class ChangeSet:
+    """What the change log says changed since the recorded state.
+
+    ``keys``: company -> keys (ep_no, company, date) of rows inserted,
+    updated or deleted there (a row moved to another key or company is
+    logged under both).  ``companies``: companies created, renamed (old
+    and new name) or deleted: read as a whole.  ``everything``: the log
+    cannot be trusted in detail (a TRUNCATE, more entries than a full
+    read costs): compare every company.  ``watermark``: the highest entry
+    read; consuming up to it removes exactly these entries.
+    """
+
+    watermark: int = 0
+    keys: dict = field(default_factory=dict)
+    companies: set = field(default_factory=set)
+    everything: bool = False
+
+    def touched(self) -> set:
+        """Every company the log names."""
+        return set(self.keys) | self.companies
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.companies or self.everything)
+
+    def add_key(self, company: str, ep_no: str, date: str) -> None:
+        self.keys.setdefault(company, set()).add((ep_no, company, date))

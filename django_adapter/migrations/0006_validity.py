@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
     """
 
     dependencies = [
-        ('attendance', '0004_job_preview'),
+        ('attendance', '0005_changelog'),
     ]
 
     operations = [

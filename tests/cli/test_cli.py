@@ -164,3 +164,24 @@ def test_gc_packs_the_repository(seeded):
     assert result["ran"] and result["after"]["loose_objects"] == 0 and result["after"]["packs"] == 1
     fsck(seeded)
     assert "nothing to commit" in run(seeded, "commit")
+
+
+def test_status_full_names_differences_and_missing_triggers_are_said_once(seeded):
+    from django.db import connection
+
+    from django_adapter import changelog
+
+    run(seeded, "commit")
+    changelog.uninstall(connection)
+    try:
+        record = AttendanceRecord.objects.order_by("id").first()
+        AttendanceRecord.objects.filter(id=record.id).update(shift="Unlogged")
+        out = run(seeded, "status", "--full")
+        assert out.count("change-log triggers are missing") == 1
+        assert "1 changed" in out and f"~ {record.ep_no}" in out and "shift: " in out
+        out = run(seeded, "commit")
+        assert out.count("change-log triggers are missing") == 1 and "full snapshot" in out
+    finally:
+        changelog.install(connection)
+    out = run(seeded, "status")
+    assert "missing" not in out and "nothing to commit" in out

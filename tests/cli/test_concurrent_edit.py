@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_apply_refuses_when_rows_moved_since_the_plan():
     call_command("seed_demo", records=50, companies=2, seed=1)
     db = DjangoWorkingCopy()
-    seen = db.fingerprints()
+    seen = db.changes().watermark
     company = db.companies()[0]
     first = next(db.records(company))
     row = AttendanceRecord.objects.filter(company__name=company).order_by("id").first()
@@ -29,5 +29,5 @@ def test_apply_refuses_when_rows_moved_since_the_plan():
         db.apply([change], "f" * 40, expect=seen)
     assert sorted(AttendanceRecord.objects.values_list("id", "ep_name", "status")) == before
     assert db.state().commit is None
-    db.apply([change], "f" * 40, expect=db.fingerprints())  # against what is there now: fine
+    db.apply([change], "f" * 40, expect=db.changes().watermark)  # against what is there now: fine
     assert db.state().commit == "f" * 40

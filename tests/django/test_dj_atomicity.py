@@ -97,4 +97,4 @@ def test_the_same_change_applies_when_nothing_fails(wc, seeded):
     result = wc.apply(big_change(seeded), "c1", progress=lambda d, t: None, total=4000)
     assert (result.deleted, result.inserted, result.companies_dropped) == (300, 1010, 1)
     assert wc.state().commit == "c1"
-    assert wc.state().fingerprints == wc.fingerprints()
+    assert wc.log_size() == 0  # its own writes consumed in its transaction

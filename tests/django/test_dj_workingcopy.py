@@ -1,5 +1,5 @@
 """DjangoWorkingCopy reads back what it writes, in snapshot order, and keeps
-its state and fingerprints honest."""
+its state and its change log honest."""
 
 from __future__ import annotations
 
@@ -101,56 +101,64 @@ def test_apply_creates_and_drops_companies_and_keeps_their_users(wc):
     assert user.company is None
 
 
-def test_apply_records_the_commit_and_the_new_fingerprints(wc):
-    load(wc, [make()], commit="abc")
-    state = wc.state()
-    assert state.commit == "abc"
-    assert state.fingerprints == wc.fingerprints()
-    stored = SyncState.objects.get()
-    assert stored.fingerprints == {c: list(f) for c, f in wc.fingerprints().items()}
+def test_apply_records_the_commit_and_consumes_its_own_log_entries(wc):
+    wc.set_state(DatabaseState(None), consume=wc.changes().watermark)
+    load(wc, [make()], commit="abc")  # no expect: only the apply's own entries go
+    assert wc.state().commit == "abc"
+    assert wc.log_size() == 0
+    Company.objects.create(name="Someone's")  # logged
+    load(wc, [make(company="X")], commit="abd")
+    assert wc.changes().companies == {"Someone's"}  # another writer's entry stays
+    high = wc.changes().watermark
+    load(wc, [make(company="Y")], commit="abe")
+    wc.apply([CompanyChange("Z", inserts=[make(company="Z")], create=True)], "abf", expect=high)
+    assert wc.log_size() == 0 and SyncState.objects.get().commit == "abf"
 
 
 def test_state_round_trips_and_starts_empty(wc):
     assert wc.state() == DatabaseState()
-    wc.set_state(DatabaseState("f" * 40, {"A": (1, "2024-01-01T00:00:00+00:00")}))
-    assert wc.state() == DatabaseState("f" * 40, {"A": (1, "2024-01-01T00:00:00+00:00")})
-    wc.set_state(DatabaseState(None, {}))
+    wc.set_state(DatabaseState("f" * 40, 7))
+    assert wc.state() == DatabaseState("f" * 40, 7)
+    wc.set_state(DatabaseState(None))
     assert wc.state() == DatabaseState() and SyncState.objects.count() == 1
 
 
-def test_fingerprints_cover_every_company_and_move_with_every_change(wc):
+def test_the_log_names_every_change_with_its_key(wc):
     load(wc, [make("E1"), make("E2"), make("E1", company="Other")])
+    wc.set_state(DatabaseState("c0"), consume=wc.changes().watermark)
     Company.objects.create(name="Empty")
-    first = wc.fingerprints()
-    assert first["Empty"] == (0, None)
-    assert first["ABC Corp"][0] == 2 and first["Other"][0] == 1
-    assert first == wc.fingerprints()
+    assert wc.changes().companies == {"Empty"} and wc.changes().keys == {}
 
     row = AttendanceRecord.objects.get(ep_no="E1", company__name="ABC Corp")
     row.status = "A"
     row.save()  # an edit through the ORM, as the admin makes it
-    changed = wc.fingerprints()
-    assert changed["ABC Corp"] != first["ABC Corp"] and changed["Other"] == first["Other"]
+    assert wc.changes().keys == {"ABC Corp": {("E1", "ABC Corp", "2024-01-01")}}
 
     AttendanceRecord.objects.filter(ep_no="E2").delete()
-    deleted = wc.fingerprints()
-    assert deleted["ABC Corp"] != changed["ABC Corp"]
-
     AttendanceRecord.objects.create(ep_no="E9", company=Company.objects.get(name="Other"),
                                     date=dt.date(2024, 1, 2), status="P")
-    added = wc.fingerprints()
-    assert added["Other"] != deleted["Other"] and added["ABC Corp"] == deleted["ABC Corp"]
+    AttendanceRecord.objects.filter(ep_no="E1", company__name="Other").update(date=dt.date(2024, 2, 1))
+    changes = wc.changes()
+    assert changes.keys == {
+        "ABC Corp": {("E1", "ABC Corp", "2024-01-01"), ("E2", "ABC Corp", "2024-01-01")},
+        "Other": {("E9", "Other", "2024-01-02"), ("E1", "Other", "2024-01-01"), ("E1", "Other", "2024-02-01")},
+    }
+    Company.objects.filter(name="Other").update(name="Renamed")
+    assert wc.changes().companies == {"Empty", "Other", "Renamed"}
+    assert sorted(r["date"] for r in wc.records_at("Renamed", [("E1", "Renamed", "2024-02-01"),
+                                                               ("E1", "Renamed", "2024-01-01")])) == ["2024-02-01"]
 
 
 def test_bulk_load_inserts_without_claiming_a_commit(wc):
-    wc.set_state(DatabaseState("c0", {}))
+    wc.set_state(DatabaseState("c0"))
     # Not grouped by company: B's records come in two runs.
     records = [make(f"E{n}", company=c) for c, ns in (("B", [0, 1]), ("A", [0, 1, 2]), ("B", [5]))
                for n in ns]
     result = wc.bulk_load(iter(records))
     assert result.inserted == len(records)
-    assert wc.state() == DatabaseState("c0", {})
+    assert wc.state() == DatabaseState("c0")
     assert keys(wc.all_records()) == keys(records)
+    assert wc.changes().keys.keys() == {"A", "B"}  # to attgit, edits like any other
 
 
 def test_bulk_load_can_drop_companies_first(wc):
