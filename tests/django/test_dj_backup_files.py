@@ -137,9 +137,10 @@ def test_a_commit_is_refused_when_the_disk_is_full(data, tmp_path, monkeypatch):
 
 # --- --since: one rule -------------------------------------------------------------------
 
-def test_since_means_the_same_for_export_and_backup_data(data, settings, tmp_path):
+def test_since_means_the_same_for_export_and_backup_data(data, settings, tmp_path, request):
     settings.TIME_ZONE = "Asia/Kolkata"  # UTC+05:30
     timezone.activate(timezone.get_default_timezone())
+    request.addfinalizer(timezone.deactivate)  # the active zone is per thread: leave none behind
     midnight_local = dt.datetime(2025, 11, 1, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
     rows = list(AttendanceRecord.objects.order_by("id"))
     # one record just before local midnight, one just after; in UTC both are on 31 October
