@@ -22,6 +22,7 @@ from attgit.ops.pull import pull_commit
 from attgit.ops.reconcile import exclusive
 from attgit.repo.repository import Author, Repository
 from attgit.repo.transport import fetch, remote_tip, set_remote
+from attgit.words import plural
 
 from .audit import log_operation
 from .workingcopy import connect
@@ -60,10 +61,11 @@ class SyncReport:
 
     def _conflicts(self) -> str:
         if self.pending:
-            return (f"{self.pending} conflict(s) wait for you: resolve them (attgit conflicts, attgit resolve) "
+            return (f"{plural(self.pending, 'conflict')} {'waits' if self.pending == 1 else 'wait'} for you: "
+                    "resolve them (attgit conflicts, attgit resolve) "
                     "or abort the merge (attgit merge --abort)")
         if self.conflicts:
-            return f"{self.conflicts} conflict(s) resolved by the {self.strategy!r} strategy"
+            return f"{plural(self.conflicts, 'conflict')} resolved by the {self.strategy!r} strategy"
         return "no conflicts"
 
 

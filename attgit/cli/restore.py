@@ -20,8 +20,9 @@ from attgit.cli.app import (
     print_conflicts,
     record_values,
 )
-from attgit.errors import ConfigError
+from attgit.errors import ConfigError, NotFound
 from attgit.format import records as rec
+from attgit.words import plural
 
 
 def _selection(companies, date_from, date_to):
@@ -30,10 +31,29 @@ def _selection(companies, date_from, date_to):
     return Selection(set(companies) or None, date_from, date_to)
 
 
+class DateType(click.ParamType):
+    """A calendar date written YYYY-MM-DD: anything else is a usage error
+    (exit 2) naming the option, before any work starts."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        import datetime as dt
+
+        try:
+            if len(value) == 10:
+                return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+        self.fail(f"{value!r} is not a date written YYYY-MM-DD", param, ctx)
+
+
+DATE = DateType()
+
 selection_options = [
     click.option("--company", "companies", multiple=True, metavar="NAME", help="Only this company (repeatable)."),
-    click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Only records on or after this date."),
-    click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Only records on or before this date."),
+    click.option("--from", "date_from", type=DATE, help="Only records on or after this date."),
+    click.option("--to", "date_to", type=DATE, help="Only records on or before this date."),
 ]
 
 
@@ -98,7 +118,7 @@ def import_(app: App, file, strategy, preview, companies, date_from, date_to, as
     if not preview:
         app.log("import", commit=result.commit or "", filename=os.path.basename(file),
                 added=result.counts.get("added", 0), updated=result.counts.get("updated", 0),
-                skipped=result.counts.get("unchanged", 0), records=result.counts.get("records_in_file", 0))
+                skipped=result.counts.get("skipped", 0), records=result.counts.get("records_in_file", 0))
     _print_restore(result, as_json, what=f"import of {file}")
 
 
@@ -106,11 +126,8 @@ def _print_restore(result, as_json: bool, what: str) -> None:
     if as_json:
         emit_json(result.to_dict())
     else:
-        c = result.counts
-        verb = "would" if result.status == "preview" else "did"
-        click.echo(f"{what}: {verb} insert {c.get('inserts', 0)}, update {c.get('updates', 0)}, "
-                   f"delete {c.get('deletes', 0)}" + (f"; skip {c['unchanged']}" if "unchanged" in c else "")
-                   + (f"; {len(result.conflicts)} conflict(s)" if result.conflicts else ""))
+        click.echo(f"{what}: {_counts_line(result)}"
+                   + (f"; {plural(len(result.conflicts), 'conflict')}" if result.conflicts else ""))
         if result.status == "preview":
             _print_samples(result.samples)
         print_conflicts(result.conflicts, limit=20)
@@ -120,6 +137,16 @@ def _print_restore(result, as_json: bool, what: str) -> None:
             click.echo(f"[main {result.commit[:10]}] {result.status}")
     if result.status == "conflicts":
         raise pending_error(len([c for c in result.conflicts if c.resolution is None]))
+
+
+def _counts_line(result) -> str:
+    """A checkout's inserts/updates/deletes, or an import's added/updated/
+    skipped (the names of their --json counts)."""
+    c = result.counts
+    verb = "would" if result.status == "preview" else "did"
+    if "records_in_file" in c:
+        return f"{verb} add {c['added']:,}, update {c['updated']:,}; skip {c['skipped']:,}"
+    return f"{verb} insert {c.get('inserts', 0):,}, update {c.get('updates', 0):,}, delete {c.get('deletes', 0):,}"
 
 
 def _print_samples(samples) -> None:
@@ -143,6 +170,9 @@ def export(app: App, output, backup_type, since):
     """
     from attgit.format.backup import write_backup
 
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise NotFound(f"cannot write {output}: no folder {folder}; create it first")
     extras = app.backend.extras
     if "records_since" not in extras:
         raise ConfigError("this backend cannot export backup files")
@@ -154,7 +184,7 @@ def export(app: App, output, backup_type, since):
     os.replace(tmp, output)
     app.log("backup_" + backup_type, filename=os.path.basename(output), companies=summary.companies,
             records=summary.records)
-    click.echo(f"wrote {output}: {summary.companies} companies, {summary.records:,} records")
+    click.echo(f"wrote {output}: {plural(summary.companies, 'company')}, {plural(summary.records, 'record')}")
 
 
 def _export_records(app: App, backup_type: str, since: Optional[str]):

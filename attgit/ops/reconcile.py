@@ -19,6 +19,7 @@ from attgit.ops.apply import apply_and_move
 from attgit.ops.commit import _as_tuples, database_tree, dirty_companies, snapshot_trailers
 from attgit.ops.mergestate import MergeState
 from attgit.repo.repository import Author, Repository
+from attgit.words import plural
 from attgit.workingcopy import DatabaseState, WorkingCopy
 
 
@@ -102,5 +103,5 @@ def _load_main(repo: Repository, db: WorkingCopy, head: pygit2.Oid) -> str:
     plan = plan_between(repo.snapshot(None), repo.snapshot(head))
     db.apply(plan.changes(), str(head), None, plan.counts.total, expect={})
     return f"the database was empty and had never matched a commit: loaded main ({str(head)[:10]}, " \
-           f"{plan.counts.inserts:,} records)"
+           f"{plural(plan.counts.inserts, 'record')})"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError
+from attgit.words import plural
 
 from ...backups import BACKUP_TYPES, create_backup, default_path, parse_since
 from ...models import User
@@ -41,8 +42,8 @@ class Command(BaseCommand):
             raise CommandError(f"cannot write the backup file {exc.filename or path}: "
                                f"{exc.strerror or exc}") from None
         self.stdout.write(
-            f"wrote {backup_type} backup of {summary.companies} companies and "
-            f"{summary.records} records to {path}"
+            f"wrote {backup_type} backup of {plural(summary.companies, 'company')} and "
+            f"{plural(summary.records, 'record')} to {path}"
         )
 
 
