@@ -135,7 +135,7 @@ class CorruptObject(IntegrityError):
         where = [f"{self.kind or 'object'} {self.oid}"]
         if self.path:
             where.append(f"path {self.path}")
-        if self.commit:
+        if self.commit and self.commit != self.oid:
             where.append(f"commit {str(self.commit)[:10]}")
         return f"damaged object: {', '.join(where)}: {self.detail}"
 

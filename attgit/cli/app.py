@@ -15,6 +15,7 @@ import orjson
 
 from attgit import __version__
 from attgit.errors import AttgitError, ConfigError, NotFound, UsageError
+from attgit.format import objects
 from attgit.format import records as rec
 from attgit.ops.backend import DEFAULT_BACKEND, Backend, load_backend
 from attgit.repo.repository import Author, Repository, default_author
@@ -95,7 +96,8 @@ pass_app = click.make_pass_decorator(App)
 
 #: How each backend opened in this process turns its own exceptions (an
 #: unreachable database, missing tables) into attgit errors; see explain().
-_EXPLAINERS: list = []
+#: libgit2's errors about damaged objects are explained first.
+_EXPLAINERS: list = [objects.explain_git_error]
 
 
 def explain(exc: BaseException) -> Optional[AttgitError]:
@@ -150,11 +152,13 @@ def progress_bar(total: int, desc: str):
 
 
 @click.group(cls=ExampleGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--repo", "-C", metavar="PATH", help="The bare repository (else $ATTGIT_REPO, else the ATTGIT_REPO setting).")
+@click.option("--repo", "-C", metavar="PATH",
+              help="The bare repository (else $ATTGIT_REPO, else the ATTGIT_REPO setting).")
 @click.option("--settings", metavar="MODULE", help="Django settings module (else $DJANGO_SETTINGS_MODULE).")
 @click.option("--backend", default=lambda: os.environ.get("ATTGIT_BACKEND", DEFAULT_BACKEND), show_default="django",
               metavar="MODULE:FUNCTION", help="Where the database comes from.")
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a lock held by another process.")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS",
+              help="Wait this long for a lock held by another process.")
 @click.option("--user", "-u", metavar="NAME", help="The acting user (else $ATTGIT_USER, else your login).")
 @click.version_option(__version__, prog_name="attgit")
 @click.pass_context

@@ -60,7 +60,8 @@ def commit(app: App, message, full, as_json):
     if as_json:
         emit_json(result.to_dict())
     elif not result.created:
-        click.echo("nothing to commit: " + (f"the database matches {result.parent[:10]}" if result.parent else "the database is empty"))
+        where = f"the database matches {result.parent[:10]}" if result.parent else "the database is empty"
+        click.echo("nothing to commit: " + where)
     else:
         click.echo(f"[main {result.commit[:10]}] {result.kind} snapshot: {plural(result.companies, 'company')}, "
                    f"{plural(result.records, 'record')} ({plural(len(result.changed_companies), 'company')} re-read)")
@@ -155,7 +156,7 @@ def show(app: App, rev, as_json):
     repo = app.repo
     oid = repo.resolve(rev)
     info = repo.info(oid)
-    parent = repo.snapshot(repo.git[oid].parent_ids[0]) if info.parents else repo.snapshot(None)
+    parent = repo.snapshot(repo.resolve(info.parents[0])) if info.parents else repo.snapshot(None)
     diffs = list(diff_snapshots(parent, repo.snapshot(oid)))
     if as_json:
         emit_json({"commit": info.to_dict(), "companies": [d.to_dict() for d in diffs]})
@@ -229,7 +230,10 @@ def verify(app: App, as_json):
     else:
         for problem in result.problems:
             click.echo(f"problem: {problem}")
+        verdict = "ok" if result.ok else plural(len(result.problems), "problem")
         click.echo(f"verified {plural(result.commits, 'commit')}, {plural(result.blobs, 'company file')}, "
-                   f"{plural(result.records, 'record')}: " + ("ok" if result.ok else plural(len(result.problems), 'problem')))
+                   f"{plural(result.records, 'record')}: {verdict}")
     if not result.ok:
-        raise IntegrityError(f"{plural(len(result.problems), 'problem')} found")
+        remedy = ("; fetch damaged objects again with `attgit fetch --repair REMOTE` from a remote that has them"
+                  if result.damaged else "")
+        raise IntegrityError(f"{plural(len(result.problems), 'problem')} found{remedy}")

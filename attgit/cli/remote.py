@@ -17,7 +17,7 @@ from attgit.cli.app import (
     pending_error,
     print_conflicts,
 )
-from attgit.errors import RemoteError
+from attgit.errors import NotFound, RemoteError
 from attgit.words import plural
 
 
@@ -96,8 +96,11 @@ def _transfer_progress(desc: str):
 
 @cli.command()
 @click.argument("name", required=False)
+@click.option("--repair", is_flag=True,
+              help="Set damaged objects aside (see `attgit verify`) and fetch every object the remote has again.")
+@click.option("--json", "as_json", is_flag=True, help="With --repair: print the result as JSON.")
 @pass_app
-def fetch(app: App, name):
+def fetch(app: App, name, repair, as_json):
     """Download a remote's snapshots without touching the database.
 
     NAME defaults to the only remote, else to origin.
@@ -107,6 +110,8 @@ def fetch(app: App, name):
     from attgit.repo.transport import fetch as run
 
     name = default_remote(app.repo, name)
+    if repair:
+        return _repair(app, name, as_json)
 
     update, bar = _transfer_progress(f"fetch {name}")
     with app.repo.lock(app.wait), bar:
@@ -140,6 +145,32 @@ def push(app: App, name):
     else:
         app.log("push", commit=result.pushed, remote=name)
         click.echo(f"{name}: {result.previous[:10] if result.previous else '(empty)'} -> {result.pushed[:10]}")
+
+
+def _repair(app: App, name: str, as_json: bool) -> None:
+    from attgit.errors import IntegrityError
+    from attgit.repo.repair import repair_from
+    from attgit.repo.transport import list_remotes
+
+    url = next((r["url"] for r in list_remotes(app.repo) if r["name"] == name), None)
+    if url is None:
+        raise NotFound(f"no remote named {name!r}; add it with `attgit remote add`")
+    with app.repo.lock(app.wait):
+        result = repair_from(app.repo, name, url)
+    app.log_quietly("fetch", remote=name, success=result.ok, repaired=len(result.repaired),
+                    error=" ".join(result.missing[:5]))
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        if result.set_aside:
+            click.echo(f"set aside {plural(len(result.damaged), 'damaged object')} in {result.set_aside}"
+                       + (f" (kept {plural(result.salvaged, 'sound object')} of damaged packs)"
+                          if result.salvaged else ""))
+        click.echo(f"fetched {name} again: {plural(len(result.repaired), 'object')} repaired"
+                   if result.damaged else f"fetched {name} again: no damaged object was found")
+    if result.missing:
+        raise IntegrityError(f"{name} does not have {plural(len(result.missing), 'damaged object')}: "
+                             f"{', '.join(result.missing[:5])}; try another remote")
 
 
 def _push_error(name: str, exc: RemoteError) -> RemoteError:

@@ -55,7 +55,7 @@ def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
         return None  # a manual merge waits for resolutions: consistent
     if recorded and recorded != str(head) and repo.contains(recorded):
         target = pygit2.Oid(hex=recorded)
-        if head is None or repo.git.descendant_of(target, head):
+        if head is None or repo.is_ancestor(head, target):
             repo.move_head(head, target, "attgit: finish an interrupted apply")
             MergeState.discard(repo)
             return f"finished an interrupted apply: main moved to {recorded[:10]}"
@@ -63,7 +63,7 @@ def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
         MergeState.discard(repo)
         return "discarded a merge that was interrupted before it changed the database"
     if recorded and head is not None and repo.contains(recorded) and recorded != str(head) \
-            and repo.git.descendant_of(head, pygit2.Oid(hex=recorded)):
+            and repo.is_ancestor(pygit2.Oid(hex=recorded), head):
         return _catch_up(repo, db, pygit2.Oid(hex=recorded), head)
     return None
 
