@@ -178,8 +178,9 @@ class Repository:
         return commit.id
 
     def _raise_damage_behind(self, rev: str) -> None:
-        """Raise CorruptObject when ``rev`` failed because an object on its
-        way (its commit, a first parent of it) is damaged."""
+        """Raise CorruptObject when a commit on ``rev``'s way (the one it
+        starts from, the first parents it steps through) is damaged; checked
+        before libgit2 parses the revision, which may hang on such a commit."""
         base = re.split(r"[~^]", rev, maxsplit=1)[0]
         steps = 1 + sum(int(n) if n else 1 for n in re.findall(r"[~^](\d*)", rev[len(base):]))
         for start in self._candidates(base):
@@ -193,13 +194,16 @@ class Repository:
 
     def _candidates(self, name: str) -> list:
         """Objects ``name`` may mean: a ref's target, or the ids it prefixes."""
-        for ref in (name, f"refs/heads/{name}", f"refs/remotes/{name}", f"refs/remotes/{name}/main"):
-            if ref in self.git.references:
-                target = self.git.references[ref].resolve().target
-                return [target] if isinstance(target, pygit2.Oid) else []
         if name == "HEAD":
             head = self.head()
             return [head] if head is not None else []
+        for ref in (name, f"refs/heads/{name}", f"refs/remotes/{name}", f"refs/remotes/{name}/main"):
+            if ref in self.git.references:
+                try:
+                    target = self.git.references[ref].resolve().target
+                except (KeyError, pygit2.GitError):  # a symbolic ref to a branch not born yet
+                    return []
+                return [target] if isinstance(target, pygit2.Oid) else []
         if not re.fullmatch(r"[0-9a-fA-F]{4,40}", name):
             return []
         folder = self.path / "objects" / name[:2].lower()  # loose ones: packed objects libgit2 reads safely

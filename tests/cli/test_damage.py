@@ -171,3 +171,13 @@ def test_repair_needs_a_remote_that_has_the_object(history, tmp_path, capsys):
     code, output = attgit(capsys, loose, "fetch", "--repair", "empty")
     assert code in (ExitCode.REMOTE, ExitCode.INTEGRITY), output
     assert "Traceback" not in output and "internal error" not in output
+
+
+def test_revisions_of_an_empty_repository_are_unknown_not_damaged(tmp_path):
+    from attgit.errors import NotFound
+    from attgit.repo.repository import Repository
+
+    repo = Repository.init(tmp_path / "empty.git")
+    for rev in ("HEAD", "main", "HEAD~1", "abcd", "hub/main"):
+        with pytest.raises(NotFound, match="unknown commit"):
+            repo.resolve(rev)
