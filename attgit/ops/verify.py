@@ -43,27 +43,53 @@ class VerifyResult:
 def verify(repo: Repository, progress: Optional[Callable[[str], None]] = None) -> VerifyResult:
     result = VerifyResult()
     seen: dict = {}  # blob id -> record count
+    read: set = set()  # ids of the commits and trees read whole, and of the small blobs
+    places: dict = {}  # object id -> (the first commit that uses it, its path there)
     for oid, damage in repo.commit_ids():
         result.commits += 1
+        read.add(oid)
+        places.setdefault(str(oid), (str(oid), None))
         if progress:
             progress(str(oid)[:10])
         if damage is not None:
             result.add_damage(damage)
             continue
         try:
-            _verify_commit(repo, repo.info(oid), seen, result)
+            _verify_commit(repo, repo.info(oid), seen, result, read, places)
         except CorruptObject as exc:
             result.add_damage(exc.at(oid))
         except AttgitError as exc:
             result.problems.append(f"commit {str(oid)[:10]}: {exc}")
     result.blobs = len(seen)
     result.records = sum(n for n in seen.values() if n is not None)
+    _verify_unused(repo, result, read | set(seen), places)
     return result
 
 
-def _verify_commit(repo: Repository, info, seen: dict, result: VerifyResult) -> None:
+def _verify_unused(repo: Repository, result: VerifyResult, read: set, places: dict) -> None:
+    """Then every object of the repository, read or not, as C git's fsck
+    would: objects no commit of main uses (an interrupted write, a fetched
+    remote's history) and packed bytes that no longer match their CRC."""
+    from attgit.repo.repair import find_damaged, readable
+
+    for oid in find_damaged(repo, frozenset(str(oid) for oid in read)):
+        commit, path = places.get(oid, (None, None))
+        detail = "its packed bytes do not match the CRC its pack index keeps (C git's fsck refuses it)" \
+            if readable(repo.git, oid) else "cannot be read"
+        result.add_damage(CorruptObject(oid, detail if commit else f"{detail} (no commit of main uses it)",
+                                        commit, path))
+
+
+def _verify_commit(repo: Repository, info, seen: dict, result: VerifyResult, read: set, places: dict) -> None:
     snap = repo.snapshot(info.id)
     companies = snap.companies()
+    read.update(entry.id for entry in snap.tree)  # attgit.json, companies.jsonl and records/ were read
+    read.add(snap.tree.id)
+    places.setdefault(str(snap.tree.id), (info.id, "/"))
+    for entry in snap.tree:
+        places.setdefault(str(entry.id), (info.id, entry.name + ("/" if entry.type_str == "tree" else "")))
+    for company in companies:
+        places.setdefault(str(snap.blob_id(company)), (info.id, layout.company_path(company)))
     total = 0
     for company in companies:
         oid = snap.blob_id(company)

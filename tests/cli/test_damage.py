@@ -39,10 +39,13 @@ def attgit(capsys, repo, *args) -> tuple[int, str]:
 
 
 @pytest.fixture
-def history(tmp_path, capsys):
+def history(tmp_path, capsys, monkeypatch):
     """Two commits that differ in every company file, all objects loose;
-    its packed twin; and a good remote to repair from."""
+    its packed twin; and a good remote to repair from.  A fixed commit time
+    makes the objects, and so the trials, the same on every run."""
     from django.core.management import call_command
+
+    monkeypatch.setenv("ATTGIT_COMMIT_TIME", "1700000000")
 
     call_command("seed_demo", records=60, companies=3, seed=3)
     loose = tmp_path / "loose.git"
@@ -119,6 +122,7 @@ def test_one_flipped_bit_is_reported_by_every_command_and_repaired_by_fetch(hist
     source = history[0] if storage == "loose" else history[1]
     layout = pack_layout(source) if storage == "packed" else None
     commits = set(git("-C", str(source), "rev-list", "--all").split())
+    reachable = {line.split()[0] for line in git("-C", str(source), "rev-list", "--objects", "--all").splitlines()}
     for trial in range(TRIALS):
         repo = tmp_path / f"{storage}-{trial}.git"
         shutil.copytree(source, repo)
@@ -130,11 +134,16 @@ def test_one_flipped_bit_is_reported_by_every_command_and_repaired_by_fetch(hist
             pack = repo / "objects" / "pack" / layout[0].name
             damaged = damaged_by(layout[1], flip(pack, rng, 12, pack.stat().st_size - 20))
         where = f"trial {trial}: damaged {sorted(damaged)}"
+        # C git judges: a bit in the unused padding of a deflate stream
+        # leaves a loose object whole (fsck accepts it), then verify must too
+        damage_seen_by_git = subprocess.run(["git", "-C", str(repo), "fsck", "--full", "--no-dangling"],
+                                            capture_output=True).returncode != 0
 
         code, output = attgit(capsys, repo, "verify")
-        assert code == ExitCode.INTEGRITY, f"{where}\n{output}"
+        assert code == (ExitCode.INTEGRITY if damage_seen_by_git else 0), f"{where}\n{output}"
         check_damage_reported(code, output, damaged, "verify", verify=True)
-        assert "commit " in output, output
+        if code and damaged <= reachable:  # named with the commit that uses it (and its path, below it)
+            assert "commit " in output and ("path " in output or damaged & commits), f"{where}\n{output}"
         for args in (["log"], ["diff", "HEAD~1", "HEAD"], ["checkout", "HEAD~1", "--preview"]):
             code, output = attgit(capsys, repo, *args)
             check_damage_reported(code, output, damaged, " ".join(args))
