@@ -23,11 +23,11 @@ class ExitCode:
     REJECTED = 8  # non-fast-forward push, ref moved under us
     REMOTE = 9  # remote unreachable or not an attgit repository
     DATABASE = 10  # database error during apply (rolled back)
-    CONFIG = 11  # invalid settings or configuration
+    CONFIG = 11  # invalid settings or configuration, database not migrated
     NOTHING_TO_COMMIT = 0  # not an error: said on stdout, exit 0
-    INTEGRITY = 12  # verify found a broken object or checksum
-    NO_SPACE = 14  # not enough free disk space for a backup file or a commit
+    INTEGRITY = 12  # verify found a problem; a damaged object in the repository
     PERMISSION_DENIED = 13  # the acting user is unknown, inactive or not root
+    NO_SPACE = 14  # not enough free disk space for a backup file or a commit
 
 
 class AttgitError(Exception):
@@ -38,6 +38,14 @@ class AttgitError(Exception):
 
 class UsageError(AttgitError, ValueError):
     exit_code = ExitCode.USAGE
+
+
+class NoMergeInProgress(UsageError):
+    """`resolve`, `merge --abort|--continue` with no merge waiting: one
+    message and one exit code for all of them."""
+
+    def __init__(self, message: str = "no merge in progress: nothing to resolve, abort or conclude"):
+        super().__init__(message)
 
 
 class NotFound(AttgitError, KeyError):
@@ -161,6 +169,8 @@ class RemoteError(AttgitError):
 
 
 class DatabaseError(AttgitError):
+    """The database failed: unreachable, or an error during apply (rolled back)."""
+
     exit_code = ExitCode.DATABASE
 
 
@@ -176,8 +186,41 @@ class NoSpace(AttgitError, OSError):
     """Not enough free disk space: refused before anything was written."""
 
     exit_code = ExitCode.NO_SPACE
+
+
 class PermissionDenied(AttgitError, PermissionError):
     """The acting user may not do this (only root users back up, restore
     and sync)."""
 
     exit_code = ExitCode.PERMISSION_DENIED
+
+
+class CorruptObject(IntegrityError):
+    """A git object that is in the repository but cannot be read (a flipped
+    bit, a truncated file), or that a snapshot needs and is missing.
+
+    Keeps ``.oid``, and where known the ``.commit`` and ``.path`` that lead to
+    it, so the message names what is damaged and where it is used; the
+    remedy is the same for every command: `attgit verify` lists all the
+    damage, `attgit fetch --repair REMOTE` fetches the objects again.
+    """
+
+    def __init__(self, oid: str, detail: str, commit: str | None = None, path: str | None = None,
+                 kind: str | None = None):
+        self.oid, self.detail, self.commit, self.path, self.kind = str(oid), detail, commit, path, kind
+        super().__init__(self.describe() + "; run `attgit verify` to list the damage and "
+                         "`attgit fetch --repair REMOTE` to fetch the objects again from a remote that has them")
+
+    def describe(self) -> str:
+        """The damage in one line without the remedy (verify lists many)."""
+        where = [f"{self.kind or 'object'} {self.oid}"]
+        if self.path:
+            where.append(f"path {self.path}")
+        if self.commit and self.commit != self.oid:
+            where.append(f"commit {str(self.commit)[:10]}")
+        return f"damaged object: {', '.join(where)}: {self.detail}"
+
+    def at(self, commit=None, path: str | None = None) -> "CorruptObject":
+        """The same damage with the commit or path that led to it filled in."""
+        return CorruptObject(self.oid, self.detail, self.commit or (str(commit) if commit else None),
+                             self.path or path, self.kind)

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Optional
 
-from attgit.errors import ConfigError
+from attgit.errors import AttgitError, ConfigError, DatabaseError
 from attgit.ops.backend import Backend
+
+#: The example site of a checkout (examples/attendance_site beside this
+#: package): the settings attgit uses when none are given, so the README's
+#: commands work as written in a fresh shell of the demo environment.
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_SETTINGS = "attendance_site.settings"
+#: SQLSTATE of PostgreSQL's "relation does not exist"
+_UNDEFINED_TABLE = "42P01"
 
 
 def open_backend(settings_module: Optional[str] = None) -> Backend:
@@ -34,6 +43,7 @@ def open_backend(settings_module: Optional[str] = None) -> Backend:
         gnupghome=getattr(settings, "ATTGIT_GNUPGHOME", None),
         identify=identify,
         extras={"records_since": db.records_since, "companies": db.companies_with_created_at},
+        explain=explain_error,
     )
 
 
@@ -54,18 +64,73 @@ def identify(username: Optional[str]):
                             "(has `manage.py migrate` run?)") from None
 
 
+def explain_error(exc: BaseException) -> Optional[AttgitError]:
+    """A database exception as the attgit error a person can act on:
+    tables missing -> ConfigError (exit 11, "run migrate"); any other
+    operational error (server down, wrong host, a file that cannot be
+    opened) -> DatabaseError (exit 10)."""
+    from django.db import utils
+
+    if not isinstance(exc, utils.Error):
+        return None
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if _missing_table(exc, first):
+        return ConfigError(f"the database {_describe_database()} is not migrated ({first}): "
+                           f"run `{_migrate_command()}` first")
+    if isinstance(exc, (utils.OperationalError, utils.InterfaceError)):
+        return DatabaseError(f"cannot use the database {_describe_database()}: {first}; "
+                             "is the server running, and are DATABASE_URL and the settings right?")
+    return None
+
+
+def _missing_table(exc: BaseException, first: str) -> bool:
+    return "no such table" in first or getattr(exc.__cause__, "sqlstate", None) == _UNDEFINED_TABLE
+
+
+def _describe_database() -> str:
+    from django.db import connection
+
+    config = connection.settings_dict
+    if config.get("HOST"):
+        return f"{config.get('NAME')!r} at {config['HOST']}:{config.get('PORT') or 'default port'}"
+    return repr(str(config.get("NAME")))
+
+
+def _migrate_command() -> str:
+    from django.conf import settings
+
+    if settings.SETTINGS_MODULE == EXAMPLE_SETTINGS and (EXAMPLES_DIR / "manage.py").is_file():
+        return f"python {_shortest(EXAMPLES_DIR / 'manage.py')} migrate"
+    return "python manage.py migrate"
+
+
+def _shortest(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _setup_django(settings_module: Optional[str]) -> None:
     """django.setup() with a clear ConfigError instead of a traceback.
 
     The current directory is importable, as for ``manage.py``, so
     ``attgit --settings attendance_site.settings`` works from ``examples/``.
+    In a checkout, the example site is importable too (last on the path, so
+    a project's own modules win) and is the default when no settings are
+    named: the demo environment needs no PYTHONPATH or settings variable.
     """
+    example = (EXAMPLES_DIR / "attendance_site" / "settings.py").is_file()
     if settings_module:
         os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     elif not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        raise ConfigError("no Django settings: pass --settings MODULE or set DJANGO_SETTINGS_MODULE")
+        if not example:
+            raise ConfigError("no Django settings: pass --settings MODULE or set DJANGO_SETTINGS_MODULE")
+        os.environ["DJANGO_SETTINGS_MODULE"] = EXAMPLE_SETTINGS
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    if example and str(EXAMPLES_DIR) not in sys.path:
+        sys.path.append(str(EXAMPLES_DIR))
     import django
     from django.core.exceptions import ImproperlyConfigured
 

@@ -28,6 +28,7 @@ from attgit.merge.strategy import parse_strategy
 from attgit.ops.pull import pull_commit
 from attgit.ops.reconcile import exclusive
 from attgit.repo.transport import fetch, remote_tip, set_remote
+from attgit.words import plural
 
 from .audit import log_operation
 from .repository import open_as
@@ -74,10 +75,10 @@ class SyncReport:
 
     def _conflicts(self) -> str:
         if self.pending:
-            return (f"{self.pending} conflict(s) wait for you: resolve them on the Conflicts page (or attgit "
-                    "conflicts, attgit resolve) or abort the merge")
+            return (f"{plural(self.pending, 'conflict')} {'waits' if self.pending == 1 else 'wait'} for you: "
+                    "resolve them on the Conflicts page (or attgit conflicts, attgit resolve) or abort the merge")
         if self.conflicts:
-            return f"{self.conflicts} conflict(s) resolved by the {self.strategy!r} strategy"
+            return f"{plural(self.conflicts, 'conflict')} resolved by the {self.strategy!r} strategy"
         return "no conflicts"
 
 

@@ -14,10 +14,12 @@ import click
 import orjson
 
 from attgit import __version__
-from attgit.errors import AttgitError, ConfigError, PermissionDenied
+from attgit.errors import AttgitError, ConfigError, NotFound, PermissionDenied, UsageError
+from attgit.format import objects
 from attgit.format import records as rec
 from attgit.ops.backend import DEFAULT_BACKEND, Backend, load_backend
 from attgit.repo.repository import Author, Repository, default_author
+from attgit.words import plural
 
 
 class App:
@@ -35,6 +37,7 @@ class App:
     def backend(self) -> Backend:
         if self._backend is None:
             self._backend = load_backend(self.backend_spec, self.settings)
+            _EXPLAINERS.append(self._backend.explain)
         return self._backend
 
     def repo_path(self) -> str:
@@ -120,8 +123,9 @@ class App:
         self.backend.log(operation, user=self.author.name, **details)
 
     def log_quietly(self, operation: str, **details) -> None:
-        """Audit a read-only command; commands that need no database (log,
-        show, verify, init, remote, fetch) still work where none is set up."""
+        """Audit a command that changes no data (init, remote, fetch, verify):
+        it still works where no database is set up.  Commands that only read
+        (status, log, diff, show, conflicts) are not audited at all."""
         try:
             self.log(operation, **details)
         except Exception:  # noqa: BLE001 - an audit row must not fail a read
@@ -129,6 +133,51 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+#: How each backend opened in this process turns its own exceptions (an
+#: unreachable database, missing tables) into attgit errors; see explain().
+#: libgit2's errors about damaged objects are explained first.
+_EXPLAINERS: list = [objects.explain_git_error]
+
+
+def explain(exc: BaseException) -> Optional[AttgitError]:
+    """The attgit error a backend makes of a foreign exception, or None."""
+    for explainer in _EXPLAINERS:
+        explained = explainer(exc)
+        if explained is not None:
+            return explained
+    return None
+
+
+class ExampleCommand(click.Command):
+    """A command whose help ends with its example line: the docstring's
+    closing ``Example:`` paragraph is shown after the options, where a
+    reader of ``--help`` looks last (git and sqlite-utils do the same)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _move_example(self)
+
+
+class ExampleGroup(click.Group):
+    """A group of ExampleCommands (``attgit remote add`` and the like)."""
+
+    command_class = ExampleCommand
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _move_example(self)
+
+
+ExampleGroup.group_class = ExampleGroup
+
+
+def _move_example(command: click.Command) -> None:
+    text = command.help or ""
+    head, sep, example = text.rpartition("Example:")
+    if sep and not command.epilog:
+        command.help = head.rstrip()
+        command.epilog = "Example: " + " ".join(example.split())
 
 
 def emit_json(data) -> None:
@@ -142,12 +191,14 @@ def progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="rec", file=sys.stderr, disable=None, leave=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--repo", "-C", metavar="PATH", help="The bare repository (else $ATTGIT_REPO, else the ATTGIT_REPO setting).")
+@click.group(cls=ExampleGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--repo", "-C", metavar="PATH",
+              help="The bare repository (else $ATTGIT_REPO, else the ATTGIT_REPO setting).")
 @click.option("--settings", metavar="MODULE", help="Django settings module (else $DJANGO_SETTINGS_MODULE).")
 @click.option("--backend", default=lambda: os.environ.get("ATTGIT_BACKEND", DEFAULT_BACKEND), show_default="django",
               metavar="MODULE:FUNCTION", help="Where the database comes from.")
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a lock held by another process.")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS",
+              help="Wait this long for a lock held by another process.")
 @click.option("--user", "-u", metavar="NAME",
               help="Act as this user, an active root user (else $ATTGIT_USER, else your login).")
 @click.version_option(__version__, prog_name="attgit")
@@ -157,6 +208,8 @@ def cli(ctx, repo, settings, backend, wait, user):
 
     Example: attgit --settings attendance_site.settings commit -m "nightly"
     """
+    if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
+        ctx.color = False
     ctx.obj = App(repo, settings, backend, wait, user)
     if user or os.environ.get("ATTGIT_USER"):
         ctx.obj.check_user(ctx.invoked_subcommand)
@@ -182,7 +235,8 @@ def apply_progress(desc: str, unit: str = "rec"):
 def pending_error(n: int):
     from attgit.errors import ConflictsPending
 
-    return ConflictsPending(f"{n} conflict(s) wait for you: `attgit conflicts` lists them, "
+    return ConflictsPending(f"{plural(n, 'conflict')} {'waits' if n == 1 else 'wait'} for you: "
+                            "`attgit conflicts` lists them, "
                             "`attgit resolve ID --ours|--theirs` settles one, `attgit merge --abort` undoes")
 
 
@@ -195,3 +249,18 @@ def print_conflicts(conflicts, limit: Optional[int] = None) -> None:
             click.echo(f"    {f}: base {side(c.base)} | ours {side(c.ours)} | theirs {side(c.theirs)}")
     if limit is not None and len(conflicts) > limit:
         click.echo(f"... and {len(conflicts) - limit} more (use --json for all)")
+
+
+def default_remote(repo: Repository, name: Optional[str]) -> str:
+    """The remote a command means: the one named, else the only one, else
+    ``origin`` (git's habit for `pull`, `push` and `fetch` without a name)."""
+    if name:
+        return name
+    names = list(repo.git.remotes.names())
+    if len(names) == 1:
+        return names[0]
+    if "origin" in names:
+        return "origin"
+    if not names:
+        raise NotFound("no remote yet: add one with `attgit remote add NAME URL`")
+    raise UsageError(f"which remote? there are {len(names)} and none is called origin: {', '.join(names)}")

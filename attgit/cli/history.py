@@ -7,6 +7,8 @@ Example: attgit commit -m "nightly" && attgit log --oneline
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from attgit.cli.app import (
@@ -19,6 +21,7 @@ from attgit.cli.app import (
 )
 from attgit.format import records as rec
 from attgit.repo.repository import Repository
+from attgit.words import plural
 
 
 @cli.command()
@@ -29,10 +32,11 @@ def init(app: App, path):
 
     Example: attgit init /srv/attgit/prod.git
     """
-    target = path or app.repo_path()
+    target = Path(path or app.repo_path())
+    existed = target.exists() and any(target.iterdir())
     repo = Repository.init(target)
     app.log_quietly("init", repository=str(repo.path.resolve()))
-    click.echo(f"Initialized attgit repository in {repo.path.resolve()}")
+    click.echo(f"{'Reinitialized existing' if existed else 'Initialized'} attgit repository in {repo.path.resolve()}")
 
 
 @cli.command()
@@ -56,10 +60,11 @@ def commit(app: App, message, full, as_json):
     if as_json:
         emit_json(result.to_dict())
     elif not result.created:
-        click.echo("nothing to commit: " + (f"the database matches {result.parent[:10]}" if result.parent else "the database is empty"))
+        where = f"the database matches {result.parent[:10]}" if result.parent else "the database is empty"
+        click.echo("nothing to commit: " + where)
     else:
-        click.echo(f"[main {result.commit[:10]}] {result.kind} snapshot: {result.companies} companies, "
-                   f"{result.records:,} records ({len(result.changed_companies)} companies touched)")
+        click.echo(f"[main {result.commit[:10]}] {result.kind} snapshot: {plural(result.companies, 'company')}, "
+                   f"{plural(result.records, 'record')} ({plural(len(result.changed_companies), 'company')} re-read)")
 
 
 @cli.command()
@@ -82,7 +87,6 @@ def status(app: App, full, as_json):
     except InvalidRows as exc:
         _print_invalid_rows(exc, as_json)
         raise
-    app.log_quietly("status", added=result.added, updated=result.changed, deleted=result.deleted)
     state = MergeState.load(app.repo)
     if state is not None:
         result.merge_in_progress, result.conflicts = True, len(state.pending())
@@ -91,13 +95,13 @@ def status(app: App, full, as_json):
         return
     click.echo(f"On main at {result.head[:10] if result.head else '(no commits yet)'}")
     if state is not None:
-        click.echo(f"Merge of {state.theirs_name} in progress: {result.conflicts} conflict(s) to resolve "
+        click.echo(f"Merge of {state.theirs_name} in progress: {plural(result.conflicts, 'conflict')} to resolve "
                    "(attgit conflicts; attgit resolve; attgit merge --abort)")
     if result.clean:
         click.echo("nothing to commit: the database matches the last commit")
     else:
         click.echo(f"Database changes not committed: {result.added} added, {result.changed} changed, "
-                   f"{result.deleted} deleted in {len(result.companies)} companies")
+                   f"{result.deleted} deleted in {plural(len(result.companies), 'company')}")
     if full and result.diffs:  # every row was compared: name each difference
         _print_diffs(result.diffs, stat=False)
 
@@ -126,7 +130,6 @@ def log(app: App, rev, max_count, oneline, as_json):
     repo = app.repo
     start = repo.resolve(rev) if rev else None
     commits = list(repo.log(start, max_count))
-    app.log_quietly("log", commits=len(commits))
     if as_json:
         emit_json([c.to_dict() for c in commits])
         return
@@ -138,7 +141,7 @@ def log(app: App, rev, max_count, oneline, as_json):
 
 def _format_oneline(info) -> str:
     records = info.count("Records")
-    counts = f"{records:,} records" if records is not None else ""
+    counts = plural(records, "record") if records is not None else ""
     return f"{info.short} {info.time:%Y-%m-%d %H:%M} {info.type or '-':11} {counts:>17}  {info.summary}"
 
 
@@ -172,9 +175,8 @@ def show(app: App, rev, as_json):
     repo = app.repo
     oid = repo.resolve(rev)
     info = repo.info(oid)
-    parent = repo.snapshot(repo.git[oid].parent_ids[0]) if info.parents else repo.snapshot(None)
+    parent = repo.snapshot(repo.resolve(info.parents[0])) if info.parents else repo.snapshot(None)
     diffs = list(diff_snapshots(parent, repo.snapshot(oid)))
-    app.log_quietly("show", commit=str(oid))
     if as_json:
         emit_json({"commit": info.to_dict(), "companies": [d.to_dict() for d in diffs]})
         return
@@ -209,7 +211,6 @@ def diff(app: App, revs, stat, companies, as_json):
     else:
         diffs = diff_database(repo, app.backend.db, revs[0] if revs else None, companies=only)
     diffs = list(diffs)
-    app.log_quietly("diff", revisions=list(revs), companies=len(diffs))
     if as_json:
         emit_json([d.to_dict() for d in diffs])
     else:
@@ -250,7 +251,10 @@ def verify(app: App, as_json):
     else:
         for problem in result.problems:
             click.echo(f"problem: {problem}")
-        click.echo(f"verified {result.commits} commits, {result.blobs} company files, {result.records:,} records: "
-                   + ("ok" if result.ok else f"{len(result.problems)} problem(s)"))
+        verdict = "ok" if result.ok else plural(len(result.problems), "problem")
+        click.echo(f"verified {plural(result.commits, 'commit')}, {plural(result.blobs, 'company file')}, "
+                   f"{plural(result.records, 'record')}: {verdict}")
     if not result.ok:
-        raise IntegrityError(f"{len(result.problems)} problem(s) found")
+        remedy = ("; fetch damaged objects again with `attgit fetch --repair REMOTE` from a remote that has them"
+                  if result.damaged else "")
+        raise IntegrityError(f"{plural(len(result.problems), 'problem')} found{remedy}")

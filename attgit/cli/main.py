@@ -11,17 +11,20 @@ import sys
 
 import click
 
-from attgit.cli.app import cli
+from attgit.cli.app import cli, explain
 from attgit.errors import AttgitError, ExitCode, problem_lines
 
 
 def invoke(argv=None, prog_name: str = "attgit") -> int:
     """Run the CLI and return its exit code.  The CLI framework's own errors
     (usage, abort) are shown here; an AttgitError propagates, for the caller
-    to show its way (:func:`main` prints it, Django's ``manage.py attgit``
+    to show its way (as does a database's own exception that its backend
+    explains as one: "not migrated", "unreachable") (:func:`main` prints it, Django's ``manage.py attgit``
     raises it as a CommandError)."""
     try:
         cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except AttgitError:
+        raise
     except click.exceptions.Abort:
         click.echo(f"{prog_name}: aborted", err=True)
         return ExitCode.ERROR
@@ -30,6 +33,11 @@ def invoke(argv=None, prog_name: str = "attgit") -> int:
         return ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except Exception as exc:
+        explained = explain(exc)
+        if explained is None:
+            raise
+        raise explained from exc
     return ExitCode.OK
 
 

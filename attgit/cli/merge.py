@@ -9,6 +9,7 @@ import click
 
 from attgit.cli.app import App, cli, emit_json, pass_app, print_conflicts
 from attgit.format import records as rec
+from attgit.words import plural
 
 
 @cli.command()
@@ -22,7 +23,6 @@ def conflicts(app: App, as_json):
     from attgit.ops.mergestate import MergeState
 
     state = MergeState.load(app.repo)
-    app.log_quietly("conflicts", pending=len(state.pending()) if state else 0)
     if state is None:
         if as_json:
             emit_json([])
@@ -32,40 +32,52 @@ def conflicts(app: App, as_json):
     if as_json:
         emit_json([{**c.to_dict(), "resolved": c.id in state.resolutions} for c in state.conflicts])
         return
-    click.echo(f"merge of {state.theirs_name}: {len(state.pending())} of {len(state.conflicts)} conflict(s) pending")
+    click.echo(f"merge of {state.theirs_name}: {len(state.pending())} of {plural(len(state.conflicts), 'conflict')} "
+               "pending")
     print_conflicts(state.pending())
 
 
 @cli.command()
 @click.argument("conflict_id", required=False)
-@click.option("--ours", "side", flag_value="ours", help="Keep the database's version.")
-@click.option("--theirs", "side", flag_value="theirs", help="Take the incoming version.")
+@click.option("--ours", is_flag=True, help="Keep the database's version.")
+@click.option("--theirs", is_flag=True, help="Take the incoming version.")
 @click.option("--field", "fields", multiple=True, metavar="NAME=ours|theirs|VALUE", help="Decide one field.")
-@click.option("--all-ours", "all_side", flag_value="ours", help="Every pending conflict: ours.")
-@click.option("--all-theirs", "all_side", flag_value="theirs", help="Every pending conflict: theirs.")
+@click.option("--all-ours", is_flag=True, help="Every pending conflict: ours.")
+@click.option("--all-theirs", is_flag=True, help="Every pending conflict: theirs.")
 @pass_app
-def resolve(app: App, conflict_id, side, fields, all_side):
+def resolve(app: App, conflict_id, ours, theirs, fields, all_ours, all_theirs):
     """Resolve conflicts; the merge is concluded when none is left.
 
     Example: attgit resolve 3fa2c1 --field status=theirs --field in_time=09:15
     """
+    from attgit.errors import NoMergeInProgress
     from attgit.ops.manual import conclude
     from attgit.ops.mergestate import MergeState
 
+    side = _one_side("--ours", ours, "--theirs", theirs)
+    all_side = _one_side("--all-ours", all_ours, "--all-theirs", all_theirs)
     with app.writing("resolve"):
         state = MergeState.load(app.repo)
         if state is None:
-            raise click.UsageError("no merge in progress")
+            raise NoMergeInProgress()
         for conflict in _chosen(state, conflict_id, all_side):
             state.resolve(conflict.id, all_side or _choice(side, fields))
         state.save(app.repo)
         left = len(state.pending())
         if left:
-            click.echo(f"resolved; {left} conflict(s) left")
+            click.echo(f"resolved; {plural(left, 'conflict')} left")
             return
         commit = conclude(app.repo, app.backend.db, app.author)
     app.log("merge", commit=commit, source=state.theirs_name, conflicts=len(state.conflicts))
     click.echo(f"all conflicts resolved: [main {commit[:10]}] merge of {state.theirs_name} concluded")
+
+
+def _one_side(ours_flag: str, ours: bool, theirs_flag: str, theirs: bool):
+    """"ours", "theirs" or None; both at once is a usage error, never a
+    silent choice of the last one given."""
+    if ours and theirs:
+        raise click.UsageError(f"give {ours_flag} or {theirs_flag}, not both")
+    return "ours" if ours else "theirs" if theirs else None
 
 
 def _chosen(state, conflict_id, all_side):

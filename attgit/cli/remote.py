@@ -7,15 +7,31 @@ from __future__ import annotations
 
 import click
 
-from attgit.cli.app import App, apply_progress, cli, emit_json, pass_app, pending_error, print_conflicts
+from attgit.cli.app import (
+    App,
+    apply_progress,
+    cli,
+    default_remote,
+    emit_json,
+    pass_app,
+    pending_error,
+    print_conflicts,
+)
+from attgit.errors import NotFound, RemoteError
+from attgit.words import plural
 
 
-@cli.group()
-def remote():
-    """Manage remotes: other environments' repositories.
+@cli.group(invoke_without_command=True)
+@click.option("-v", "--verbose", is_flag=True, help="With no subcommand: list remotes with their URLs.")
+@click.pass_context
+def remote(ctx, verbose):
+    """Manage remotes: other environments' repositories.  Alone, list them
+    (as `git remote` does; `-v` adds the URLs).
 
     Example: attgit remote add prod ssh://deploy@prod/srv/attgit.git
     """
+    if ctx.invoked_subcommand is None:
+        _print_remotes(ctx.find_object(App), verbose)
 
 
 @remote.command(name="add")
@@ -61,11 +77,17 @@ def remote_list(app: App, as_json):
     """
     from attgit.repo.transport import list_remotes
 
-    remotes = list_remotes(app.repo)
     if as_json:
-        emit_json(remotes)
-    for r in [] if as_json else remotes:
-        click.echo(f"{r['name']}\t{r['url']}")
+        emit_json(list_remotes(app.repo))
+    else:
+        _print_remotes(app, verbose=True)
+
+
+def _print_remotes(app: App, verbose: bool) -> None:
+    from attgit.repo.transport import list_remotes
+
+    for r in list_remotes(app.repo):
+        click.echo(f"{r['name']}\t{r['url']}" if verbose else r["name"])
 
 
 def _transfer_progress(desc: str):
@@ -73,14 +95,23 @@ def _transfer_progress(desc: str):
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--repair", is_flag=True,
+              help="Set damaged objects aside (see `attgit verify`) and fetch every object the remote has again.")
+@click.option("--json", "as_json", is_flag=True, help="With --repair: print the result as JSON.")
 @pass_app
-def fetch(app: App, name):
+def fetch(app: App, name, repair, as_json):
     """Download a remote's snapshots without touching the database.
+
+    NAME defaults to the only remote, else to origin.
 
     Example: attgit fetch prod
     """
     from attgit.repo.transport import fetch as run
+
+    name = default_remote(app.repo, name)
+    if repair:
+        return _repair(app, name, as_json)
 
     update, bar = _transfer_progress(f"fetch {name}")
     with app.repo.lock(app.wait), bar:
@@ -91,18 +122,24 @@ def fetch(app: App, name):
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @pass_app
 def push(app: App, name):
     """Send main to a remote; refused unless it is a fast-forward there.
+
+    NAME defaults to the only remote, else to origin.
 
     Example: attgit push prod
     """
     from attgit.repo.transport import push as run
 
+    name = default_remote(app.repo, name)
     update, bar = _transfer_progress(f"push {name}")
     with app.writing("push"), bar:
-        result = run(app.repo, name, update)
+        try:
+            result = run(app.repo, name, update)
+        except RemoteError as exc:
+            raise _push_error(name, exc) from None
     if result.up_to_date:
         click.echo(f"{name} is up to date at {result.pushed[:10]}")
     else:
@@ -110,8 +147,44 @@ def push(app: App, name):
         click.echo(f"{name}: {result.previous[:10] if result.previous else '(empty)'} -> {result.pushed[:10]}")
 
 
+def _repair(app: App, name: str, as_json: bool) -> None:
+    from attgit.errors import IntegrityError
+    from attgit.repo.repair import repair_from
+    from attgit.repo.transport import list_remotes
+
+    url = next((r["url"] for r in list_remotes(app.repo) if r["name"] == name), None)
+    if url is None:
+        raise NotFound(f"no remote named {name!r}; add it with `attgit remote add`")
+    with app.repo.lock(app.wait):
+        result = repair_from(app.repo, name, url)
+    app.log_quietly("fetch", remote=name, success=result.ok, repaired=len(result.repaired),
+                    error=" ".join(result.missing[:5]))
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        if result.set_aside:
+            click.echo(f"set aside {plural(len(result.damaged), 'damaged object')} in {result.set_aside}"
+                       + (f" (kept {plural(result.salvaged, 'sound object')} of damaged packs)"
+                          if result.salvaged else ""))
+        click.echo(f"fetched {name} again: {plural(len(result.repaired), 'object')} repaired"
+                   if result.damaged else f"fetched {name} again: no damaged object was found")
+    if result.missing:
+        raise IntegrityError(f"{name} does not have {plural(len(result.missing), 'damaged object')}: "
+                             f"{', '.join(result.missing[:5])}; try another remote")
+
+
+def _push_error(name: str, exc: RemoteError) -> RemoteError:
+    """A push reads the remote's main first; when that fails the message
+    says the push failed, not that some fetch did."""
+    text = str(exc)
+    if text.startswith("cannot push"):
+        return exc
+    text = text.replace(f"cannot fetch from remote {name!r}", f"cannot read remote {name!r}", 1)
+    return RemoteError(f"cannot push to remote {name!r}: {text}")
+
+
 @cli.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--strategy", "-s", default=None, metavar="NAME",
               help="For conflicts: theirs, ours or manual (default: the setting, else theirs).")
 @click.option("--preview", is_flag=True, help="Show what would change and the conflicts; write nothing.")
@@ -121,13 +194,15 @@ def pull(app: App, name, strategy, preview, as_json):
     """Fetch a remote and merge its snapshot into the database and main.
 
     The database is committed first, so the pre-pull state is in history and
-    `attgit checkout` of it undoes the pull.
+    `attgit checkout` of it undoes the pull.  NAME defaults to the only
+    remote, else to origin.
 
     Example: attgit pull prod --strategy manual
     """
     from attgit.ops.pull import pull_commit
     from attgit.repo.transport import fetch as fetch_remote
 
+    name = default_remote(app.repo, name)
     strategy = strategy or app.backend.default_strategy
     update, bar = apply_progress(f"pull {name}")
     with app.writing("pull"), bar:
@@ -155,7 +230,7 @@ def _print_pull(result, name: str, as_json: bool) -> None:
             verb = "would" if result.status == "preview" else "did"
             kind = "fast-forward" if result.fast_forward else "merge"
             click.echo(f"{kind} from {name}: {verb} insert {c.get('inserts', 0)}, update {c.get('updates', 0)}, "
-                       f"delete {c.get('deletes', 0)}; {len(result.conflicts)} conflict(s)")
+                       f"delete {c.get('deletes', 0)}; {plural(len(result.conflicts), 'conflict')}")
             print_conflicts(result.conflicts, limit=20)
             if result.commit and result.status != "conflicts":
                 click.echo(f"[main {result.commit[:10]}] {result.status}")
@@ -192,4 +267,4 @@ def clone(app: App, url, name):
             db.apply(plan.changes(), str(head), None, plan.counts.total, expect=log_position(db))
     loaded = repo.snapshot(head).count_records()
     app.log("pull", commit=str(head), remote=name, added=loaded, status="clone")
-    click.echo(f"cloned {url} into {repo.path}: {loaded:,} records loaded at {str(head)[:10]}")
+    click.echo(f"cloned {url} into {repo.path}: {plural(loaded, 'record')} loaded at {str(head)[:10]}")

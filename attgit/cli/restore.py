@@ -22,6 +22,7 @@ from attgit.cli.app import (
 from attgit.errors import ConfigError
 from attgit.format import records as rec
 from attgit.ops.export import SINCE_RULE
+from attgit.words import plural
 
 
 def _selection(companies, date_from, date_to):
@@ -30,10 +31,29 @@ def _selection(companies, date_from, date_to):
     return Selection(set(companies) or None, date_from, date_to)
 
 
+class DateType(click.ParamType):
+    """A calendar date written YYYY-MM-DD: anything else is a usage error
+    (exit 2) naming the option, before any work starts."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        import datetime as dt
+
+        try:
+            if len(value) == 10:
+                return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+        self.fail(f"{value!r} is not a date written YYYY-MM-DD", param, ctx)
+
+
+DATE = DateType()
+
 selection_options = [
     click.option("--company", "companies", multiple=True, metavar="NAME", help="Only this company (repeatable)."),
-    click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Only records on or after this date."),
-    click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Only records on or before this date."),
+    click.option("--from", "date_from", type=DATE, help="Only records on or after this date."),
+    click.option("--to", "date_to", type=DATE, help="Only records on or before this date."),
 ]
 
 
@@ -111,11 +131,8 @@ def _print_restore(result, as_json: bool, what: str) -> None:
     if as_json:
         emit_json(result.to_dict())
     else:
-        c = result.counts
-        verb = "would" if result.status == "preview" else "did"
-        click.echo(f"{what}: {verb} insert {c.get('inserts', 0)}, update {c.get('updates', 0)}, "
-                   f"delete {c.get('deletes', 0)}" + (f"; skip {c['unchanged']}" if "unchanged" in c else "")
-                   + (f"; {len(result.conflicts)} conflict(s)" if result.conflicts else ""))
+        click.echo(f"{what}: {_counts_line(result)}"
+                   + (f"; {plural(len(result.conflicts), 'conflict')}" if result.conflicts else ""))
         if result.status == "preview":
             _print_samples(result.samples)
         print_conflicts(result.conflicts, limit=20)
@@ -125,6 +142,16 @@ def _print_restore(result, as_json: bool, what: str) -> None:
             click.echo(f"[main {result.commit[:10]}] {result.status}")
     if result.status == "conflicts":
         raise pending_error(len([c for c in result.conflicts if c.resolution is None]))
+
+
+def _counts_line(result) -> str:
+    """A checkout's inserts/updates/deletes, or an import's added/updated/
+    skipped (the names of their --json counts)."""
+    c = result.counts
+    verb = "would" if result.status == "preview" else "did"
+    if "records_in_file" in c:
+        return f"{verb} add {c['added']:,}, update {c['updated']:,}; skip {c['skipped']:,}"
+    return f"{verb} insert {c.get('inserts', 0):,}, update {c.get('updates', 0):,}, delete {c.get('deletes', 0):,}"
 
 
 def _print_samples(samples) -> None:
@@ -170,4 +197,4 @@ def export(app: App, output, backup_type, since, recipient):
     app.log("backup_" + backup_type, filename=os.path.basename(output), companies=summary.companies,
             records=summary.records, **({"encrypted_for": recipient} if recipient else {}))
     sealed = f", encrypted for {recipient}" if recipient else ""
-    click.echo(f"wrote {output}: {summary.companies} companies, {summary.records:,} records{sealed}")
+    click.echo(f"wrote {output}: {plural(summary.companies, 'company')}, {plural(summary.records, 'record')}{sealed}")

@@ -22,7 +22,7 @@ import pygit2
 from pygit2.enums import FileMode, ObjectType
 
 from attgit.errors import ValidationError
-from attgit.format import layout
+from attgit.format import layout, objects
 from attgit.format import records as rec
 
 
@@ -81,9 +81,11 @@ def format_blob() -> bytes:
 class Snapshot:
     """A read-only view of one snapshot tree (or of the empty snapshot)."""
 
-    def __init__(self, repo: pygit2.Repository, tree: Optional[pygit2.Tree]):
+    def __init__(self, repo: pygit2.Repository, tree: Optional[pygit2.Tree], commit=None):
         self.repo = repo
         self.tree = tree
+        #: the commit this snapshot was read from (named when an object is damaged)
+        self.commit = str(commit) if commit is not None else None
         self._companies: Optional[list[str]] = None
         self._records_tree = None
         if tree is not None:
@@ -115,10 +117,33 @@ class Snapshot:
         return f"tree {str(self.tree.id)[:12]}" if self.tree is not None else "empty snapshot"
 
     def _blob_data(self, path: str) -> bytes:
-        entry = self.tree[path]  # KeyError when absent
+        entry = self._entry(path)
+        if entry is None:
+            raise KeyError(path)
         if entry.type != ObjectType.BLOB:
             raise ValidationError(f"{path} is not a file", self._where())
-        return self.repo.odb.read(entry.id)[1]
+        return objects.read(self.repo, entry.id, "blob", path, self.commit)
+
+    def _entry(self, path: str) -> Optional[pygit2.Object]:
+        """The tree entry at ``path`` (None when absent); the records
+        subtree is read once, through the damage guard."""
+        if self.tree is None:
+            return None
+        head, _, name = path.rpartition("/")
+        if not head:
+            return self.tree[name] if name in self.tree else None
+        if head != layout.RECORDS_DIR:
+            raise ValueError(f"attgit snapshots have no folder {head!r}")
+        records = self._records()
+        return records[name] if records is not None and name in records else None
+
+    def _records(self) -> Optional[pygit2.Tree]:
+        if self._records_tree is None and self.tree is not None and layout.RECORDS_DIR in self.tree:
+            entry = self.tree[layout.RECORDS_DIR]
+            if entry.type != ObjectType.TREE:
+                raise ValidationError(f"{layout.RECORDS_DIR} is not a folder", self._where())
+            self._records_tree = objects.get(self.repo, entry.id, "tree", layout.RECORDS_DIR + "/", self.commit)
+        return self._records_tree
 
     def companies(self) -> list[str]:
         """Every company of the snapshot, sorted by name (verified)."""
@@ -143,16 +168,12 @@ class Snapshot:
 
     def blob_id(self, company: str) -> Optional[pygit2.Oid]:
         """The id of the company's records blob (None when absent)."""
-        if self.tree is None:
-            return None
-        try:
-            return self.tree[layout.company_path(company)].id
-        except KeyError:
-            return None
+        entry = self._entry(layout.company_path(company))
+        return entry.id if entry is not None else None
 
     def company_bytes(self, company: str) -> bytes:
         oid = self.blob_id(company)
-        return b"" if oid is None else self.repo.odb.read(oid)[1]
+        return b"" if oid is None else objects.read(self.repo, oid, "blob", layout.company_path(company), self.commit)
 
     def records(self, company: str) -> dict:
         """{key: record} of one company, parsed and verified."""
@@ -170,13 +191,8 @@ class Snapshot:
 
     def file_paths(self) -> list[str]:
         """Paths of every records file in the tree (for verify)."""
-        if self.tree is None:
-            return []
-        try:
-            sub = self.tree[layout.RECORDS_DIR]
-        except KeyError:
-            return []
-        return [f"{layout.RECORDS_DIR}/{e.name}" for e in self.repo[sub.id]]
+        records = self._records()
+        return [] if records is None else [f"{layout.RECORDS_DIR}/{e.name}" for e in records]
 
 
 class SnapshotBuilder:
@@ -242,12 +258,7 @@ class SnapshotBuilder:
         return builder.write()
 
     def _base_records_tree(self):
-        if self.base.tree is None:
-            return None
-        try:
-            return self.repo[self.base.tree[layout.RECORDS_DIR].id]
-        except KeyError:
-            return None
+        return self.base._records()
 
     def _check_unique_files(self) -> None:
         seen: dict[str, str] = {}

@@ -13,7 +13,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from attgit.errors import ConfigError
+from attgit.errors import AttgitError, ConfigError
 from attgit.repo.repository import Author
 from attgit.workingcopy import WorkingCopy
 
@@ -22,6 +22,11 @@ DEFAULT_BACKEND = "django_adapter.backend:open_backend"
 
 def _no_log(operation: str, **details) -> None:
     """Backends without an audit log accept and drop entries."""
+
+
+def _no_explanation(exc: BaseException) -> Optional[AttgitError]:
+    """Backends whose errors are all attgit errors explain nothing."""
+    return None
 
 
 @dataclass
@@ -43,6 +48,10 @@ class Backend:
     identify: Optional[Callable[[Optional[str]], Author]] = None
     # Extra services a backend offers (e.g. Django's backup file export).
     extras: dict = field(default_factory=dict)
+    #: The attgit error for one of the database's own exceptions (a database
+    #: that cannot be reached, tables not created yet), or None: the CLI asks
+    #: before it calls an exception an internal error.
+    explain: Callable[[BaseException], Optional[AttgitError]] = field(default=_no_explanation)
 
 
 def load_backend(spec: str, settings: Optional[str]) -> Backend:

@@ -21,6 +21,7 @@ from attgit.ops.capture import database_tree, differing_companies, pending_chang
 from attgit.ops.commit import snapshot_trailers
 from attgit.ops.mergestate import WORK_REF, MergeState
 from attgit.repo.repository import Author, Repository
+from attgit.words import plural
 from attgit.workingcopy import WorkingCopy
 from attgit.workingcopy.protocol import Progress
 
@@ -45,7 +46,7 @@ def conclude(repo: Repository, db: WorkingCopy, author: Author, progress: Progre
     """Finish a manual merge whose conflicts are all resolved: one commit."""
     state = _require_merge(repo)
     if state.pending():
-        raise ConflictsPending(f"{len(state.pending())} conflict(s) still to resolve; see `attgit conflicts`")
+        raise ConflictsPending(f"{plural(len(state.pending()), 'conflict')} still to resolve; see `attgit conflicts`")
     work = repo.snapshot(state.work)
     builder = SnapshotBuilder(repo.git, work)
     for company, resolved in _resolutions_by_company(state).items():
@@ -62,8 +63,9 @@ def conclude(repo: Repository, db: WorkingCopy, author: Author, progress: Progre
     trailers = snapshot_trailers(kind, author, len(target.companies()), target.count_records())
     trailers["Strategy"] = "manual"
     trailers["Conflicts"] = str(len(state.conflicts))
-    summary = f"Merge {state.theirs_name} into main: {len(state.conflicts)} conflict(s) resolved by hand" \
-        if state.kind == "pull" else f"Import {state.theirs_name}: {len(state.conflicts)} conflict(s) resolved by hand"
+    settled = f"{plural(len(state.conflicts), 'conflict')} resolved by hand"
+    summary = f"Merge {state.theirs_name} into main: {settled}" if state.kind == "pull" \
+        else f"Import {state.theirs_name}: {settled}"
     commit = _land(repo, db, author, state, target, parents, summary, trailers, progress)
     MergeState.discard(repo)
     return str(commit)
@@ -124,9 +126,9 @@ def _resolutions_by_company(state: MergeState) -> dict:
 
 
 def _require_merge(repo: Repository) -> MergeState:
-    from attgit.errors import NotFound
+    from attgit.errors import NoMergeInProgress
 
     state = MergeState.load(repo)
     if state is None:
-        raise NotFound("no merge in progress")
+        raise NoMergeInProgress()
     return state

@@ -13,7 +13,7 @@ from typing import Optional
 
 import pygit2
 
-from attgit.merge.plan import plan_between
+from attgit.merge.plan import PlanCounts, plan_between
 from attgit.merge.strategy import parse_strategy
 from attgit.merge.trees import merge_snapshots
 from attgit.ops.apply import apply_and_move
@@ -21,6 +21,7 @@ from attgit.ops.commit import snapshot_database, snapshot_trailers
 from attgit.ops.manual import start_manual
 from attgit.ops.mergestate import refuse_while_merging
 from attgit.repo.repository import Author, Repository
+from attgit.words import plural
 from attgit.workingcopy import WorkingCopy
 from attgit.workingcopy.protocol import Progress
 
@@ -35,6 +36,9 @@ class PullResult:
     base: Optional[str] = None
     commit: Optional[str] = None
     pre_commit: Optional[str] = None
+    #: what the database gets: inserts, updates, deletes, companies_created,
+    #: companies_dropped, total (all 0 when up to date); a merge adds
+    #: conflicts (detected) and pending (left for a person)
     counts: dict = field(default_factory=dict)
     conflicts: list = field(default_factory=list)
     fast_forward: bool = False
@@ -55,7 +59,8 @@ def pull_commit(repo: Repository, db: WorkingCopy, author: Author, theirs: pygit
     refuse_while_merging(repo, f"pull {name}")
     pre = snapshot_database(repo, db, author, message=f"Snapshot before pull of {name}")
     head = repo.head()
-    result = PullResult("up-to-date", str(head) if head else None, str(theirs), pre_commit=pre.commit)
+    result = PullResult("up-to-date", str(head) if head else None, str(theirs), pre_commit=pre.commit,
+                        counts=PlanCounts().to_dict())
     if head is not None and repo.is_ancestor(theirs, head):
         return result
     if head is None or repo.is_ancestor(head, theirs):
@@ -63,7 +68,8 @@ def pull_commit(repo: Repository, db: WorkingCopy, author: Author, theirs: pygit
     base = repo.merge_base(head, theirs)
     outcome = merge_snapshots(repo, repo.snapshot(base), repo.snapshot(head), repo.snapshot(theirs), strategy)
     result.base = str(base) if base else None
-    result.counts = {**outcome.counts.to_dict(), **outcome.plan.counts.to_dict()}
+    result.counts = {**outcome.plan.counts.to_dict(), "conflicts": outcome.counts.conflicts,
+                     "pending": outcome.counts.pending}
     result.conflicts = outcome.conflicts
     if preview:
         result.status = "preview"
@@ -71,7 +77,7 @@ def pull_commit(repo: Repository, db: WorkingCopy, author: Author, theirs: pygit
     if outcome.pending:
         return start_manual(repo, db, author, head, theirs, base, name, outcome, result)
     summary = f"Merge {name} into main: +{outcome.plan.counts.inserts} ~{outcome.plan.counts.updates} " \
-              f"-{outcome.plan.counts.deletes}, {len(outcome.conflicts)} conflict(s) resolved by {strategy}"
+              f"-{outcome.plan.counts.deletes}, {plural(len(outcome.conflicts), 'conflict')} resolved by {strategy}"
     trailers = snapshot_trailers("merge", author, outcome.companies, outcome.records)
     trailers["Strategy"] = strategy
     trailers["Conflicts"] = str(len(outcome.conflicts))

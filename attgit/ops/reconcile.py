@@ -21,6 +21,7 @@ from attgit.ops.commit import snapshot_trailers
 from attgit.ops.mergestate import MergeState
 from attgit.repo import maintenance
 from attgit.repo.repository import Author, Repository
+from attgit.words import plural
 from attgit.workingcopy import DatabaseState, WorkingCopy
 
 
@@ -65,11 +66,11 @@ def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
         return _load_main(repo, db, head)
     if recorded and recorded != str(head) and repo.contains(recorded):
         target = pygit2.Oid(hex=recorded)
-        if head is None or repo.git.descendant_of(target, head):
+        if head is None or repo.is_ancestor(head, target):
             repo.move_head(head, target, "attgit: finish an interrupted apply")
             return f"finished an interrupted apply: main moved to {recorded[:10]}"
     if recorded and head is not None and repo.contains(recorded) and recorded != str(head) \
-            and repo.git.descendant_of(head, pygit2.Oid(hex=recorded)):
+            and repo.is_ancestor(pygit2.Oid(hex=recorded), head):
         return _catch_up(repo, db, pygit2.Oid(hex=recorded), head)
     return None
 
@@ -133,5 +134,5 @@ def _load_main(repo: Repository, db: WorkingCopy, head: pygit2.Oid) -> str:
     plan = plan_between(repo.snapshot(None), repo.snapshot(head))
     db.apply(plan.changes(), str(head), None, plan.counts.total, expect=log_position(db))
     return f"the database was empty and had never matched a commit: loaded main ({str(head)[:10]}, " \
-           f"{plan.counts.inserts:,} records)"
+           f"{plural(plan.counts.inserts, 'record')})"
 

@@ -169,7 +169,7 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     ours = repo.snapshot(head) if not preview else database_snapshot(repo, db)
     samples: list = []
     outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection, samples)
-    counts = {**outcome.counts.to_dict(), **outcome.plan.counts.to_dict(), "records_in_file": in_file}
+    counts = import_counts(outcome, in_file)
     result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=counts,
                            conflicts=outcome.conflicts, companies=outcome.plan.companies, samples=samples,
                            warnings=import_warnings(db, backup, outcome.plan))
@@ -192,6 +192,17 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
         apply_and_move(repo, db, head, commit, outcome.plan, f"attgit import {name}", progress)
     result.status, result.commit = "applied", str(commit)
     return result
+
+
+def import_counts(outcome, records_in_file: int) -> dict:
+    """An import's counts, one name per value, in the design document's
+    words: added + updated + skipped + pending = records_in_file (an import
+    never deletes, so the database's inserts and updates are added and
+    updated)."""
+    c = outcome.counts
+    return {"added": c.added, "updated": c.updated, "skipped": c.unchanged, "conflicts": c.conflicts,
+            "pending": c.pending, "records_in_file": records_in_file,
+            "companies_created": outcome.plan.counts.companies_created}
 
 
 def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selection: Selection,

@@ -1,14 +1,17 @@
 """Verify a repository: every commit, tree and blob readable, every record's
 checksum right, every commit's counts equal to its content.
 
-Blobs shared by many commits are verified once (by id)."""
+Damage is data here, not an exception: every damaged object is listed once
+with its id, the commit that led to it and its path, and verify goes on
+with everything else.  Blobs shared by many commits are verified once (by
+id)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from attgit.errors import AttgitError
+from attgit.errors import AttgitError, CorruptObject
 from attgit.format import layout
 from attgit.repo.repository import Repository
 
@@ -19,10 +22,19 @@ class VerifyResult:
     blobs: int = 0
     records: int = 0
     problems: list = field(default_factory=list)
+    #: damaged objects: {"object", "kind", "commit", "path", "detail"}
+    damaged: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def add_damage(self, damage: CorruptObject) -> None:
+        if any(d["object"] == damage.oid for d in self.damaged):
+            return
+        self.damaged.append({"object": damage.oid, "kind": damage.kind, "commit": damage.commit,
+                             "path": damage.path, "detail": damage.detail})
+        self.problems.append(damage.describe())
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "ok": self.ok}
@@ -31,38 +43,79 @@ class VerifyResult:
 def verify(repo: Repository, progress: Optional[Callable[[str], None]] = None) -> VerifyResult:
     result = VerifyResult()
     seen: dict = {}  # blob id -> record count
-    for info in repo.log():
+    read: set = set()  # ids of the commits and trees read whole, and of the small blobs
+    places: dict = {}  # object id -> (the first commit that uses it, its path there)
+    for oid, damage in repo.commit_ids():
         result.commits += 1
+        read.add(oid)
+        places.setdefault(str(oid), (str(oid), None))
         if progress:
-            progress(info.short)
+            progress(str(oid)[:10])
+        if damage is not None:
+            result.add_damage(damage)
+            continue
         try:
-            _verify_commit(repo, info, seen, result)
+            _verify_commit(repo, repo.info(oid), seen, result, read, places)
+        except CorruptObject as exc:
+            result.add_damage(exc.at(oid))
         except AttgitError as exc:
-            result.problems.append(f"commit {info.short}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - an unreadable object: report, keep going
-            result.problems.append(f"commit {info.short}: unreadable: {exc}")
+            result.problems.append(f"commit {str(oid)[:10]}: {exc}")
     result.blobs = len(seen)
-    result.records = sum(seen.values())
+    result.records = sum(n for n in seen.values() if n is not None)
+    _verify_unused(repo, result, read | set(seen), places)
     return result
 
 
-def _verify_commit(repo: Repository, info, seen: dict, result: VerifyResult) -> None:
+def _verify_unused(repo: Repository, result: VerifyResult, read: set, places: dict) -> None:
+    """Then every object of the repository, read or not, as C git's fsck
+    would: objects no commit of main uses (an interrupted write, a fetched
+    remote's history) and packed bytes that no longer match their CRC."""
+    from attgit.repo.repair import find_damaged, readable
+
+    for oid in find_damaged(repo, frozenset(str(oid) for oid in read)):
+        commit, path = places.get(oid, (None, None))
+        detail = "its packed bytes do not match the CRC its pack index keeps (C git's fsck refuses it)" \
+            if readable(repo.git, oid) else "cannot be read"
+        result.add_damage(CorruptObject(oid, detail if commit else f"{detail} (no commit of main uses it)",
+                                        commit, path))
+
+
+def _verify_commit(repo: Repository, info, seen: dict, result: VerifyResult, read: set, places: dict) -> None:
     snap = repo.snapshot(info.id)
     companies = snap.companies()
+    read.update(entry.id for entry in snap.tree)  # attgit.json, companies.jsonl and records/ were read
+    read.add(snap.tree.id)
+    places.setdefault(str(snap.tree.id), (info.id, "/"))
+    for entry in snap.tree:
+        places.setdefault(str(entry.id), (info.id, entry.name + ("/" if entry.type_str == "tree" else "")))
+    for company in companies:
+        places.setdefault(str(snap.blob_id(company)), (info.id, layout.company_path(company)))
     total = 0
     for company in companies:
         oid = snap.blob_id(company)
         if oid is None:
             raise AttgitError(f"company {company!r} has no file {layout.company_path(company)}")
         if oid not in seen:
-            seen[oid] = len(snap.records(company))
-        total += seen[oid]
+            seen[oid] = _count(snap, company, result)
+        total += seen[oid] or 0
     listed = {layout.company_path(c) for c in companies}
     strays = [p for p in snap.file_paths() if p not in listed]
     if strays:
         result.problems.append(f"commit {info.short}: files of no listed company: {strays[:3]}")
     _check_count(info, "Companies", len(companies), result)
-    _check_count(info, "Records", total, result)
+    if all(seen[snap.blob_id(c)] is not None for c in companies):
+        _check_count(info, "Records", total, result)
+
+
+def _count(snap, company: str, result: VerifyResult) -> Optional[int]:
+    """The company file's verified record count (None when damaged)."""
+    try:
+        return len(snap.records(company))
+    except CorruptObject as exc:
+        result.add_damage(exc)
+    except AttgitError as exc:
+        result.problems.append(f"commit {str(snap.commit)[:10]}: {exc}")
+    return None
 
 
 def _check_count(info, name: str, actual: int, result: VerifyResult) -> None:

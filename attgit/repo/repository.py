@@ -9,6 +9,7 @@ it, and any git host can be a remote.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import re
@@ -19,7 +20,8 @@ from typing import Iterator, Optional
 import pygit2
 from pygit2.enums import SortMode
 
-from attgit.errors import NotARepository, NotFound, Rejected
+from attgit.errors import CorruptObject, NotARepository, NotFound, Rejected
+from attgit.format import objects
 from attgit.format.snapshot import Snapshot
 from attgit.repo import locking
 
@@ -114,6 +116,7 @@ class Repository:
     def __init__(self, git: pygit2.Repository, path: Path):
         self.git = git
         self.path = path
+        self._sound: set = set()  # commits read whole once: libgit2 may walk them
 
     # --- opening ---------------------------------------------------------
 
@@ -162,7 +165,11 @@ class Repository:
             return None
 
     def resolve(self, rev: str) -> pygit2.Oid:
-        """A commit id from a revision (id, prefix, HEAD~2, main, prod/main, …)."""
+        """A commit id from a revision (id, prefix, HEAD~2, main, prod/main, …).
+
+        A revision that names a commit which is there but cannot be read is
+        CorruptObject, not "unknown commit"."""
+        self._raise_damage_behind(rev)
         try:
             obj = self.git.revparse_single(rev)
             commit = obj.peel(pygit2.Commit)
@@ -170,15 +177,67 @@ class Repository:
             raise NotFound(f"unknown commit {rev!r}; see `attgit log` for the commits there are") from None
         return commit.id
 
+    def _raise_damage_behind(self, rev: str) -> None:
+        """Raise CorruptObject when a commit on ``rev``'s way (the one it
+        starts from, the first parents it steps through) is damaged; checked
+        before libgit2 parses the revision, which may hang on such a commit."""
+        base = re.split(r"[~^]", rev, maxsplit=1)[0]
+        steps = 1 + sum(int(n) if n else 1 for n in re.findall(r"[~^](\d*)", rev[len(base):]))
+        for start in self._candidates(base):
+            oid = start
+            for _ in range(steps):
+                obj = objects.get(self.git, oid, "commit", commit=oid)
+                if not isinstance(obj, pygit2.Commit) or not obj.parent_ids:
+                    break
+                self._sound.add(oid)
+                oid = obj.parent_ids[0]
+
+    def _candidates(self, name: str) -> list:
+        """Objects ``name`` may mean: a ref's target, or the ids it prefixes."""
+        if name == "HEAD":
+            head = self.head()
+            return [head] if head is not None else []
+        for ref in (name, f"refs/heads/{name}", f"refs/remotes/{name}", f"refs/remotes/{name}/main"):
+            if ref in self.git.references:
+                try:
+                    target = self.git.references[ref].resolve().target
+                except (KeyError, pygit2.GitError):  # a symbolic ref to a branch not born yet
+                    return []
+                return [target] if isinstance(target, pygit2.Oid) else []
+        if not re.fullmatch(r"[0-9a-fA-F]{4,40}", name):
+            return []
+        folder = self.path / "objects" / name[:2].lower()  # loose ones: packed objects libgit2 reads safely
+        rest = name[2:].lower()
+        names = sorted(p.name for p in folder.iterdir() if p.name.startswith(rest)) if folder.is_dir() else []
+        return [pygit2.Oid(hex=name[:2].lower() + n) for n in names if len(n) == 38]
+
     def snapshot(self, commit: Optional[pygit2.Oid | str]) -> Snapshot:
         """The snapshot of a commit; the empty snapshot for None."""
         if commit is None:
             return Snapshot.empty(self.git)
         oid = commit if isinstance(commit, pygit2.Oid) else self.resolve(commit)
-        return Snapshot(self.git, self.git[oid].peel(pygit2.Commit).tree)
+        tree_id = self.commit(oid).tree_id
+        return Snapshot(self.git, objects.get(self.git, tree_id, "tree", "/", oid), commit=oid)
+
+    def commit(self, oid: pygit2.Oid) -> pygit2.Commit:
+        """The commit object ``oid``, read through the damage guard."""
+        obj = self.git[oid] if oid in self._sound else objects.get(self.git, oid, "commit", commit=oid)
+        with objects.reading(oid, "commit", commit=oid):
+            commit = obj.peel(pygit2.Commit)
+        self._sound.add(oid)
+        return commit
+
+    def check_history(self, *starts) -> None:
+        """Raise CorruptObject for the first damaged commit reachable from
+        ``starts``: libgit2's walks must only meet commits read whole (a
+        damaged loose object can make it loop)."""
+        for start in starts:
+            for _oid, damage in self.commit_ids(start):
+                if damage is not None:
+                    raise damage
 
     def info(self, oid: pygit2.Oid | str) -> CommitInfo:
-        commit = self.git[oid if isinstance(oid, pygit2.Oid) else self.resolve(oid)]
+        commit = self.commit(oid if isinstance(oid, pygit2.Oid) else self.resolve(oid))
         tz = _dt.timezone(_dt.timedelta(minutes=commit.author.offset))
         return CommitInfo(
             id=str(commit.id),
@@ -199,30 +258,74 @@ class Repository:
         start = start if start is not None else self.head()
         if start is None:
             return
-        walker = self.git.walk(start, SortMode.TOPOLOGICAL | SortMode.TIME)
-        if first_parent:
-            walker.simplify_first_parent()
-        for n, commit in enumerate(walker):
-            if limit is not None and n >= limit:
-                return
-            yield self.info(commit.id)
+        self.check_history(start)
+        with self._walking(start):
+            walker = self.git.walk(start, SortMode.TOPOLOGICAL | SortMode.TIME)
+            if first_parent:
+                walker.simplify_first_parent()
+            for n, commit in enumerate(walker):
+                if limit is not None and n >= limit:
+                    return
+                yield self.info(commit.id)
+
+    def commit_ids(self, start: Optional[pygit2.Oid] = None):
+        """Every commit reachable from ``start`` (default: main), each read
+        through the damage guard, parents after children; a damaged commit
+        is yielded as its CorruptObject and its parents are not reached."""
+        start = start if start is not None else self.head()
+        todo, seen = ([start] if start is not None else []), set()
+        while todo:
+            oid = todo.pop()
+            if oid in seen:
+                continue
+            seen.add(oid)
+            try:
+                commit = self.commit(oid)
+            except CorruptObject as exc:
+                yield oid, exc
+                continue
+            yield oid, None
+            todo.extend(reversed(commit.parent_ids))
+
+    @contextlib.contextmanager
+    def _walking(self, *starts):
+        """libgit2's history walks say "incorrect data check" and nothing
+        more: on failure, find and name the damaged commit."""
+        try:
+            yield
+        except (pygit2.GitError, KeyError, ValueError) as exc:
+            for start in starts:
+                for _oid, damage in self.commit_ids(start):
+                    if damage is not None:
+                        raise damage from None
+            raise CorruptObject("(unknown)", objects.describe_error(exc), kind="commit") from None
 
     def merge_base(self, a: Optional[pygit2.Oid], b: Optional[pygit2.Oid]) -> Optional[pygit2.Oid]:
         """The last commit both histories share (None: no shared history)."""
         if a is None or b is None:
             return None
-        return self.git.merge_base(a, b)
+        self.check_history(a, b)
+        with self._walking(a, b):
+            return self.git.merge_base(a, b)
 
     def is_ancestor(self, ancestor: pygit2.Oid, descendant: pygit2.Oid) -> bool:
-        return ancestor == descendant or self.git.descendant_of(descendant, ancestor)
+        if ancestor == descendant:
+            return True
+        self.check_history(descendant, ancestor)
+        with self._walking(descendant, ancestor):
+            return self.git.descendant_of(descendant, ancestor)
 
     def contains(self, oid: str | pygit2.Oid | None) -> bool:
+        """Whether commit ``oid`` is here (CorruptObject if it is, damaged)."""
         if not oid:
             return False
         try:
-            return isinstance(self.git[oid if isinstance(oid, pygit2.Oid) else pygit2.Oid(hex=oid)], pygit2.Commit)
-        except (KeyError, ValueError):
+            oid = oid if isinstance(oid, pygit2.Oid) else pygit2.Oid(hex=oid)
+        except ValueError:
             return False
+        if oid not in self.git.odb:
+            return False
+        return isinstance(objects.get(self.git, oid, "commit", commit=oid), pygit2.Commit)
 
     # --- writing ---------------------------------------------------------
 

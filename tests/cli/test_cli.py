@@ -119,7 +119,7 @@ def test_export_and_import_round_trip(seeded, tmp_path):
     (("import", "/no/such/file.json"), ExitCode.NOT_FOUND, "does not exist"),
     (("pull", "nowhere"), ExitCode.NOT_FOUND, "no remote named"),
     (("resolve", "abc", "--ours"), ExitCode.USAGE, "no merge in progress"),
-    (("checkout", "HEAD", "--from", "2025-13-01"), ExitCode.INVALID_DATA, "date"),
+    (("checkout", "HEAD", "--from", "2025-13-01"), ExitCode.USAGE, "not a date"),
 ])
 def test_bad_input_gets_one_line_and_its_exit_code(seeded, capsys, args, code, message):
     run(seeded, "commit")

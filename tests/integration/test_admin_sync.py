@@ -195,13 +195,13 @@ def test_conflicts_are_a_warning_with_the_setting_s_strategy(client, root_user, 
     [(level, text)] = sync(client, prod)
     assert level == "warning", text
     if strategy == "manual":
-        assert "1 conflict(s) wait for you" in text and "main at" not in text
+        assert "1 conflict waits for you" in text and "main at" not in text
         assert MergeState.load(Repository.open(site_repo)) is not None
         assert database()[KEY]["status"] == "A"
         [(level, text)] = sync(client, prod)
         assert level == "error" and "A merge is waiting for its conflicts to be resolved" in text, text
     else:
-        assert f"1 conflict(s) resolved by the '{strategy}' strategy" in text
+        assert f"1 conflict resolved by the '{strategy}' strategy" in text
         assert database()[KEY]["status"] == {"theirs": "L", "ours": "A"}[strategy]
     assert [log.details.get("conflicts") for log in sync_logs()][:2] == [0, 1]
 

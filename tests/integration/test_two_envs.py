@@ -85,8 +85,8 @@ def resolve_by_hand(pair: Pair, k: dict) -> None:
     by_key = {tuple(c["key"]): c for c in listed}
     assert set(by_key) == {k["r4"], k["r5"], k["r6"]} and not any(c["resolved"] for c in listed)
     assert pair.a.attgit("status", "--json").json()["merge_in_progress"] is True
-    assert "2 conflict(s) left" in pair.a.attgit("resolve", by_key[k["r4"]]["id"], "--field", "status=OD").out
-    assert "1 conflict(s) left" in pair.a.attgit("resolve", by_key[k["r5"]]["id"], "--theirs").out
+    assert "2 conflicts left" in pair.a.attgit("resolve", by_key[k["r4"]]["id"], "--field", "status=OD").out
+    assert "1 conflict left" in pair.a.attgit("resolve", by_key[k["r5"]]["id"], "--theirs").out
     assert "concluded" in pair.a.attgit("resolve", by_key[k["r6"]]["id"][:12], "--ours").out
 
 

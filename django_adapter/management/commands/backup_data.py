@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError
 from attgit.ops.export import SINCE_RULE
+from attgit.words import plural
 
 from ...backups import BACKUP_TYPES, create_backup, default_path, parse_since
 from ..actor import command_actor
@@ -49,7 +50,7 @@ class Command(BaseCommand):
             raise CommandError(f"cannot write the backup file {exc.filename or path}: "
                                f"{exc.strerror or exc}") from None
         self.stdout.write(
-            f"wrote {backup_type} backup of {summary.companies} companies and "
-            f"{summary.records} records to {path}" + (f", encrypted for {recipient}" if recipient else "")
+            f"wrote {backup_type} backup of {plural(summary.companies, 'company')} and "
+            f"{plural(summary.records, 'record')} to {path}" + (f", encrypted for {recipient}" if recipient else "")
         )
 

@@ -18,6 +18,7 @@ from attgit.format.backup import read_backup
 from attgit.format.records import key as rec_key
 from attgit.ops.reconcile import exclusive
 from attgit.ops.restore import Selection, import_backup
+from attgit.words import plural
 
 from ...audit import log_operation
 from ...backups import gnupg_home
@@ -57,7 +58,8 @@ class Command(BaseCommand):
         self._report(result, preview)
         if result.status == "conflicts":
             raise CommandError(str(ConflictsPending(
-                f"{len(result.conflicts)} conflict(s) wait: resolve them with `manage.py attgit resolve` "
+                f"{plural(len(result.conflicts), 'conflict')} {'waits' if len(result.conflicts) == 1 else 'wait'}: "
+                "resolve them with `manage.py attgit resolve` "
                 "or on the conflicts page")))
 
     def _restore(self, path, name, strategy, preview, company, date_from, date_to, actor):

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from attgit.errors import AttgitError
+from attgit.words import plural
 
 from ...demodata import company_names, demo_records
 from ...models import AttendanceRecord, Company
@@ -61,7 +62,7 @@ class Command(BaseCommand):
         seconds = time.perf_counter() - started
         self._users(options)
         self.stdout.write(
-            f"seeded {result.inserted} records of {options['companies']} companies "
+            f"seeded {plural(result.inserted, 'record')} of {plural(options['companies'], 'company')} "
             f"in {seconds:.1f} s ({result.inserted / max(seconds, 1e-9):,.0f} records/s)"
         )
 

@@ -1,0 +1,119 @@
+"""Reading git objects so that damage is reported, never an internal error.
+
+A flipped bit in a loose object makes zlib fail ("incorrect data check"),
+in a pack it breaks a delta or the object's hash, and an object a tree
+names may simply be missing.  libgit2 raises GitError, KeyError or
+ValueError for these; every read of an object that attgit trusts to be
+there goes through :func:`reading`, which turns them into
+:class:`attgit.errors.CorruptObject` naming the object, and where known the
+commit and the path that lead to it.  The repository and the snapshot
+reader both use it: it is the one place that says what damage looks like.
+
+Loose objects are read here, not by libgit2: libgit2 (1.9) loops forever
+on some damaged loose objects (a zlib stream that ends before the size its
+header claims), where C git says "unable to unpack".  Reading them with
+zlib and checking the header, the size and the SHA-1 costs what libgit2's
+own read does, and a damaged object is an error, never a hang.  Packed
+objects are read by libgit2, which checks them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import zlib
+from pathlib import Path
+from typing import Optional
+
+import pygit2
+
+from attgit.errors import AttgitError, CorruptObject
+
+#: what libgit2 (and zlib, in C git's formats) raise for an unreadable object
+READ_ERRORS = (pygit2.GitError, KeyError, ValueError, zlib.error, OverflowError, MemoryError)
+
+
+@contextlib.contextmanager
+def reading(oid, kind: Optional[str] = None, path: Optional[str] = None, commit=None):
+    """Run a read of object ``oid``; damage becomes CorruptObject."""
+    try:
+        yield
+    except CorruptObject as exc:
+        raise exc.at(commit, path) from None
+    except AttgitError:
+        raise
+    except READ_ERRORS as exc:
+        raise CorruptObject(str(oid), describe_error(exc), str(commit) if commit else None, path, kind) from None
+
+
+#: words of libgit2's messages about objects it could not read
+_DAMAGE_WORDS = ("incorrect data check", "corrupt", "hash mismatch", "failed to parse", "inflate",
+                 "invalid", "truncated", "object not found", "unknown object", "bad object")
+
+
+def explain_git_error(exc: BaseException) -> Optional[CorruptObject]:
+    """The last line of defence for a read outside the guard: a libgit2
+    error that speaks of damage becomes CorruptObject (object unknown)."""
+    if isinstance(exc, pygit2.GitError) and any(w in str(exc).lower() for w in _DAMAGE_WORDS):
+        return CorruptObject("(unknown)", describe_error(exc))
+    return None
+
+
+def describe_error(exc: BaseException) -> str:
+    """What went wrong reading an object, in a few words."""
+    if isinstance(exc, KeyError):
+        return "missing from the repository"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+_KINDS = {b"blob", b"tree", b"commit", b"tag"}
+
+
+def loose_path(repo: pygit2.Repository, oid) -> Path:
+    hexsha = str(oid)
+    return Path(repo.path) / "objects" / hexsha[:2] / hexsha[2:]
+
+
+def read_loose(repo: pygit2.Repository, oid) -> Optional[bytes]:
+    """The content of loose object ``oid`` checked whole (zlib stream,
+    header, size, SHA-1), or None when it is not a loose object."""
+    try:
+        raw = loose_path(repo, oid).read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    inflater = zlib.decompressobj()
+    data = inflater.decompress(raw)
+    if not inflater.eof or inflater.unused_data:
+        raise ValueError("damaged loose object: its compressed data is cut short or altered")
+    header, _, body = data.partition(b"\0")
+    kind, _, size = header.partition(b" ")
+    if kind not in _KINDS or not size.isdigit() or int(size) != len(body):
+        raise ValueError(f"damaged loose object: bad header {header[:40]!r}")
+    if hashlib.sha1(data).hexdigest() != str(oid):
+        raise ValueError("damaged loose object: its content does not hash to its id")
+    return body
+
+
+def check_loose(repo: pygit2.Repository, oid) -> None:
+    """Raise (ValueError, zlib.error) when loose object ``oid`` is damaged;
+    libgit2 may then read it safely."""
+    read_loose(repo, oid)
+
+
+def get(repo: pygit2.Repository, oid, kind: Optional[str] = None, path: Optional[str] = None, commit=None):
+    """``repo[oid]``, parsed; damage (or absence) is CorruptObject."""
+    with reading(oid, kind, path, commit):
+        check_loose(repo, oid)
+        obj = repo[oid]
+        if isinstance(obj, pygit2.Tree):
+            len(obj)  # parse the entries now, inside the guard
+        return obj
+
+
+def read(repo: pygit2.Repository, oid, kind: Optional[str] = None, path: Optional[str] = None,
+         commit=None) -> bytes:
+    """The raw content of object ``oid``; damage (or absence) is CorruptObject."""
+    with reading(oid, kind, path, commit):
+        body = read_loose(repo, oid)
+        return body if body is not None else repo.odb.read(oid)[1]
