@@ -12,9 +12,10 @@ checksum, and a change to a timestamp alone is not a change.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import orjson
 
@@ -265,10 +266,12 @@ def row_problems(row) -> list[str]:
     :func:`company_problems` names a bad company name once, not per row.
     """
     raw = dict(zip(FIELDS, row))
-    checks = [(f, lambda f=f: _text(raw, f, None, required=f in KEY_TEXT_FIELDS)) for f in _TEXT_FIELDS
-              if f not in ("status", "company")]
-    checks += [("date", lambda: _date(raw, None)), ("status", lambda: _status(raw, None)),
-               ("in_time", lambda: _time(raw, "in_time", None)), ("out_time", lambda: _time(raw, "out_time", None))]
+    checks: list[tuple[str, Callable[[], object]]] = [
+        (f, functools.partial(_text, raw, f, None, required=f in KEY_TEXT_FIELDS)) for f in _TEXT_FIELDS
+        if f not in ("status", "company")]
+    checks += [("date", functools.partial(_date, raw, None)), ("status", functools.partial(_status, raw, None)),
+               ("in_time", functools.partial(_time, raw, "in_time", None)),
+               ("out_time", functools.partial(_time, raw, "out_time", None))]
     problems = []
     for name, check in checks:
         try:

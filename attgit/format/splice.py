@@ -73,8 +73,9 @@ def splice(data: bytes, changed: Mapping[tuple, Optional[bytes]]) -> bytes:
             found, after = line_order(data, pos)
             if found == order:
                 pos = after
-        if changed[order] is not None:
-            parts.append(changed[order])
+        line = changed[order]
+        if line is not None:
+            parts.append(line)
     parts.append(data[pos:])
     return b"".join(parts)
 

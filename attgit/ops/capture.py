@@ -46,15 +46,21 @@ class Pending:
     def capture_missing(self) -> bool:
         return self.changes is None
 
+    def log(self) -> ChangeSet:
+        """The log, for a caller that reads by key: only when not ``full``
+        (a database without a log always makes ``full``)."""
+        assert self.changes is not None, "a Pending without a change log is always full"
+        return self.changes
+
     def companies(self, base: Snapshot, present: set) -> set:
         """Companies that may differ from ``base``."""
         if self.full:
             return set(base.companies()) | present
-        return self.changes.touched()
+        return self.log().touched()
 
     def whole(self, company: str, base_names: set, present: set) -> bool:
         """Whether ``company`` must be read whole rather than by key."""
-        return self.full or company in self.changes.companies or (company in base_names) != (company in present)
+        return self.full or company in self.log().companies or (company in base_names) != (company in present)
 
 
 def pending_changes(repo: Repository, db: WorkingCopy, full: bool = False, at=None) -> Pending:
@@ -88,7 +94,7 @@ def database_tree(repo: Repository, db: WorkingCopy, base: Snapshot, pending: Pe
         elif pending.whole(company, base_names, present):
             builder.put_records(company, db.records(company))
         else:
-            keys = pending.changes.keys[company]
+            keys = pending.log().keys[company]
             data = splice_records(company, base.company_bytes(company), keys, db.records_at(company, keys))
             builder.put_blob(company, data)
     return Snapshot(repo.git, repo.git[builder.write()])
@@ -104,7 +110,7 @@ def diff_pending(db: WorkingCopy, snap: Snapshot, pending: Pending) -> Iterator[
             before = snap.records(company) if company in committed else {}
             after = {rec.key(r): r for r in db.records(company)} if company in present else {}
         else:
-            keys = pending.changes.keys[company]
+            keys = pending.log().keys[company]
             before = _committed_at(snap, company, keys)
             after = {rec.key(r): r for r in db.records_at(company, keys)}
         diff = diff_company(company, before, after)

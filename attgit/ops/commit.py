@@ -90,12 +90,14 @@ def _snapshot_database(
     base = repo.snapshot(head)
     touched = sorted(pending.companies(base, present))
     _check_room(repo, base, touched, pending.full, db)
-    tree = database_tree(repo, db, base, pending, present, progress).tree.id
+    current = database_tree(repo, db, base, pending, present, progress)
+    assert current.tree is not None  # database_tree always writes a tree
+    tree = current.tree.id
     kind = kind or ("full" if pending.full else "incremental")
     companies, records = len(present), db.record_count()
     done = CommitResult(None, str(head) if head else None, kind, companies, records, touched,
                         capture_missing=pending.capture_missing)
-    if head is not None and base.tree.id == tree:
+    if head is not None and base.tree_id == str(tree):
         db.set_state(DatabaseState(str(head)), consume=pending.watermark)
         return done
     summary = message or f"Snapshot: {companies} companies, {records:,} records ({kind})"

@@ -83,13 +83,15 @@ def export_backup(
     what = f"the backup file {os.path.basename(os.fspath(path))}"
     with _read(db), fsutil.private_file(path, fsutil.estimate(total), what) as out:
         records = db.records_since(since) if backup_type == "incremental" else _all_records(db)
-        write = _write_encrypted if encrypt_to else _write_plain
-        return write(out, db.companies_with_created_at(), _counted(records, progress, shown),
-                     {"backup_type": backup_type, "created_by": created_by, "since": since},
-                     encrypt_to, gnupghome)
+        companies = db.companies_with_created_at()
+        counted = _counted(records, progress, shown)
+        options = {"backup_type": backup_type, "created_by": created_by, "since": since}
+        if encrypt_to:
+            return _write_encrypted(out, companies, counted, options, encrypt_to, gnupghome)
+        return _write_plain(out, companies, counted, options)
 
 
-def _write_plain(out, companies, records, options: dict, _recipient, _home) -> "BackupSummary":
+def _write_plain(out, companies, records, options: dict) -> "BackupSummary":
     from attgit.format.backup import write_backup
 
     return write_backup(out, companies, records, **options)

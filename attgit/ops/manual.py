@@ -10,6 +10,8 @@ made to the database while the merge waited are kept either way.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pygit2
 
 from attgit.errors import ConflictsPending
@@ -42,7 +44,7 @@ def start_manual(repo, db, author, head, theirs, base, name, outcome: MergeOutco
     return result
 
 
-def conclude(repo: Repository, db: WorkingCopy, author: Author, progress: Progress = None) -> str:
+def conclude(repo: Repository, db: WorkingCopy, author: Author, progress: Optional[Progress] = None) -> str:
     """Finish a manual merge whose conflicts are all resolved: one commit."""
     state = _require_merge(repo)
     if state.pending():
@@ -71,7 +73,7 @@ def conclude(repo: Repository, db: WorkingCopy, author: Author, progress: Progre
     return str(commit)
 
 
-def abort(repo: Repository, db: WorkingCopy, author: Author, progress: Progress = None) -> str:
+def abort(repo: Repository, db: WorkingCopy, author: Author, progress: Optional[Progress] = None) -> str:
     """Return the database to the state before the merge began."""
     state = _require_merge(repo)
     ours_oid = pygit2.Oid(hex=state.ours) if state.ours else None
@@ -91,6 +93,7 @@ def _land(repo, db, author, state: MergeState, target: Snapshot, parents, summar
     recorded in the merge state before the database changes, so reconcile
     finishes a conclude a crash interrupted instead of discarding it."""
     plan = _plan_keeping_new_edits(repo, db, author, state, target)
+    assert target.tree is not None  # conclude's target is a tree it just wrote
     tree = plan.tree if plan.tree is not None else target.tree.id
     commit = repo.write_commit(tree, parents, summary, trailers, author)
     state.concluding = str(commit)
@@ -108,7 +111,7 @@ def _plan_keeping_new_edits(repo, db, author, state: MergeState, target: Snapsho
     work = repo.snapshot(state.work)
     pending = pending_changes(repo, db, at=state.work)
     current = database_tree(repo, db, work, pending) if pending.full or pending.changes else work
-    if current.tree.id == work.tree.id:
+    if current.tree_id == work.tree_id:
         plan = plan_between(work, target)
         plan.expect = pending.watermark
         return plan

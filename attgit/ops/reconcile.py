@@ -32,19 +32,12 @@ def exclusive(repo: Repository, db: WorkingCopy, wait: float = 0.0, notes: Optio
     admin) goes through here.  What reconcile did is appended to ``notes``.
     When the writer is done and the locks are released, the repository is
     packed if its loose objects passed a threshold (:mod:`attgit.repo.maintenance`)."""
-    with repo.lock(wait), _db_lock(db, wait):
+    with repo.lock(wait), db.lock(wait):
         note = reconcile(repo, db)
         if note and notes is not None:
             notes.append(note)
         yield
     maintenance.auto(repo.path)
-
-
-def _db_lock(db: WorkingCopy, wait: float):
-    try:
-        return db.lock(wait=wait)
-    except TypeError:  # a working copy whose lock() takes no wait
-        return db.lock()
 
 
 def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
@@ -58,7 +51,7 @@ def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:
         note = _settle_merge(repo, merge, head, recorded)
         if MergeState.path(repo).exists():
             return note  # a merge waits for a person: nothing may move main meanwhile
-        if note.startswith("finished"):
+        if note is not None and note.startswith("finished"):
             return note
         head = repo.head()
         return "; ".join(n for n in (note, reconcile(repo, db)) if n)
@@ -86,12 +79,13 @@ def _settle_merge(repo: Repository, merge: dict, head, recorded: Optional[str]) 
     """
     if recorded == merge["work"]:
         return None
-    if merge.get("concluding") and recorded == merge["concluding"]:
-        target = pygit2.Oid(hex=recorded)
+    concluding = merge.get("concluding")
+    if concluding and recorded == concluding:
+        target = pygit2.Oid(hex=concluding)
         if head != target:
             repo.move_head(head, target, "attgit: finish concluding a merge")
         MergeState.discard(repo)
-        return f"finished concluding the merge of {merge['theirs_name']}: main at {recorded[:10]}"
+        return f"finished concluding the merge of {merge['theirs_name']}: main at {concluding[:10]}"
     if recorded == merge["ours"]:
         MergeState.discard(repo)
         return "discarded a merge that was interrupted before it changed the database"
@@ -108,13 +102,14 @@ def _catch_up(repo: Repository, db: WorkingCopy, recorded: pygit2.Oid, head: pyg
     target = repo.snapshot(head)
     pending = pending_changes(repo, db, at=recorded)
     current = database_tree(repo, db, base, pending)
-    if current.tree.id == target.tree.id:
+    if current.tree_id == target.tree_id:
         db.set_state(DatabaseState(str(head)), consume=pending.watermark)
         return f"the database already matched main; recorded {str(head)[:10]}"
-    if current.tree.id == base.tree.id:
+    if current.tree_id == base.tree_id:
         db.apply(plan_between(base, target).changes(), str(head), expect=pending.watermark)
         return f"main had moved past the database: brought the database up to {str(head)[:10]}"
     author = Author("attgit")
+    assert current.tree is not None  # database_tree always writes a tree
     own = repo.write_commit(current.tree.id, [recorded], "Database edits not yet committed",
                             snapshot_trailers("incremental", author, len(current.companies()),
                                               current.count_records()), author)

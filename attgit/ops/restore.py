@@ -118,7 +118,7 @@ def _restoring():
 # --- checkout -------------------------------------------------------------
 
 def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, preview: bool = False,
-             selection: Selection = Selection(), progress: Progress = None) -> RestoreResult:
+             selection: Selection = Selection(), progress: Optional[Progress] = None) -> RestoreResult:
     """Make the database equal to the snapshot ``rev`` (or part of it).
 
     The result is a new commit on main whose content is the old snapshot,
@@ -139,7 +139,7 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     if preview:
         return result
     tree = builder.write()
-    if head is not None and tree == ours.tree.id:
+    if head is not None and str(tree) == ours.tree_id:
         result.status = "nothing"
         return result
     new = Snapshot(repo.git, repo.git[tree])
@@ -157,7 +157,7 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
 
 def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, name: str, *,
                   strategy: str = "theirs", preview: bool = False, selection: Selection = Selection(),
-                  progress: Progress = None) -> RestoreResult:
+                  progress: Optional[Progress] = None) -> RestoreResult:
     """Two-way merge of a validated backup file into the database.
 
     absent -> add, identical -> skip, different -> strategy; never deletes.
@@ -179,7 +179,7 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
         log.warning("import of %s: %s", name, warning)
     if outcome.pending:
         return start_manual(repo, db, author, head, None, None, name, outcome, result, kind="import")
-    if head is not None and outcome.tree == ours.tree.id:
+    if head is not None and str(outcome.tree) == ours.tree_id:
         result.status = "nothing"
         return result
     trailers = snapshot_trailers("import", author, outcome.companies, outcome.records)

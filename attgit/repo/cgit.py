@@ -114,6 +114,7 @@ def run(args: Sequence[str], git_dir: Optional[Path] = None, progress: Progress 
     messages: list = []
     reader = threading.Thread(target=_read_stderr, args=(process.stderr, messages, progress), daemon=True)
     reader.start()
+    assert process.stdout is not None  # stdout=PIPE
     stdout = process.stdout.read()
     process.stdout.close()
     reader.join()

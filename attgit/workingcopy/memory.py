@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Iterable, Iterator, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from attgit.errors import Locked, Rejected
 from attgit.format import records as rec
@@ -65,7 +65,7 @@ class _Record(dict):
 class _Rows(dict):
     """One company's {key: record}; every write logs the key it touches."""
 
-    def __init__(self, log: _Log, company: str, rows: Mapping = ()):
+    def __init__(self, log: _Log, company: str, rows: Mapping | Iterable[tuple] = ()):
         super().__init__()
         self._log, self._company = log, company
         for k, r in dict(rows).items():
@@ -96,7 +96,7 @@ class _Rows(dict):
             self[k] = default
         return self[k]
 
-    def update(self, other=(), **kw):
+    def update(self, other: Any = (), /, **kw: Any) -> None:
         for k, r in dict(other, **kw).items():
             self[k] = r
 
@@ -112,7 +112,7 @@ class _Companies(dict):
     """{company: rows}; a company appearing, going or replaced whole is
     logged as a company (it is read whole), as a company row's trigger does."""
 
-    def __init__(self, log: _Log, data: Mapping = ()):
+    def __init__(self, log: _Log, data: Mapping | Iterable[tuple] = ()):
         super().__init__()
         self._log = log
         for company, rows in dict(data).items():
@@ -143,7 +143,7 @@ class _Companies(dict):
             self[company] = default if default is not None else {}
         return self[company]
 
-    def update(self, other=(), **kw):
+    def update(self, other: Any = (), /, **kw: Any) -> None:
         for company, rows in dict(other, **kw).items():
             self[company] = rows
 
@@ -299,8 +299,11 @@ class MemoryWorkingCopy:
             rows[rec.key(r)] = dict(r)
 
     @contextlib.contextmanager
-    def lock(self):
-        if not self._lock.acquire(blocking=False):
+    def lock(self, wait: float = 0.0) -> Iterator[None]:
+        """The single-writer lock; raises Locked when another writer still
+        holds it after ``wait`` seconds."""
+        acquired = self._lock.acquire(timeout=wait) if wait > 0 else self._lock.acquire(blocking=False)
+        if not acquired:
             raise Locked("the in-memory database is locked by another writer")
         try:
             yield

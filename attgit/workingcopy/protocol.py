@@ -96,5 +96,6 @@ class WorkingCopy(Protocol):
         them.
         """
 
-    def lock(self) -> ContextManager[None]:
-        """Hold the database's single-writer lock; raise Locked if taken."""
+    def lock(self, wait: float = 0.0) -> ContextManager[None]:
+        """Hold the database's single-writer lock; raise Locked if another
+        writer still holds it after ``wait`` seconds (0: do not wait)."""

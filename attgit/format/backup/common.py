@@ -136,7 +136,7 @@ class _Canon:
     def __init__(self, company_field: str):
         self.names = tuple(company_field if f == "company" else f for f in rec.FIELDS)
         self.values = operator.itemgetter(*self.names)
-        self.known = tuple(set() for _ in rec.FIELDS)
+        self.known: tuple[set, ...] = tuple(set() for _ in rec.FIELDS)
 
     def quick(self, raw: Mapping) -> Optional[dict]:
         """The canonical record if every value is known canonical, else None."""

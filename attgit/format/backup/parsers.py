@@ -237,14 +237,14 @@ def _build(event: str, value: Any, events: Iterator[tuple], depth: int) -> Any:
     if depth <= 0:
         raise _fail("invalid_schema", f"values nest deeper than {MAX_DEPTH} levels")
     if event == "start_map":
-        obj = {}
+        obj: dict = {}
         while True:
             event, key = _next(events)
             if event == "end_map":
                 return obj
             event, value = _next(events)
             obj[key] = value if event in _SCALAR_EVENTS else _build(event, value, events, depth - 1)
-    items = []
+    items: list = []
     while True:
         event, value = _next(events)
         if event == "end_array":

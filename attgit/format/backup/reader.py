@@ -29,6 +29,7 @@ class BackupFile:
     """
 
     def __init__(self, validator: _Validator, spool: _Spool, size: int):
+        assert validator.metadata is not None, "finish() refuses a file without metadata"
         self.metadata: dict = validator.metadata
         self.warnings: list = validator.warnings
         #: companies the file lists: name -> created_at (aware datetime or None)

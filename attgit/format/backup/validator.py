@@ -187,14 +187,13 @@ class _Validator:
         if self.metadata is None:
             raise _fail("missing_metadata", "there is no 'metadata' object")
         self.spool.flush()
-        self._check_counts()
+        self._check_counts(self.metadata)
         self._check_duplicates()
         self._warn_unlisted_companies()
         if self.problems:
             raise self.problems[0] if self.problem_count == 1 else Problems(self.problems, self.problem_count)
 
-    def _check_counts(self) -> None:
-        meta = self.metadata
+    def _check_counts(self, meta: dict) -> None:
         for name, found, what in (
             ("total_companies", self.company_entries, "companies"),
             ("total_attendance_records", self.record_count, "attendance records"),
@@ -210,7 +209,7 @@ class _Validator:
             by_company.setdefault(k[1], []).append((n, k))
         for company, suspects in by_company.items():
             wanted = {k for _, k in suspects}
-            found = {}
+            found: dict[tuple, int] = {}
             for line in self.spool.lines(company):
                 r = orjson.loads(line)
                 k = (r["ep_no"], r["company"], r["date"])
@@ -241,7 +240,7 @@ _VALID = {"ep_no": "x", "ep_name": "", "company": "x", "date": "2000-01-01", "sh
 
 def _field_problems(obj: dict, where: str) -> list:
     """One problem per field that :func:`records.normalise` refuses."""
-    problems = []
+    problems: list = []
     for field_name in rec.FIELDS:
         value = obj.get("company_name" if field_name == "company" else field_name)
         _collect(problems, rec.normalise, {**_VALID, field_name: value}, where)
