@@ -24,6 +24,7 @@ from pygit2.enums import FileMode, ObjectType
 from attgit.errors import ValidationError
 from attgit.format import layout
 from attgit.format import records as rec
+from attgit.format.lines import Split, split_versions
 
 
 def encode_company(company: str, records: Iterable[dict]) -> tuple[bytes, int]:
@@ -53,20 +54,26 @@ def encode_sorted(company: str, records: Mapping) -> tuple[bytes, int]:
 
 
 def decode_company(company: str, data: bytes, path: str) -> dict:
-    """Parse and verify a company blob into {key: record}."""
-    out: dict = {}
-    previous = None
-    for number, line in enumerate(data.splitlines(), start=1):
-        where = f"{path} line {number}"
-        record = rec.from_line(line, where)
-        if record["company"] != company:
-            raise ValidationError(f"record of company {record['company']!r} in the file of {company!r}", where)
-        order = rec.sort_key(record)
-        if previous is not None and order <= previous:
-            raise ValidationError("records out of order or repeated", where)
-        previous = order
-        out[rec.key(record)] = record
-    return out
+    """Parse and verify a whole company blob into {key: record}: canonical
+    lines of this company, strictly sorted (see :mod:`attgit.format.lines`)."""
+    return split_versions(company, path, [data], None, [""]).sides[0]
+
+
+def split_snapshots(company: str, versions: list, trusted: Snapshot | None, labels: list) -> Split:
+    """``company`` in snapshots ``versions`` split line by line; lines count
+    as shared only when also in ``trusted``'s blob (None: nothing shared,
+    everything parsed).  Each distinct blob is read once."""
+    read: dict = {}
+
+    def data(snapshot) -> bytes:
+        oid = snapshot.blob_id(company)
+        if oid not in read:
+            read[oid] = b"" if oid is None else snapshot.repo.odb.read(oid)[1]
+        return read[oid]
+
+    blobs = [data(s) for s in versions]
+    trust = data(trusted) if trusted is not None else None
+    return split_versions(company, layout.company_path(company), blobs, trust, labels)
 
 
 def encode_companies(names: Iterable[str]) -> bytes:
