@@ -2,9 +2,12 @@
 action does for each selected :class:`~django_adapter.models.Remote`.
 
 The same steps as ``attgit pull NAME``, through the same door (one writer
-at a time, a crash's leftovers reconciled first): the remote is written
-into the repository's git config, fetched, and merged into the database
-with the ATTGIT_DEFAULT_STRATEGY setting.  The outcome is data (a
+at a time, a crash's leftovers reconciled first) and the same library
+function (:func:`attgit.ops.pull.pull_remote`): the remote is written into
+the repository's git config, fetched, and merged into the database with the
+ATTGIT_PULL_STRATEGY setting (default ``manual``: conflicts wait for a
+person and the database keeps its values; file restores keep
+ATTGIT_DEFAULT_STRATEGY, backup_wins).  The outcome is data (a
 :class:`SyncReport`) that the admin turns into a message, and one
 BackupLog row (operation "sync"), success or not.
 """
@@ -18,10 +21,10 @@ from django.conf import settings
 from django.contrib import messages
 
 from attgit.errors import AttgitError, ConfigError
-from attgit.ops.pull import pull_commit
+from attgit.ops.pull import pull_remote
 from attgit.ops.reconcile import exclusive
 from attgit.repo.repository import Author, Repository
-from attgit.repo.transport import fetch, remote_tip, set_remote
+from attgit.repo.transport import set_remote
 
 from .audit import log_operation
 from .workingcopy import connect
@@ -82,7 +85,7 @@ def author(user) -> Author:
 def sync_remote(remote, user=None, strategy: str | None = None) -> SyncReport:
     """Fetch ``remote`` and merge it into the database; never raises an
     AttgitError (it becomes a failed report and a failed BackupLog row)."""
-    strategy = strategy or getattr(settings, "ATTGIT_DEFAULT_STRATEGY", "theirs")
+    strategy = strategy or pull_strategy()
     try:
         report = _pull(remote, user, strategy)
     except AttgitError as exc:
@@ -94,12 +97,17 @@ def sync_remote(remote, user=None, strategy: str | None = None) -> SyncReport:
     return report
 
 
+def pull_strategy() -> str:
+    """The admin sync's default conflict strategy: ATTGIT_PULL_STRATEGY,
+    else manual (git's habit: a pull stops on conflicts)."""
+    return getattr(settings, "ATTGIT_PULL_STRATEGY", "manual")
+
+
 def _pull(remote, user, strategy: str) -> SyncReport:
     repo, db = repository(), connect()
     with exclusive(repo, db):
         set_remote(repo, remote.name, remote.url)
-        fetch(repo, remote.name)
-        result = pull_commit(repo, db, author(user), remote_tip(repo, remote.name), remote.name, strategy=strategy)
+        result = pull_remote(repo, db, author(user), remote.name, strategy=strategy)
     counts = result.counts
     return SyncReport(remote.name, result.status, counts.get("inserts", 0), counts.get("updates", 0),
                       counts.get("deletes", 0), len(result.conflicts),

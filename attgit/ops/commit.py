@@ -77,12 +77,14 @@ def database_tree(repo: Repository, db: WorkingCopy, base: Snapshot, companies: 
     return Snapshot(repo.git, repo.git[builder.write()])
 
 
-def database_snapshot(repo: Repository, db: WorkingCopy) -> Snapshot:
+def database_snapshot(repo: Repository, db: WorkingCopy, store: Optional[Repository] = None) -> Snapshot:
     """The database's current content as a snapshot, without committing
-    (what a preview compares against)."""
+    (what a preview compares against).  Its objects are written into
+    ``store`` (a :meth:`Repository.scratch`, so that a preview writes nothing
+    into ``repo``), by default into ``repo``."""
     head = repo.head()
     dirty, _ = dirty_companies(repo, db, _as_tuples(db.fingerprints()))
-    return database_tree(repo, db, repo.snapshot(head), dirty)
+    return database_tree(store or repo, db, repo.snapshot(head), dirty)
 
 
 def snapshot_database(

@@ -109,17 +109,20 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     """
     _no_merge_in_progress(repo)
     target_oid = repo.resolve(rev)
-    pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before checkout of {rev}")
-    head = repo.head()
-    ours = repo.snapshot(head) if not preview else database_snapshot(repo, db)
     target = repo.snapshot(target_oid)
-    builder = SnapshotBuilder(repo.git, ours)
     keep = selection.keep if selection.by_date else None
+    if preview:  # against the database as it is; objects go to a throwaway store
+        with repo.scratch() as scratch:
+            plan = plan_between(database_snapshot(repo, db, store=scratch), target, selection.companies, keep)
+        plan.close()
+        return RestoreResult("preview", counts=plan.counts.to_dict(), companies=plan.companies)
+    pre = snapshot_database(repo, db, author, message=f"Snapshot before checkout of {rev}")
+    head = repo.head()
+    ours = repo.snapshot(head)
+    builder = SnapshotBuilder(repo.git, ours)
     plan = plan_between(ours, target, selection.companies, keep, builder)
-    result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=plan.counts.to_dict(),
+    result = RestoreResult("preview", pre_commit=pre.commit, counts=plan.counts.to_dict(),
                            companies=plan.companies)
-    if preview:
-        return result
     tree = builder.write()
     if head is not None and tree == ours.tree.id:
         result.status = "nothing"
@@ -145,16 +148,19 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     """
     strategy = parse_strategy(strategy)
     _no_merge_in_progress(repo)
-    pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before import of {name}")
+    if preview:  # against the database as it is; objects go to a throwaway store
+        samples: list = []
+        with repo.scratch() as scratch:
+            ours = database_snapshot(repo, db, store=scratch)
+            outcome, in_file = _merge_backup(scratch, ours, backup, strategy, selection, samples)
+        outcome.plan.close()
+        return _import_result(outcome, in_file, samples, None)
+    pre = snapshot_database(repo, db, author, message=f"Snapshot before import of {name}")
     head = repo.head()
-    ours = repo.snapshot(head) if not preview else database_snapshot(repo, db)
-    samples: list = []
+    ours = repo.snapshot(head)
+    samples = []
     outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection, samples)
-    counts = {**outcome.counts.to_dict(), **outcome.plan.counts.to_dict(), "records_in_file": in_file}
-    result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=counts,
-                           conflicts=outcome.conflicts, companies=outcome.plan.companies, samples=samples)
-    if preview:
-        return result
+    result = _import_result(outcome, in_file, samples, pre.commit)
     if outcome.pending:
         return start_manual(repo, db, author, head, None, None, name, outcome, result, kind="import")
     if head is not None and outcome.tree == ours.tree.id:
@@ -169,6 +175,12 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     apply_and_move(repo, db, head, commit, outcome.plan, f"attgit import {name}", progress)
     result.status, result.commit = "applied", str(commit)
     return result
+
+
+def _import_result(outcome: MergeOutcome, in_file: int, samples: list, pre_commit) -> RestoreResult:
+    counts = {**outcome.counts.to_dict(), **outcome.plan.counts.to_dict(), "records_in_file": in_file}
+    return RestoreResult("preview", pre_commit=pre_commit, counts=counts, conflicts=outcome.conflicts,
+                         companies=outcome.plan.companies, samples=samples)
 
 
 def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selection: Selection,

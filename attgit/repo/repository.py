@@ -9,9 +9,11 @@ it, and any git host can be a remote.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
@@ -217,6 +219,16 @@ class Repository:
             return isinstance(self.git[oid if isinstance(oid, pygit2.Oid) else pygit2.Oid(hex=oid)], pygit2.Commit)
         except (KeyError, ValueError):
             return False
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator["Repository"]:
+        """A throwaway repository that reads every object of this one and
+        keeps whatever is written to it in a temporary directory, removed on
+        exit.  Previews build their trees there, so they write nothing here."""
+        with tempfile.TemporaryDirectory(prefix="attgit-preview-") as tmp:
+            git = pygit2.init_repository(tmp, bare=True)
+            git.odb.add_disk_alternate(os.path.join(self.git.path, "objects"))
+            yield Repository(git, Path(tmp))
 
     # --- writing ---------------------------------------------------------
 

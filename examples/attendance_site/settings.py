@@ -115,7 +115,8 @@ STATIC_ROOT = VAR_DIR / "static"
 # attgit
 ATTGIT_REPO = os.environ.get("ATTGIT_REPO", str(VAR_DIR / "repo.git"))
 ATTGIT_BACKUP_DIR = os.environ.get("ATTGIT_BACKUP_DIR", str(VAR_DIR / "backups"))
-ATTGIT_DEFAULT_STRATEGY = "theirs"
+ATTGIT_DEFAULT_STRATEGY = "theirs"  # file restores: the design document's backup_wins
+ATTGIT_PULL_STRATEGY = "manual"  # "Sync from remote": conflicts wait for a person (theirs/ours decide them)
 ATTGIT_UPLOAD_LIMIT = 100 * 1024 * 1024  # the design document's 100 MB
 # The web pages keep uploaded backup files (under random ids) and the
 # progress of background jobs here, outside the web root like the backups.
