@@ -221,7 +221,7 @@ class Repository:
             return False
 
     @contextlib.contextmanager
-    def scratch(self) -> Iterator["Repository"]:
+    def scratch(self) -> Iterator[Repository]:
         """A throwaway repository that reads every object of this one and
         keeps whatever is written to it in a temporary directory, removed on
         exit.  Previews build their trees there, so they write nothing here."""
