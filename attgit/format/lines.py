@@ -48,6 +48,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, count
+from operator import not_
 
 from attgit.errors import ValidationError
 from attgit.format import records as rec
@@ -148,9 +150,10 @@ class _Place:
 
 
 def _shared_lines(lines: list, blobs: Sequence[bytes], trusted: bytes | None, where: str) -> tuple:
-    """(shared lines in the trusted blob's order, their set)."""
+    """(shared lines in the trusted blob's order, their set, the trusted
+    blob's lines)."""
     if trusted is None or not trusted or any(not v for v in lines):
-        return [], frozenset()
+        return [], frozenset(), None
     reference = next((v for v, b in zip(lines, blobs) if b is trusted), None)
     if reference is None:
         reference = blob_lines(trusted, where)
@@ -158,18 +161,20 @@ def _shared_lines(lines: list, blobs: Sequence[bytes], trusted: bytes | None, wh
     for version in lines:
         if version is not reference:
             common.intersection_update(version)
-    return [line for line in reference if line in common], common
+    return [line for line in reference if line in common], common, reference
 
 
 def _parse_version(company: str, lines: list, shared: tuple, place: _Place, slots: dict) -> dict:
     """Parse and check one version's unshared lines; check its order."""
-    order, common = shared
-    mine = [line for line in lines if line in common] if common else []
-    if mine != order:
-        _refuse_shared_order(lines, mine, order, common, place)
+    order, common, reference = shared
+    if common:
+        # C-level passes: the indexes of unshared lines, then slice compares
+        unshared: Sequence[int] = list(compress(count(), map(not_, map(common.__contains__, lines))))
+        if lines is not reference and not _keeps_order(lines, unshared, order):
+            _refuse_shared_order(lines, order, common, place)
+    else:
+        unshared = range(len(lines))
     out: dict = {}
-    if len(mine) == len(lines):
-        return out
     keys: dict = {}  # line number -> sort key, filled as needed
 
     def sort_key(n: int) -> tuple:
@@ -177,7 +182,6 @@ def _parse_version(company: str, lines: list, shared: tuple, place: _Place, slot
             keys[n] = rec.sort_key(_record(company, lines[n], place.line(n)))
         return keys[n]
 
-    unshared = [n for n, line in enumerate(lines) if line not in common] if common else range(len(lines))
     for j, n in enumerate(unshared):
         record = _record(company, lines[n], place.line(n))
         keys[n] = rec.sort_key(record)
@@ -191,6 +195,18 @@ def _parse_version(company: str, lines: list, shared: tuple, place: _Place, slot
     return out
 
 
+def _keeps_order(lines: list, unshared: list, order: list) -> bool:
+    """Whether ``lines`` without the lines at ``unshared`` are ``order``."""
+    start = done = 0
+    for n in [*unshared, len(lines)]:
+        run = n - start
+        if lines[start:n] != order[done:done + run]:
+            return False
+        done += run
+        start = n + 1
+    return done == len(order)
+
+
 def _record(company: str, line: bytes, where: str) -> dict:
     record = rec.from_canonical_line(line, where)
     if record["company"] != company:
@@ -198,13 +214,12 @@ def _record(company: str, line: bytes, where: str) -> dict:
     return record
 
 
-def _refuse_shared_order(lines: list, mine: list, order: list, common, place: _Place) -> None:
+def _refuse_shared_order(lines: list, order: list, common, place: _Place) -> None:
     """Name the first line where the shared lines leave the trusted order."""
-    i = next((i for i, (a, b) in enumerate(zip(mine, order)) if a != b), min(len(mine), len(order)))
-    seen = -1
+    seen = 0
     for n, line in enumerate(lines):
         if line in common:
-            seen += 1
-            if seen == i:
+            if seen >= len(order) or line != order[seen]:
                 raise ValidationError("records out of order or repeated", place.line(n))
+            seen += 1
     raise ValidationError("records out of order or repeated", place.line(len(lines) - 1))

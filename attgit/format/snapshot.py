@@ -69,11 +69,25 @@ def split_snapshots(company: str, versions: list, trusted: Snapshot | None, labe
         oid = snapshot.blob_id(company)
         if oid not in read:
             read[oid] = b"" if oid is None else snapshot.repo.odb.read(oid)[1]
+            if oid is not None:
+                remember_lines(oid, read[oid])
         return read[oid]
 
     blobs = [data(s) for s in versions]
     trust = data(trusted) if trusted is not None else None
     return split_versions(company, layout.company_path(company), blobs, trust, labels)
+
+
+#: blob id -> its number of lines.  Blobs are content-addressed, so an
+#: entry is never wrong; it spares reading a large blob again just to count.
+_LINE_COUNTS: dict = {}
+_LINE_COUNTS_MAX = 100_000
+
+
+def remember_lines(oid: pygit2.Oid, data: bytes) -> None:
+    if len(_LINE_COUNTS) >= _LINE_COUNTS_MAX:
+        _LINE_COUNTS.clear()
+    _LINE_COUNTS[oid] = data.count(b"\n")
 
 
 def encode_companies(names: Iterable[str]) -> bytes:
@@ -171,9 +185,16 @@ class Snapshot:
             yield from sorted(self.records(company).values(), key=rec.sort_key)
 
     def count_records(self, company: Optional[str] = None) -> int:
-        """Number of records, counted by lines (no parsing)."""
+        """Number of records, counted by lines (no parsing; blobs this
+        process wrote or read whole are not read again)."""
         names = [company] if company is not None else self.companies()
-        return sum(self.company_bytes(c).count(b"\n") for c in names)
+        total = 0
+        for name in names:
+            oid = self.blob_id(name)
+            if oid is not None and oid not in _LINE_COUNTS:
+                remember_lines(oid, self.repo.odb.read(oid)[1])
+            total += _LINE_COUNTS[oid] if oid is not None else 0
+        return total
 
     def file_paths(self) -> list[str]:
         """Paths of every records file in the tree (for verify)."""
@@ -202,6 +223,7 @@ class SnapshotBuilder:
     def put_blob(self, company: str, data: bytes) -> pygit2.Oid:
         """Set a company's records to ``data`` (an encoded blob)."""
         oid = self.repo.odb.write(ObjectType.BLOB, data)
+        remember_lines(oid, data)
         self._blobs[company] = oid
         self.companies.add(company)
         return oid
