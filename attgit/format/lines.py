@@ -69,6 +69,7 @@ class Split:
     shared: list  # the shared lines (bytes, no newline), in file order
     sides: list = field(default_factory=list)
     slots: dict = field(default_factory=dict)
+    sizes: list = field(default_factory=list)  # lines in each version
 
     def weave(self, records: Mapping) -> bytes:
         """The blob of the shared lines plus ``records`` (unshared keys, each
@@ -122,7 +123,7 @@ def split_versions(company: str, path: str, blobs: Sequence[bytes], trusted: byt
             split[id(blob)] = blob_lines(blob, place.file)
         lines.append(split[id(blob)])
     shared = _shared_lines(lines, blobs, trusted, _Place(path, company, "the trusted version").file)
-    result = Split(company, shared[0])
+    result = Split(company, shared[0], sizes=[len(v) for v in lines])
     for version, place in zip(lines, places):
         result.sides.append(_parse_version(company, version, shared, place, result.slots))
     return result

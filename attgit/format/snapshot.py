@@ -69,13 +69,15 @@ def split_snapshots(company: str, versions: list, trusted: Snapshot | None, labe
         oid = snapshot.blob_id(company)
         if oid not in read:
             read[oid] = b"" if oid is None else snapshot.repo.odb.read(oid)[1]
-            if oid is not None:
-                remember_lines(oid, read[oid])
         return read[oid]
 
     blobs = [data(s) for s in versions]
     trust = data(trusted) if trusted is not None else None
-    return split_versions(company, layout.company_path(company), blobs, trust, labels)
+    split = split_versions(company, layout.company_path(company), blobs, trust, labels)
+    for snapshot, size in zip(versions, split.sizes):
+        if snapshot.blob_id(company) is not None:
+            remember_lines(snapshot.blob_id(company), size)
+    return split
 
 
 #: blob id -> its number of lines.  Blobs are content-addressed, so an
@@ -84,10 +86,10 @@ _LINE_COUNTS: dict = {}
 _LINE_COUNTS_MAX = 100_000
 
 
-def remember_lines(oid: pygit2.Oid, data: bytes) -> None:
+def remember_lines(oid: pygit2.Oid, lines: int) -> None:
     if len(_LINE_COUNTS) >= _LINE_COUNTS_MAX:
         _LINE_COUNTS.clear()
-    _LINE_COUNTS[oid] = data.count(b"\n")
+    _LINE_COUNTS[oid] = lines
 
 
 def encode_companies(names: Iterable[str]) -> bytes:
@@ -192,7 +194,7 @@ class Snapshot:
         for name in names:
             oid = self.blob_id(name)
             if oid is not None and oid not in _LINE_COUNTS:
-                remember_lines(oid, self.repo.odb.read(oid)[1])
+                remember_lines(oid, self.repo.odb.read(oid)[1].count(b"\n"))
             total += _LINE_COUNTS[oid] if oid is not None else 0
         return total
 
@@ -220,10 +222,12 @@ class SnapshotBuilder:
         self.companies = set(self.base.companies())
         self._blobs: dict[str, Optional[pygit2.Oid]] = {}
 
-    def put_blob(self, company: str, data: bytes) -> pygit2.Oid:
-        """Set a company's records to ``data`` (an encoded blob)."""
+    def put_blob(self, company: str, data: bytes, lines: Optional[int] = None) -> pygit2.Oid:
+        """Set a company's records to ``data`` (an encoded blob of ``lines``
+        lines, when the caller knows)."""
         oid = self.repo.odb.write(ObjectType.BLOB, data)
-        remember_lines(oid, data)
+        if lines is not None:
+            remember_lines(oid, lines)
         self._blobs[company] = oid
         self.companies.add(company)
         return oid
@@ -235,7 +239,7 @@ class SnapshotBuilder:
 
     def put_records(self, company: str, records: Iterable[dict]) -> tuple[pygit2.Oid, int]:
         data, count = encode_company(company, records)
-        return self.put_blob(company, data), count
+        return self.put_blob(company, data, count), count
 
     def remove(self, company: str) -> None:
         self._blobs[company] = None

@@ -130,4 +130,4 @@ def _record_result(builder, company: str, split, records: dict, drop: bool, new:
     elif not split.shared and not records and company not in new.companies():
         builder.put_blob(company, b"")
     else:
-        builder.put_blob(company, split.weave(records))
+        builder.put_blob(company, split.weave(records), split.count(records))

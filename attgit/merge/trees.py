@@ -85,7 +85,7 @@ def _take_theirs(builder: SnapshotBuilder, company: str, ours: Snapshot, theirs:
     elif company in names[2]:
         builder.put_oid(company, theirs.blob_id(company))
     else:
-        builder.put_blob(company, split.weave(target))
+        builder.put_blob(company, split.weave(target), split.count(target))
     return diff_company(company, mine, target).to_change(create=company not in names[1], drop=not present)
 
 
@@ -100,7 +100,7 @@ def _merge_company(builder: SnapshotBuilder, company: str, versions: tuple, name
     merged = as_mapping(result.records)
     present = _company_present(company, names, bool(split.shared or merged))
     if present:
-        builder.put_blob(company, split.weave(merged))
+        builder.put_blob(company, split.weave(merged), split.count(merged))
     else:
         builder.remove(company)
     if present and company in names[1]:
