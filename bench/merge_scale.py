@@ -101,7 +101,7 @@ def main() -> None:
     trees = set()
     for label, code in codes:
         for what in ("merge", "diff"):
-            done = subprocess.run([sys.executable, "-c", CHILD, str(repo), what], env=dict(os.environ, PYTHONPATH=str(code)),
+            done = subprocess.run([sys.executable, "-c", CHILD, str(repo), what], env=dict(os.environ, PYTHONPATH=str(code)), cwd=code,
                                   capture_output=True, text=True, check=False)
             if done.returncode:
                 sys.exit(done.stderr)
