@@ -31,8 +31,8 @@ id: git objects are content-addressed and never change.
 4. Order: in every version the shared lines must appear exactly as in the
    trusted blob (same order, each once), so each adjacent pair of shared
    lines is ordered because the trusted blob is.  Every adjacent pair with
-   an unshared line is compared by key (the shared neighbour is parsed for
-   that).  So every adjacent pair is strictly increasing: the version is
+   an unshared line is compared by key (a shared neighbour's key is read
+   from its JSON: by 2 it is a valid record).  So every adjacent pair is strictly increasing: the version is
    sorted and its keys unique, and a key cannot hide once shared and once
    not (the two lines would have to be adjacent-ordered with equal keys).
 5. Framing: a blob is empty or ends with a newline, and holds no carriage
@@ -50,6 +50,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count
 from operator import not_
+
+import orjson
 
 from attgit.errors import ValidationError
 from attgit.format import records as rec
@@ -179,8 +181,15 @@ def _parse_version(company: str, lines: list, shared: tuple, place: _Place, slot
     keys: dict = {}  # line number -> sort key, filled as needed
 
     def sort_key(n: int) -> tuple:
+        """The sort key of line n: a neighbour, so a shared line (trusted:
+        only its key is read) or an unshared one (parsed and checked)."""
         if n not in keys:
-            keys[n] = rec.sort_key(_record(company, lines[n], place.line(n)))
+            line = lines[n]
+            if line in common:
+                data = orjson.loads(line)
+                keys[n] = (data["date"], data["ep_no"])
+            else:
+                keys[n] = rec.sort_key(_record(company, line, place.line(n)))
         return keys[n]
 
     for j, n in enumerate(unshared):
