@@ -84,9 +84,9 @@ class SyncReport:
 
 def sync_strategy() -> str:
     """The strategy of the admin's sync: ATTGIT_PULL_STRATEGY, else
-    ATTGIT_DEFAULT_STRATEGY, else ``manual`` (conflicts wait for a person)."""
-    name = getattr(settings, "ATTGIT_PULL_STRATEGY", None) or getattr(settings, "ATTGIT_DEFAULT_STRATEGY", None)
-    return parse_strategy(name or "manual")
+    ``manual`` (conflicts wait for a person, as `attgit pull` does; file
+    restores keep ATTGIT_DEFAULT_STRATEGY, the design document's backup_wins)."""
+    return parse_strategy(getattr(settings, "ATTGIT_PULL_STRATEGY", None) or "manual")
 
 
 def sync_remote(remote, user=None, strategy: str | None = None) -> SyncReport:
@@ -102,6 +102,12 @@ def sync_remote(remote, user=None, strategy: str | None = None) -> SyncReport:
                   deleted=report.deleted, conflicts=report.conflicts, pending=report.pending,
                   status=report.status, strategy=strategy, remote=remote.name, url=remote.url)
     return report
+
+
+def pull_strategy() -> str:
+    """The admin sync's default conflict strategy: ATTGIT_PULL_STRATEGY,
+    else manual (git's habit: a pull stops on conflicts)."""
+    return getattr(settings, "ATTGIT_PULL_STRATEGY", "manual")
 
 
 def _pull(remote, user, strategy: str) -> SyncReport:

@@ -170,13 +170,13 @@ def show(app: App, rev, as_json):
 
     Example: attgit show HEAD~1
     """
-    from attgit.ops.compare import diff_snapshots
+    from attgit.ops.compare import diff_snapshots, trusted_snapshot
 
     repo = app.repo
     oid = repo.resolve(rev)
     info = repo.info(oid)
     parent = repo.snapshot(repo.resolve(info.parents[0])) if info.parents else repo.snapshot(None)
-    diffs = list(diff_snapshots(parent, repo.snapshot(oid)))
+    diffs = list(diff_snapshots(parent, repo.snapshot(oid), trusted=trusted_snapshot(repo)))
     if as_json:
         emit_json({"commit": info.to_dict(), "companies": [d.to_dict() for d in diffs]})
         return
@@ -198,7 +198,7 @@ def diff(app: App, revs, stat, companies, as_json):
 
     Example: attgit diff HEAD~1 HEAD --company "ABC Corp"
     """
-    from attgit.ops.compare import diff_database, diff_snapshots
+    from attgit.ops.compare import diff_database, diff_snapshots, trusted_snapshot
 
     repo = app.repo
     only = set(companies) or None
@@ -207,7 +207,7 @@ def diff(app: App, revs, stat, companies, as_json):
     if len(revs) < 2:
         app.check_capture()
     if len(revs) == 2:
-        diffs = diff_snapshots(repo.snapshot(revs[0]), repo.snapshot(revs[1]), only)
+        diffs = diff_snapshots(repo.snapshot(revs[0]), repo.snapshot(revs[1]), only, trusted_snapshot(repo))
     else:
         diffs = diff_database(repo, app.backend.db, revs[0] if revs else None, companies=only)
     diffs = list(diffs)

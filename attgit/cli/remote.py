@@ -17,7 +17,7 @@ from attgit.cli.app import (
     pending_error,
     print_conflicts,
 )
-from attgit.errors import NotFound, RemoteError
+from attgit.errors import AttgitError, NotFound, RemoteError
 from attgit.words import plural
 
 
@@ -185,32 +185,33 @@ def _push_error(name: str, exc: RemoteError) -> RemoteError:
 
 @cli.command()
 @click.argument("name", required=False)
-@click.option("--strategy", "-s", default=None, metavar="NAME",
-              help="For conflicts: theirs, ours or manual (default: the setting, else theirs).")
-@click.option("--preview", is_flag=True, help="Show what would change and the conflicts; write nothing.")
+@click.option("--strategy", "-s", default="manual", show_default=True, metavar="NAME",
+              help="For conflicts: manual (they wait for you, the database keeps its values), theirs or ours.")
+@click.option("--preview", "--dry-run", "preview", is_flag=True,
+              help="Show what would change and the conflicts; write nothing (no commit, no objects).")
+@click.option("--allow-unrelated-histories", "allow_unrelated", is_flag=True,
+              help="Merge a history that shares no commit with main (no common base: differing records conflict).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
-def pull(app: App, name, strategy, preview, as_json):
+def pull(app: App, name, strategy, preview, allow_unrelated, as_json):
     """Fetch a remote and merge its snapshot into the database and main.
 
     The database is committed first, so the pre-pull state is in history and
-    `attgit checkout` of it undoes the pull.  NAME defaults to the only
-    remote, else to origin.
+    `attgit checkout` of it undoes the pull.  Conflicts stop the pull: the
+    database keeps its own values until you resolve them (`attgit conflicts`,
+    `attgit resolve`) or abort (`attgit merge --abort`); `--strategy theirs`
+    or `ours` decides them at once, for scripted syncs.  NAME defaults to the
+    only remote, else to origin.
 
-    Example: attgit pull prod --strategy manual
+    Example: attgit pull prod --preview
     """
-    from attgit.ops.pull import pull_commit
-    from attgit.repo.transport import fetch as fetch_remote
+    from attgit.ops.pull import pull_remote
 
     name = default_remote(app.repo, name)
-    strategy = strategy or app.backend.default_strategy
     update, bar = apply_progress(f"pull {name}")
     with app.writing("pull"), bar:
-        fetch_remote(app.repo, name)
-        from attgit.repo.transport import remote_tip
-
-        result = pull_commit(app.repo, app.backend.db, app.author, remote_tip(app.repo, name), name,
-                             strategy=strategy, preview=preview, progress=update)
+        result = pull_remote(app.repo, app.backend.db, app.author, name, strategy=strategy, preview=preview,
+                             allow_unrelated=allow_unrelated, progress=update)
     if not preview:
         counts = result.counts
         app.log("pull", commit=result.commit or "", remote=name, added=counts.get("inserts", 0),
@@ -247,24 +248,17 @@ def clone(app: App, url, name):
 
     Example: attgit --repo /srv/attgit/dev.git clone /srv/attgit/prod.git
     """
-    from attgit.errors import UsageError
-    from attgit.merge.plan import plan_between
-    from attgit.ops.capture import log_position
-    from attgit.repo.transport import clone as run
+    from attgit.ops.clone import clone_into
 
-    db = app.backend.db
-    if db.companies():
-        raise UsageError("the database is not empty: use `attgit init`, `attgit remote add` and `attgit pull` "
-                         "to merge into existing data")
     update, bar = _transfer_progress("clone")
-    with bar:
-        repo = run(url, app.repo_path(), name, update)
-    app._repo = repo
-    with app.writing("pull"):  # reconcile loads main into the empty database
-        head = repo.head()
-        if db.state().commit != str(head):
-            plan = plan_between(repo.snapshot(None), repo.snapshot(head))
-            db.apply(plan.changes(), str(head), None, plan.counts.total, expect=log_position(db))
-    loaded = repo.snapshot(head).count_records()
-    app.log("pull", commit=str(head), remote=name, added=loaded, status="clone")
-    click.echo(f"cloned {url} into {repo.path}: {plural(loaded, 'record')} loaded at {str(head)[:10]}")
+    try:
+        with bar:
+            result = clone_into(url, app.repo_path(), app.backend.db, name, progress=update, wait=app.wait)
+    except AttgitError as exc:
+        app.log_quietly("pull", success=False, error=str(exc), remote=name, status="clone")
+        raise
+    app._repo = result.repo
+    for note in result.notes:
+        click.echo(f"attgit: {note}", err=True)
+    app.log("pull", commit=result.commit, remote=name, added=result.records, status="clone")
+    click.echo(f"cloned {url} into {result.repo.path}: {plural(result.records, 'record')} loaded at {result.commit[:10]}")

@@ -172,6 +172,24 @@ def careful_line(line: bytes, where: str | None = None) -> dict:
     return record
 
 
+def from_canonical_line(line: bytes, where: str | None = None) -> dict:
+    """Like :func:`from_line`, and the line must be exactly :func:`to_line`
+    of its record (sorted keys, compact, normalised values).
+
+    Snapshot lines are canonical, so equal records are equal lines: that is
+    what lets a merge or a diff compare lines as bytes and parse only the
+    lines that differ.  A valid record written any other way is refused.
+    """
+    fast = _fast_line(line)
+    if fast is not None:
+        return fast
+    record = from_line(line, where)  # raises the precise error when invalid
+    if to_line(record) != line + b"\n":
+        raise ValidationError("line is not in canonical form (sorted keys, compact JSON, normalised values, "
+                              "as attgit writes it)", where)
+    return record
+
+
 _FIELD_SET = frozenset(FIELDS)
 _TEXT_FIELDS = ("ep_no", "ep_name", "company", "shift", "status", "overstay")
 

@@ -24,6 +24,7 @@ from pygit2.enums import FileMode, ObjectType
 from attgit.errors import ValidationError
 from attgit.format import layout, objects
 from attgit.format import records as rec
+from attgit.format.lines import Split, split_versions
 
 
 def encode_company(company: str, records: Iterable[dict]) -> tuple[bytes, int]:
@@ -53,20 +54,42 @@ def encode_sorted(company: str, records: Mapping) -> tuple[bytes, int]:
 
 
 def decode_company(company: str, data: bytes, path: str) -> dict:
-    """Parse and verify a company blob into {key: record}."""
-    out: dict = {}
-    previous = None
-    for number, line in enumerate(data.splitlines(), start=1):
-        where = f"{path} line {number}"
-        record = rec.from_line(line, where)
-        if record["company"] != company:
-            raise ValidationError(f"record of company {record['company']!r} in the file of {company!r}", where)
-        order = rec.sort_key(record)
-        if previous is not None and order <= previous:
-            raise ValidationError("records out of order or repeated", where)
-        previous = order
-        out[rec.key(record)] = record
-    return out
+    """Parse and verify a whole company blob into {key: record}: canonical
+    lines of this company, strictly sorted (see :mod:`attgit.format.lines`)."""
+    return split_versions(company, path, [data], None, [""]).sides[0]
+
+
+def split_snapshots(company: str, versions: list, trusted: Snapshot | None, labels: list) -> Split:
+    """``company`` in snapshots ``versions`` split line by line; lines count
+    as shared only when also in ``trusted``'s blob (None: nothing shared,
+    everything parsed).  Each distinct blob is read once."""
+    read: dict = {}
+
+    def data(snapshot) -> bytes:
+        oid = snapshot.blob_id(company)
+        if oid not in read:
+            read[oid] = b"" if oid is None else snapshot.repo.odb.read(oid)[1]
+        return read[oid]
+
+    blobs = [data(s) for s in versions]
+    trust = data(trusted) if trusted is not None else None
+    split = split_versions(company, layout.company_path(company), blobs, trust, labels)
+    for snapshot, size in zip(versions, split.sizes):
+        if snapshot.blob_id(company) is not None:
+            remember_lines(snapshot.blob_id(company), size)
+    return split
+
+
+#: blob id -> its number of lines.  Blobs are content-addressed, so an
+#: entry is never wrong; it spares reading a large blob again just to count.
+_LINE_COUNTS: dict = {}
+_LINE_COUNTS_MAX = 100_000
+
+
+def remember_lines(oid: pygit2.Oid, lines: int) -> None:
+    if len(_LINE_COUNTS) >= _LINE_COUNTS_MAX:
+        _LINE_COUNTS.clear()
+    _LINE_COUNTS[oid] = lines
 
 
 def encode_companies(names: Iterable[str]) -> bytes:
@@ -185,9 +208,16 @@ class Snapshot:
             yield from sorted(self.records(company).values(), key=rec.sort_key)
 
     def count_records(self, company: Optional[str] = None) -> int:
-        """Number of records, counted by lines (no parsing)."""
+        """Number of records, counted by lines (no parsing; blobs this
+        process wrote or read whole are not read again)."""
         names = [company] if company is not None else self.companies()
-        return sum(self.company_bytes(c).count(b"\n") for c in names)
+        total = 0
+        for name in names:
+            oid = self.blob_id(name)
+            if oid is not None and oid not in _LINE_COUNTS:
+                remember_lines(oid, self.repo.odb.read(oid)[1].count(b"\n"))
+            total += _LINE_COUNTS[oid] if oid is not None else 0
+        return total
 
     def file_paths(self) -> list[str]:
         """Paths of every records file in the tree (for verify)."""
@@ -208,9 +238,12 @@ class SnapshotBuilder:
         self.companies = set(self.base.companies())
         self._blobs: dict[str, Optional[pygit2.Oid]] = {}
 
-    def put_blob(self, company: str, data: bytes) -> pygit2.Oid:
-        """Set a company's records to ``data`` (an encoded blob)."""
+    def put_blob(self, company: str, data: bytes, lines: Optional[int] = None) -> pygit2.Oid:
+        """Set a company's records to ``data`` (an encoded blob of ``lines``
+        lines, when the caller knows)."""
         oid = self.repo.odb.write(ObjectType.BLOB, data)
+        if lines is not None:
+            remember_lines(oid, lines)
         self._blobs[company] = oid
         self.companies.add(company)
         return oid
@@ -222,7 +255,7 @@ class SnapshotBuilder:
 
     def put_records(self, company: str, records: Iterable[dict]) -> tuple[pygit2.Oid, int]:
         data, count = encode_company(company, records)
-        return self.put_blob(company, data), count
+        return self.put_blob(company, data, count), count
 
     def remove(self, company: str) -> None:
         self._blobs[company] = None

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
-from attgit.format.snapshot import Snapshot
+from attgit.format.snapshot import Snapshot, split_snapshots
 from attgit.workingcopy import CompanyChange
 
 
@@ -87,11 +87,14 @@ def plan_between(old: Snapshot, new: Snapshot, companies: Optional[set] = None,
                  samples: Optional[list] = None, sample_size: int = 200) -> Plan:
     """The plan that turns a database matching ``old`` into ``new``.
 
-    Only companies whose blobs differ are parsed.  ``companies`` limits the
-    plan to those names and ``keep(record)`` to matching records (selective
-    restore: other records keep their ``old`` version, and companies are
-    never dropped).  With a ``builder`` (a SnapshotBuilder based on ``old``)
-    the resulting records are written into it as well.  ``samples``
+    Only companies whose blobs differ are looked at, and in those only the
+    lines not in both blobs are parsed; ``old`` is the snapshot the database
+    matches, trusted, and ``new`` is checked against it line by line
+    (:mod:`attgit.format.lines`).  ``companies`` limits the plan to those
+    names and ``keep(record)`` to matching records (selective restore: other
+    records keep their ``old`` version, and companies are never dropped).
+    With a ``builder`` (a SnapshotBuilder based on ``old``) the resulting
+    records are written into it as well.  ``samples``
     receives the first ``sample_size`` changes, for a preview: ("add",
     record), ("delete", record) or ("update", RecordChange).
     """
@@ -104,8 +107,8 @@ def plan_between(old: Snapshot, new: Snapshot, companies: Optional[set] = None,
             continue
         if company in old_names and company in new_names and old.blob_id(company) == new.blob_id(company):
             continue
-        before = old.records(company) if company in old_names else {}
-        after = new.records(company) if company in new_names else {}
+        split = split_snapshots(company, [old, new], old, ["the database's snapshot", "the target"])
+        before, after = split.sides
         if keep is not None:
             after = _select(before, after, keep)
         drop = company not in new_names and keep is None
@@ -114,7 +117,7 @@ def plan_between(old: Snapshot, new: Snapshot, companies: Optional[set] = None,
             _sample_diff(samples, diff, sample_size)
         plan.add(diff.to_change(create=company not in old_names, drop=drop))
         if builder is not None:
-            _record_result(builder, company, after, drop, new)
+            _record_result(builder, company, split, after, drop, new, whole=keep is None)
     return plan
 
 
@@ -131,12 +134,14 @@ def _select(before: dict, after: dict, keep) -> dict:
     return target
 
 
-def _record_result(builder, company: str, records: dict, drop: bool, new: Snapshot) -> None:
-    from attgit.format.snapshot import encode_sorted
-
+def _record_result(builder, company: str, split, records: dict, drop: bool, new: Snapshot, whole: bool) -> None:
+    """Put the company's resulting blob into ``builder``: the target's blob
+    itself when the whole company is taken."""
     if drop:
         builder.remove(company)
-    elif not records and company not in new.companies():
+    elif whole and company in new.companies():
+        builder.put_oid(company, new.blob_id(company))
+    elif not split.shared and not records and company not in new.companies():
         builder.put_blob(company, b"")
     else:
-        builder.put_blob(company, encode_sorted(company, records)[0])
+        builder.put_blob(company, split.weave(records), split.count(records))

@@ -45,11 +45,13 @@ class CommitResult:
         return {**self.__dict__, "created": self.created}
 
 
-def database_snapshot(repo: Repository, db: WorkingCopy):
+def database_snapshot(repo: Repository, db: WorkingCopy, store: Optional[Repository] = None) -> Snapshot:
     """The database's current content as a snapshot, without committing
-    (what a preview compares against)."""
+    (what a preview compares against).  Its objects are written into
+    ``store`` (a :meth:`Repository.scratch`, so that a preview writes nothing
+    into ``repo``), by default into ``repo``."""
     head = repo.head()
-    return database_tree(repo, db, repo.snapshot(head), pending_changes(repo, db, at=head))
+    return database_tree(store or repo, db, repo.snapshot(head), pending_changes(repo, db, at=head))
 
 
 def snapshot_database(repo: Repository, db: WorkingCopy, author: Author, **options) -> CommitResult:

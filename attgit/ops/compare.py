@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from attgit.format import records as rec
-from attgit.format.snapshot import Snapshot
+from attgit.format.snapshot import Snapshot, split_snapshots
 from attgit.merge.diff import CompanyDiff, diff_company
 from attgit.ops.capture import diff_pending, pending_changes
 from attgit.ops.validity import naming_invalid_rows
@@ -21,17 +21,29 @@ from attgit.repo.repository import Repository
 from attgit.workingcopy import WorkingCopy
 
 
-def diff_snapshots(old: Snapshot, new: Snapshot, companies: Optional[set] = None) -> Iterator[CompanyDiff]:
-    """Per-company differences between two snapshots (changed companies only)."""
+def diff_snapshots(old: Snapshot, new: Snapshot, companies: Optional[set] = None,
+                   trusted: Snapshot | None = None) -> Iterator[CompanyDiff]:
+    """Per-company differences between two snapshots (changed companies only).
+
+    Only lines that are not in both blobs are parsed, provided they are also
+    in ``trusted``'s (a snapshot known valid, such as main: see
+    :mod:`attgit.format.lines`); without ``trusted`` every line of a changed
+    company is parsed and checked.
+    """
     old_names, new_names = set(old.companies()), set(new.companies())
     for company in sorted(old_names | new_names):
         if companies is not None and company not in companies:
             continue
         if old.blob_id(company) == new.blob_id(company) and (company in old_names) == (company in new_names):
             continue
-        before = old.records(company) if company in old_names else {}
-        after = new.records(company) if company in new_names else {}
+        before, after = split_snapshots(company, [old, new], trusted, ["the old snapshot", "the new snapshot"]).sides
         yield diff_company(company, before, after)
+
+
+def trusted_snapshot(repo: Repository) -> Snapshot:
+    """The snapshot a read-only comparison may trust: main's, which only
+    attgit's checked writes move (:mod:`attgit.format.lines`)."""
+    return repo.snapshot(repo.head())
 
 
 def database_records(db: WorkingCopy, company: str) -> dict:

@@ -122,22 +122,27 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     """Make the database equal to the snapshot ``rev`` (or part of it).
 
     The result is a new commit on main whose content is the old snapshot,
-    so history only grows and the checkout itself can be undone.
+    so history only grows and the checkout itself can be undone.  A preview
+    compares against the database as it is and writes nothing.
     """
     refuse_while_merging(repo, f"check out {rev}")
     target_oid = repo.resolve(rev)
-    pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before checkout of {rev}")
-    head = repo.head()
-    ours = repo.snapshot(head) if not preview else database_snapshot(repo, db)
     target = repo.snapshot(target_oid)
-    builder = SnapshotBuilder(repo.git, ours)
     keep = selection.keep if selection.by_date else None
     samples: list = []
+    if preview:  # objects go to a throwaway store
+        with repo.scratch() as scratch:
+            plan = plan_between(database_snapshot(repo, db, store=scratch), target, selection.companies, keep,
+                                None, samples, SAMPLE_SIZE)
+        plan.close()
+        return RestoreResult("preview", counts=plan.counts.to_dict(), companies=plan.companies, samples=samples)
+    pre = snapshot_database(repo, db, author, message=f"Snapshot before checkout of {rev}")
+    head = repo.head()
+    ours = repo.snapshot(head)
+    builder = SnapshotBuilder(repo.git, ours)
     plan = plan_between(ours, target, selection.companies, keep, builder, samples, SAMPLE_SIZE)
-    result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=plan.counts.to_dict(),
+    result = RestoreResult("preview", pre_commit=pre.commit, counts=plan.counts.to_dict(),
                            companies=plan.companies, samples=samples)
-    if preview:
-        return result
     tree = builder.write()
     if head is not None and str(tree) == ours.tree_id:
         result.status = "nothing"
@@ -161,20 +166,22 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     """Two-way merge of a validated backup file into the database.
 
     absent -> add, identical -> skip, different -> strategy; never deletes.
+    A preview compares against the database as it is and writes nothing.
     """
     strategy = parse_strategy(strategy)
     refuse_while_merging(repo, f"import {name}")
-    pre = None if preview else snapshot_database(repo, db, author, message=f"Snapshot before import of {name}")
-    head = repo.head()
-    ours = repo.snapshot(head) if not preview else database_snapshot(repo, db)
     samples: list = []
+    if preview:  # objects go to a throwaway store
+        with repo.scratch() as scratch:
+            ours = database_snapshot(repo, db, store=scratch)
+            outcome, in_file = _merge_backup(scratch, ours, backup, strategy, selection, samples)
+        outcome.plan.close()
+        return _import_result(db, backup, outcome, in_file, samples, None)
+    pre = snapshot_database(repo, db, author, message=f"Snapshot before import of {name}")
+    head = repo.head()
+    ours = repo.snapshot(head)
     outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection, samples)
-    counts = import_counts(outcome, in_file)
-    result = RestoreResult("preview", pre_commit=pre.commit if pre else None, counts=counts,
-                           conflicts=outcome.conflicts, companies=outcome.plan.companies, samples=samples,
-                           warnings=import_warnings(db, backup, outcome.plan))
-    if preview:
-        return result
+    result = _import_result(db, backup, outcome, in_file, samples, pre.commit)
     for warning in result.warnings:
         log.warning("import of %s: %s", name, warning)
     if outcome.pending:
@@ -194,13 +201,21 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     return result
 
 
+def _import_result(db: WorkingCopy, backup, outcome: MergeOutcome, in_file: int, samples: list,
+                   pre_commit: Optional[str]) -> RestoreResult:
+    return RestoreResult("preview", pre_commit=pre_commit, counts=import_counts(outcome, in_file),
+                         conflicts=outcome.conflicts, companies=outcome.plan.companies, samples=samples,
+                         warnings=import_warnings(db, backup, outcome.plan))
+
+
 def import_counts(outcome, records_in_file: int) -> dict:
     """An import's counts, one name per value, in the design document's
-    words: added + updated + skipped + pending = records_in_file (an import
-    never deletes, so the database's inserts and updates are added and
-    updated)."""
+    words: added + updated + skipped = records_in_file, where skipped holds
+    the unchanged records and the conflicts left pending (``pending`` says
+    how many of those, apart).  An import never deletes, so the database's
+    inserts and updates are added and updated."""
     c = outcome.counts
-    return {"added": c.added, "updated": c.updated, "skipped": c.unchanged, "conflicts": c.conflicts,
+    return {"added": c.added, "updated": c.updated, "skipped": c.skipped, "conflicts": c.conflicts,
             "pending": c.pending, "records_in_file": records_in_file,
             "companies_created": outcome.plan.counts.companies_created}
 

@@ -13,6 +13,7 @@ import contextlib
 import datetime as _dt
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
@@ -326,6 +327,16 @@ class Repository:
         if oid not in self.git.odb:
             return False
         return isinstance(objects.get(self.git, oid, "commit", commit=oid), pygit2.Commit)
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[Repository]:
+        """A throwaway repository that reads every object of this one and
+        keeps whatever is written to it in a temporary directory, removed on
+        exit.  Previews build their trees there, so they write nothing here."""
+        with tempfile.TemporaryDirectory(prefix="attgit-preview-") as tmp:
+            git = pygit2.init_repository(tmp, bare=True)
+            git.odb.add_disk_alternate(os.path.join(self.git.path, "objects"))
+            yield Repository(git, Path(tmp))
 
     # --- writing ---------------------------------------------------------
 

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from attgit.errors import AttgitError
-from attgit.ops.compare import diff_snapshots
+from attgit.ops.compare import diff_snapshots, trusted_snapshot
 
 from ..models import BackupLog
 from ..repository import open_repository
@@ -66,7 +66,7 @@ def compare_view(request):
     repo = open_repository()
     try:
         a, b = repo.resolve(form.cleaned_data["a"]), repo.resolve(form.cleaned_data["b"])
-        diffs = list(diff_snapshots(repo.snapshot(a), repo.snapshot(b)))
+        diffs = list(diff_snapshots(repo.snapshot(a), repo.snapshot(b), trusted=trusted_snapshot(repo)))
     except AttgitError as exc:
         return render(request, "attendance/compare.html", {"form": form}, status=errors.say(request, exc))
     budget = [COMPARE_BUDGET]

@@ -125,7 +125,8 @@ STATIC_ROOT = VAR_DIR / "static"
 # attgit
 ATTGIT_REPO = os.environ.get("ATTGIT_REPO", str(VAR_DIR / "repo.git"))
 ATTGIT_BACKUP_DIR = os.environ.get("ATTGIT_BACKUP_DIR", str(VAR_DIR / "backups"))
-ATTGIT_DEFAULT_STRATEGY = "theirs"
+ATTGIT_DEFAULT_STRATEGY = "theirs"  # file restores: the design document's backup_wins
+ATTGIT_PULL_STRATEGY = "manual"  # "Sync from remote": conflicts wait for a person (theirs/ours decide them)
 # The GnuPG home whose private key decrypts encrypted backup files (None: $GNUPGHOME or ~/.gnupg).
 ATTGIT_GNUPGHOME = os.environ.get("ATTGIT_GNUPGHOME") or None
 # When `manage.py attgit_scheduled` (run by cron) commits a snapshot.

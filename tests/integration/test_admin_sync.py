@@ -178,6 +178,8 @@ def test_the_git_remote_follows_the_model(client, root_user, upstream, site_repo
 @pytest.mark.parametrize("strategy", ["theirs", "ours", "manual"])
 def test_conflicts_are_a_warning_with_the_setting_s_strategy(client, root_user, upstream, site_repo, settings,
                                                               strategy):
+    """ATTGIT_PULL_STRATEGY decides (it was ATTGIT_DEFAULT_STRATEGY before
+    issue 10.4, which file restores keep)."""
     from django_adapter.models import AttendanceRecord, Remote
 
     prod = Remote.objects.create(name="prod", url=str(upstream.hub))

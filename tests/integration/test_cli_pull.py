@@ -65,8 +65,13 @@ def test_conflicts_exit_7_until_resolved_or_aborted(pair):
     assert "merge aborted" in pair.b.attgit("merge", "--abort").out
     assert pair.b.db_tree()["tree"] == before
 
-    # No --strategy: the site's ATTGIT_DEFAULT_STRATEGY ("theirs").
-    theirs = pair.b.attgit("pull", "hub", "--json").json()
+    # No --strategy: manual, git's habit (issue 10.4; this used to be theirs).
+    default = pair.b.attgit("pull", "hub", "--json", code=ExitCode.CONFLICTS).json()
+    assert default["status"] == "conflicts" and default["conflicts"][0]["resolution"] is None
+    assert pair.b.db_tree()["tree"] == before
+    assert "merge aborted" in pair.b.attgit("merge", "--abort").out
+
+    theirs = pair.b.attgit("pull", "hub", "--strategy", "theirs", "--json").json()
     assert theirs["status"] == "merged" and theirs["conflicts"][0]["resolution"] == "theirs"
     pair.b.assert_in_sync()
     assert pair.b.records()[key]["status"] == "L"
@@ -95,3 +100,36 @@ def test_pull_errors_have_their_exit_codes(pair, tmp_path):
         assert "Traceback" not in result.err and result.out == ""
     # no name: the only remote (git's habit; issue 11 changed this from a usage error)
     assert pair.b.attgit("pull").out.strip() == "Already up to date with hub."
+
+
+def _objects(env) -> set:
+    root = env.repo_path / "objects"
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+def test_dry_run_is_a_preview_that_writes_nothing(pair):
+    key = first_key(pair)
+    set_status(pair.a, key, "L")
+    pair.a.attgit("commit")
+    pair.a.attgit("push", "hub")
+    set_status(pair.b, key, "A")  # an uncommitted edit: a real pull would commit it first
+    pair.b.attgit("fetch", "hub")
+    before = (_objects(pair.b), pair.b.refs(), pair.b.db_tree())
+    dry = pair.b.attgit("pull", "hub", "--dry-run", "--json").json()
+    assert dry["status"] == "preview" and dry["pre_commit"] is None and len(dry["conflicts"]) == 1
+    assert (_objects(pair.b), pair.b.refs(), pair.b.db_tree()) == before, "a dry run wrote something"
+
+
+def test_unrelated_histories_are_refused_unless_allowed(pair, make_env):
+    other = make_env("other")
+    other.seed(30, 2, seed=5)
+    other.attgit("init")
+    other.attgit("commit", "-m", "a history of its own")
+    other.attgit("remote", "add", "hub", str(pair.hub))
+    before = (other.head(), other.db_tree())
+    refused = other.attgit("pull", "hub", "--strategy", "theirs", code=ExitCode.REJECTED)
+    assert "shares no commit with main" in refused.err and "--allow-unrelated-histories" in refused.err
+    assert "Traceback" not in refused.err and (other.head(), other.db_tree()) == before
+    merged = other.attgit("pull", "hub", "--strategy", "theirs", "--allow-unrelated-histories", "--json").json()
+    assert merged["status"] == "merged" and merged["base"] is None
+    other.assert_in_sync()
