@@ -264,3 +264,8 @@ def default_remote(repo: Repository, name: Optional[str]) -> str:
     if not names:
         raise NotFound("no remote yet: add one with `attgit remote add NAME URL`")
     raise UsageError(f"which remote? there are {len(names)} and none is called origin: {', '.join(names)}")
+
+
+def short(oid: Optional[str], absent: str = "(none)") -> str:
+    """A commit id as people read it (10 digits), or what stands for none."""
+    return oid[:10] if oid else absent

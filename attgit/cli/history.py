@@ -18,6 +18,7 @@ from attgit.cli.app import (
     pass_app,
     progress_bar,
     record_values,
+    short,
 )
 from attgit.format import records as rec
 from attgit.repo.repository import Repository
@@ -63,7 +64,7 @@ def commit(app: App, message, full, as_json):
         where = f"the database matches {result.parent[:10]}" if result.parent else "the database is empty"
         click.echo("nothing to commit: " + where)
     else:
-        click.echo(f"[main {result.commit[:10]}] {result.kind} snapshot: {plural(result.companies, 'company')}, "
+        click.echo(f"[main {short(result.commit)}] {result.kind} snapshot: {plural(result.companies, 'company')}, "
                    f"{plural(result.records, 'record')} ({plural(len(result.changed_companies), 'company')} re-read)")
 
 
@@ -210,11 +211,11 @@ def diff(app: App, revs, stat, companies, as_json):
         diffs = diff_snapshots(repo.snapshot(revs[0]), repo.snapshot(revs[1]), only, trusted_snapshot(repo))
     else:
         diffs = diff_database(repo, app.backend.db, revs[0] if revs else None, companies=only)
-    diffs = list(diffs)
+    listed = list(diffs)
     if as_json:
-        emit_json([d.to_dict() for d in diffs])
+        emit_json([d.to_dict() for d in listed])
     else:
-        _print_diffs(diffs, stat=stat)
+        _print_diffs(listed, stat=stat)
 
 
 def _print_diffs(diffs, stat: bool) -> None:

@@ -16,6 +16,7 @@ from attgit.cli.app import (
     pass_app,
     pending_error,
     print_conflicts,
+    short,
 )
 from attgit.errors import AttgitError, NotFound, RemoteError
 from attgit.words import plural
@@ -117,8 +118,8 @@ def fetch(app: App, name, repair, as_json):
     with app.repo.lock(app.wait), bar:
         result = run(app.repo, name, update)
     app.log_quietly("fetch", remote=name, commit=result.after)
-    click.echo(f"{name}/main: {result.before[:10] if result.before else '(new)'} -> {result.after[:10]}"
-               if result.changed else f"{name}/main is up to date at {result.after[:10]}")
+    click.echo(f"{name}/main: {short(result.before, '(new)')} -> {short(result.after)}"
+               if result.changed else f"{name}/main is up to date at {short(result.after)}")
 
 
 @cli.command()
@@ -141,10 +142,10 @@ def push(app: App, name):
         except RemoteError as exc:
             raise _push_error(name, exc) from None
     if result.up_to_date:
-        click.echo(f"{name} is up to date at {result.pushed[:10]}")
+        click.echo(f"{name} is up to date at {short(result.pushed)}")
     else:
         app.log("push", commit=result.pushed, remote=name)
-        click.echo(f"{name}: {result.previous[:10] if result.previous else '(empty)'} -> {result.pushed[:10]}")
+        click.echo(f"{name}: {short(result.previous, '(empty)')} -> {short(result.pushed)}")
 
 
 def _repair(app: App, name: str, as_json: bool) -> None:

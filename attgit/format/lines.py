@@ -205,7 +205,7 @@ def _parse_version(company: str, lines: list, shared: tuple, place: _Place, slot
     return out
 
 
-def _keeps_order(lines: list, unshared: list, order: list) -> bool:
+def _keeps_order(lines: list, unshared: Sequence[int], order: list) -> bool:
     """Whether ``lines`` without the lines at ``unshared`` are ``order``."""
     start = done = 0
     for n in [*unshared, len(lines)]:

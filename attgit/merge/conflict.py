@@ -108,10 +108,12 @@ class Conflict:
             return None if self.merged is None else dict(self.merged)
         if self.is_delete:
             return None if self.theirs is None else dict(self.theirs)
+        assert self.merged is not None and self.theirs is not None  # a modify/modify conflict has both
         return {**self.merged, **{f: self.theirs[f] for f in self.fields}}
 
     def _by_field(self, choice: Mapping[str, Any]) -> dict:
         start = self.merged if self.merged is not None else self.theirs
+        assert start is not None  # a field choice needs a record on some side
         result = dict(start)
         for name, value in choice.items():
             if name not in rec.VALUE_FIELDS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pickle
 import tempfile
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
+from typing import BinaryIO, Callable, Iterator, Optional
 
 from attgit.format.snapshot import Snapshot, split_snapshots
 from attgit.workingcopy import CompanyChange
@@ -44,7 +44,7 @@ class Plan:
     expect: Optional[int] = None
     #: when the plan folds in edits made meanwhile: the tree it leads to
     tree: Optional[object] = None
-    _spool: Optional[object] = None
+    _spool: Optional[BinaryIO] = None
 
     def add(self, change: CompanyChange) -> None:
         if not len(change) and not change.create and not change.drop:

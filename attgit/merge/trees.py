@@ -95,7 +95,8 @@ def _merge_company(builder: SnapshotBuilder, company: str, versions: tuple, name
     split = split_snapshots(company, list(versions), versions[1], ["base", "ours", "theirs"])
     # with no shared line the sides are whole and merge_company decides
     # `create` as for a full parse; with one, ours is not empty: no create
-    result = merge_company(company, *split.sides, strategy, create=None if not split.shared else False)
+    base, ours, theirs = split.sides
+    result = merge_company(company, base, ours, theirs, strategy, create=None if not split.shared else False)
     result.counts.unchanged += len(split.shared)
     merged = as_mapping(result.records)
     present = _company_present(company, names, bool(split.shared or merged))

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from attgit.errors import UsageError
 from attgit.merge.plan import plan_between
+from attgit.ops.capture import log_position
 from attgit.ops.reconcile import exclusive
 from attgit.repo.repository import Repository
 from attgit.repo.transport import TransferProgress, clone
@@ -30,7 +32,7 @@ class CloneResult:
 
 
 def clone_into(url: str, path: str | Path, db: WorkingCopy, name: str = "origin", *,
-               progress: TransferProgress = None, load_progress: Progress = None,
+               progress: Optional[TransferProgress] = None, load_progress: Optional[Progress] = None,
                wait: float = 0.0) -> CloneResult:
     """Clone ``url`` into a new bare repository at ``path`` (remote ``name``)
     and load its main into ``db``, which must be empty.
@@ -48,5 +50,5 @@ def clone_into(url: str, path: str | Path, db: WorkingCopy, name: str = "origin"
         head = repo.head()
         if db.state().commit != str(head):  # a database that recorded another commit once
             plan = plan_between(repo.snapshot(None), repo.snapshot(head))
-            db.apply(plan.changes(), str(head), load_progress, plan.counts.total, expect={})
+            db.apply(plan.changes(), str(head), load_progress, plan.counts.total, expect=log_position(db))
     return CloneResult(repo, str(head), repo.snapshot(head).count_records(), notes)

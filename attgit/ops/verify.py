@@ -82,6 +82,7 @@ def _verify_unused(repo: Repository, result: VerifyResult, read: set, places: di
 
 def _verify_commit(repo: Repository, info, seen: dict, result: VerifyResult, read: set, places: dict) -> None:
     snap = repo.snapshot(info.id)
+    assert snap.tree is not None  # every commit has a tree
     companies = snap.companies()
     read.update(entry.id for entry in snap.tree)  # attgit.json, companies.jsonl and records/ were read
     read.add(snap.tree.id)
