@@ -62,3 +62,18 @@ def python(code: str, env: dict, **kwargs) -> subprocess.Popen:
     """Start ``python -c code`` with the site's environment."""
     return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(EXAMPLES),
                             text=True, **kwargs)
+
+
+def through_the_worker(client, response):
+    """Follow a page's redirects as a browser would, the site's task queue
+    (django-tasks-db, as configured) holding each job a page starts until
+    the worker's side -- ``jobs.run``, what ``db_worker`` calls -- runs it."""
+    from django_adapter.models import Job
+    from django_adapter.web import jobs
+
+    while response.status_code == 302:
+        for job in Job.objects.filter(status=Job.QUEUED).order_by("created_at"):
+            assert job.task_id, f"job {job.pk} was not put on the task queue"
+            jobs.run(job.pk)
+        response = client.get(response["Location"])
+    return response

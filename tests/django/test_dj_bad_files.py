@@ -10,7 +10,7 @@ import json
 import click
 import pytest
 from click.testing import CliRunner
-from dj_helpers import reset_db
+from dj_helpers import reset_db, through_the_worker
 from django.core.management import CommandError, call_command
 
 from attgit.cli import main
@@ -137,17 +137,19 @@ def test_an_incremental_file_onto_an_older_database_is_warned_about(site, tmp_pa
 
 
 def test_the_web_preview_lists_every_problem_in_the_uploads_words(site, tmp_path, client, django_user_model,
-                                                                   settings, monkeypatch):
-    from django_adapter.web import jobs
-
-    monkeypatch.setattr(jobs, "spawn", lambda work: work())
+                                                                   settings):
     settings.ATTGIT_UPLOAD_DIR = str(tmp_path / "uploads")
     settings.ATTGIT_JOB_DIR = str(tmp_path / "jobs")
     client.force_login(django_user_model.objects.create_user("root", password="x", role="root"))
     with open(three_faults(site, tmp_path), "rb") as f:
-        page = client.post("/restore/", {"backup_file": f}, follow=True).content.decode()
+        response = through_the_worker(client, client.post("/restore/", {"backup_file": f}))
+    page = response.content.decode()
+    assert response.status_code == 400, page[:2000]
     assert "and 2 more problems" in page and "field &#x27;date&#x27;" in page and "record 5" in page
+    shown = next(m for m in page.split("<li") if "more problems" in m)  # one message, each problem a line
+    lines = shown.split("<br>")
+    assert len(lines) == 4 and [line.strip()[:2] for line in lines[1:]] == ["1.", "2.", "3."], shown
     (tmp_path / "junk.json").write_bytes(b"not json at all")
     with open(tmp_path / "junk.json", "rb") as f:
-        page = client.post("/restore/", {"backup_file": f}, follow=True).content.decode()
+        page = through_the_worker(client, client.post("/restore/", {"backup_file": f})).content.decode()
     assert "The uploaded file is not valid JSON" in page

@@ -15,7 +15,7 @@ import tempfile
 import click
 import pytest
 from click.testing import CliRunner
-from dj_helpers import reset_db
+from dj_helpers import reset_db, through_the_worker
 from django.core.management import CommandError, call_command
 
 from attgit.cli import main
@@ -107,7 +107,7 @@ def test_attgit_export_encrypts_and_import_decrypts(keys, data, tmp_path, monkey
     assert "encrypted for" in attgit("export", str(path), "--encrypt", fingerprint)
     assert crypto.is_encrypted(path.read_bytes()[:64])
     AttendanceRecord.objects.all().delete()
-    assert "would insert 40" in attgit("import", str(path), "--preview")
+    assert "would add 40" in attgit("import", str(path), "--preview")
     attgit("import", str(path))
     assert rows() == before
 
@@ -145,19 +145,16 @@ def test_an_unknown_recipient_is_refused_and_nothing_is_written(keys, data, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_restore_page_decrypts_an_upload(keys, data, tmp_path, client, django_user_model, monkeypatch):
-    from django_adapter.web import jobs
-
-    monkeypatch.setattr(jobs, "spawn", lambda work: work())
+def test_the_restore_page_decrypts_an_upload(keys, data, tmp_path, client, django_user_model, settings):
     for name in ("ATTGIT_BACKUP_DIR", "ATTGIT_UPLOAD_DIR", "ATTGIT_JOB_DIR"):
-        setattr(__import__("django.conf").conf.settings, name, str(tmp_path / name.lower()))
+        setattr(settings, name, str(tmp_path / name.lower()))
     path = tmp_path / "secret.gpg"
     call_command("backup_data", "--output", str(path), "--encrypt", RECIPIENT)
     AttendanceRecord.objects.filter(ep_no="E1").delete()
     root = django_user_model.objects.create_user("root", password="x", role="root")
     client.force_login(root)
     with open(path, "rb") as f:
-        response = client.post("/restore/", {"backup_file": f}, follow=True)
+        response = through_the_worker(client, client.post("/restore/", {"backup_file": f}))
     assert response.status_code == 200, response.content[:500]
     assert response.context["counts"]["add"] == 2, response.context.get("counts")
 
