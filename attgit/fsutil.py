@@ -65,7 +65,8 @@ def private_file(path: Union[str, os.PathLike], needed: int = 0, what: str = "th
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
-        raise NotFound(f"folder {os.fspath(folder)!r} does not exist: create it first or choose another")
+        raise NotFound(f"cannot write {os.fspath(target)!r}: no folder {os.fspath(folder)!r} (it does not exist); "
+                       "create it first or choose another")
     check_free_space(folder, needed, what)
     partial = folder / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.partial"
     out = open(partial, "xb", opener=_private_opener)  # noqa: SIM115 - closed below

@@ -145,10 +145,31 @@ def install(connection) -> bool:
 
 def ensure_installed(sender=None, using="default", **kwargs) -> None:
     """post_migrate: put the triggers back if a migration dropped them
-    (SQLite drops a table's triggers when a migration rebuilds the table)."""
+    (SQLite drops a table's triggers when a migration rebuilds the table),
+    only where the change log exists (not when migrated back below 0005)."""
     from django.db import connections
 
     connection = connections[using]
+    if LOG in connection.introspection.table_names():
+        install(connection)
+
+
+def suspend_triggers(apps=None, schema_editor=None) -> None:
+    """Migration step: drop the triggers before a migration rebuilds the
+    attendance or company table.  SQLite rebuilds a table to alter it (new
+    table, copy, drop, rename) and refuses the drop and rename while a
+    trigger names the table (``no such table: main.attendance_company``);
+    rows a migration rewrites would be logged halfway, too.  Pair it with
+    :func:`resume_triggers` at the migration's end (each is the other's
+    reverse, so migrating back works the same way)."""
+    uninstall(schema_editor.connection)
+
+
+def resume_triggers(apps=None, schema_editor=None) -> None:
+    """Migration step: put the triggers back (logging "everything", since
+    rows were rewritten unlogged), when the change log exists at this
+    point of the migration history; below 0005 there is none to write to."""
+    connection = schema_editor.connection
     if LOG in connection.introspection.table_names():
         install(connection)
 

@@ -415,13 +415,15 @@ def from_db_row(row, where: str | None = None) -> dict:
         }
     except (AttributeError, TypeError, ValueError):
         return normalise(dict(zip(FIELDS, row)), where)
-    if not _plausible(record) or _has_nul(record):
+    if _has_nul(record) or not _plausible(record):
         return normalise(dict(zip(FIELDS, row)), where)
     return record
 
 
 def _has_nul(r: dict) -> bool:
-    return any("\x00" in r[name] for name in _TEXT_FIELDS)
+    """Whether a text field holds a NUL, or is not ``str`` at all (bytes
+    have ``strip`` too, yet are no text: :func:`normalise` refuses them)."""
+    return any(type(r[name]) is not str or "\x00" in r[name] for name in _TEXT_FIELDS)
 
 
 def _db_time(value) -> str | None:
@@ -437,7 +439,7 @@ def _db_time(value) -> str | None:
         if len(value) == 8 and value[2] == ":" and value[5] == ":":
             return value[:5] if value[6:8] == "00" else value
         raise ValueError(value)
-    if value.microsecond:
+    if type(value) is not _dt.time or value.microsecond:  # a datetime is no time to normalise either
         raise ValueError(value)
     return _format_time(value.hour, value.minute, value.second)
 

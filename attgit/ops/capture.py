@@ -20,6 +20,7 @@ from attgit.format import records as rec
 from attgit.format.snapshot import Snapshot, SnapshotBuilder
 from attgit.format.splice import find_lines, splice_records
 from attgit.merge.diff import CompanyDiff, diff_company
+from attgit.ops.validity import naming_invalid_rows
 from attgit.repo.repository import Repository
 from attgit.workingcopy import ChangeSet, WorkingCopy
 
@@ -82,7 +83,15 @@ def log_position(db: WorkingCopy) -> Optional[int]:
 def database_tree(repo: Repository, db: WorkingCopy, base: Snapshot, pending: Pending,
                   present: Optional[set] = None, progress: Optional[Callable[[str], None]] = None) -> Snapshot:
     """The database as a snapshot: ``base`` with what ``pending`` names
-    taken from the database.  Writes blobs and a tree, never a commit."""
+    taken from the database.  Writes blobs and a tree, never a commit.
+    A row that cannot be read as a record raises InvalidRows naming every
+    bad row (this is where rows are read, for every caller)."""
+    with naming_invalid_rows(db):
+        return _database_tree(repo, db, base, pending, present, progress)
+
+
+def _database_tree(repo: Repository, db: WorkingCopy, base: Snapshot, pending: Pending,
+                   present: Optional[set], progress: Optional[Callable[[str], None]]) -> Snapshot:
     present = set(db.companies()) if present is None else present
     base_names = set(base.companies())
     builder = SnapshotBuilder(repo.git, base)
@@ -102,7 +111,13 @@ def database_tree(repo: Repository, db: WorkingCopy, base: Snapshot, pending: Pe
 
 def diff_pending(db: WorkingCopy, snap: Snapshot, pending: Pending) -> Iterator[CompanyDiff]:
     """Per-company differences from ``snap`` to the database, reading only
-    the logged rows (and the logged lines of ``snap``) unless whole."""
+    the logged rows (and the logged lines of ``snap``) unless whole;
+    InvalidRows names every database row that cannot be read as a record."""
+    with naming_invalid_rows(db):
+        yield from _diff_pending(db, snap, pending)
+
+
+def _diff_pending(db: WorkingCopy, snap: Snapshot, pending: Pending) -> Iterator[CompanyDiff]:
     present = set(db.companies())
     committed = set(snap.companies())
     for company in sorted(pending.companies(snap, present)):

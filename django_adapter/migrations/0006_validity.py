@@ -6,6 +6,7 @@ import django.db.models.functions.text
 import django.db.models.lookups
 from django.db import migrations, models
 
+import django_adapter.changelog
 import django_adapter.constraints
 import django_adapter.models
 import django_adapter.repair
@@ -16,8 +17,9 @@ class Migration(migrations.Migration):
 
     Rows stored before are repaired first where that is unambiguous
     (:mod:`django_adapter.repair`); any other invalid row stops the
-    migration, named, with nothing changed.  NOTE for the merge with the
-    change-log branch: this migration must then depend on 0005_changelog.
+    migration, named, with nothing changed.  The change-log triggers are
+    dropped first and put back last (both ways): SQLite rebuilds both tables
+    here to add the constraints, and refuses while a trigger names them.
     """
 
     dependencies = [
@@ -25,6 +27,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(django_adapter.changelog.suspend_triggers, django_adapter.changelog.resume_triggers),
         migrations.AlterField(
             model_name='attendancerecord',
             name='date',
@@ -90,4 +93,5 @@ class Migration(migrations.Migration):
             model_name='company',
             constraint=models.CheckConstraint(condition=models.Q(django_adapter.constraints.Trimmed('name'), models.Q(('name', ''), _negated=True), django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('name'), 255)), name='company_name_valid', violation_error_message='a company name must not be empty, start or end with spaces, contain a NUL character or be longer than 255 characters'),
         ),
+        migrations.RunPython(django_adapter.changelog.resume_triggers, django_adapter.changelog.suspend_triggers),
     ]

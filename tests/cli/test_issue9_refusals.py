@@ -152,7 +152,7 @@ def test_a_waiting_merge_refuses_commit_checkout_import_pull(seeded, tmp_path):
     conflicts = orjson.loads(run(seeded, "conflicts", "--json"))
     assert len(conflicts) == 2
     first = conflicts[0]["id"]
-    assert "1 conflict(s) left" in run(seeded, "resolve", first, "--theirs")
+    assert "1 conflict left" in run(seeded, "resolve", first, "--theirs")
     head = Repository.open(seeded).head()
     backup = tmp_path / "b.json"
     run(seeded, "export", str(backup))
