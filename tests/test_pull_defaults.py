@@ -125,7 +125,7 @@ def test_checkout_and_import_previews_write_no_objects(envs):
                  backup_type="full", created_by="tester")
     backup = read_backup(io.BytesIO(out.getvalue()))
     imported = import_backup(dev_repo, dev, AUTHOR, backup, "file.json", preview=True)
-    assert imported.status == "preview" and (imported.counts["inserts"], imported.counts["updates"]) == (1, 1)
+    assert imported.status == "preview" and (imported.counts["added"], imported.counts["updated"]) == (1, 1)
     assert footprint(dev_repo, dev) == before
 
 

@@ -68,7 +68,8 @@ def split_snapshots(company: str, versions: list, trusted: Snapshot | None, labe
     def data(snapshot) -> bytes:
         oid = snapshot.blob_id(company)
         if oid not in read:
-            read[oid] = b"" if oid is None else snapshot.repo.odb.read(oid)[1]
+            read[oid] = b"" if oid is None else objects.read(snapshot.repo, oid, "blob", layout.company_path(company),
+                                                             snapshot.commit)
         return read[oid]
 
     blobs = [data(s) for s in versions]
@@ -215,7 +216,8 @@ class Snapshot:
         for name in names:
             oid = self.blob_id(name)
             if oid is not None and oid not in _LINE_COUNTS:
-                remember_lines(oid, self.repo.odb.read(oid)[1].count(b"\n"))
+                remember_lines(oid, objects.read(self.repo, oid, "blob", layout.company_path(name),
+                                                 self.commit).count(b"\n"))
             total += _LINE_COUNTS[oid] if oid is not None else 0
         return total
 
@@ -291,7 +293,10 @@ class SnapshotBuilder:
         return builder.write()
 
     def _base_records_tree(self):
-        return self.base._records()
+        """The base's records folder, read through this builder's own object
+        store (a preview's scratch store is not the base's repository)."""
+        records = self.base._records()
+        return None if records is None else self.repo[records.id]
 
     def _check_unique_files(self) -> None:
         seen: dict[str, str] = {}
