@@ -16,6 +16,10 @@ os.environ.setdefault("GIT_AUTHOR_NAME", "attgit tests")
 os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@attgit.invalid")
 os.environ.setdefault("GIT_COMMITTER_NAME", "attgit tests")
 os.environ.setdefault("GIT_COMMITTER_EMAIL", "tests@attgit.invalid")
+# Writers pack the repository in a detached process; the tests pack before
+# returning, so that no packer outlives its test's folders (one test checks
+# the detached packer itself).
+os.environ.setdefault("ATTGIT_MAINTENANCE", "sync")
 for level in (
     pygit2.enums.ConfigLevel.GLOBAL,
     pygit2.enums.ConfigLevel.XDG,

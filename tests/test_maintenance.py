@@ -6,6 +6,10 @@ snapshot it wrote."""
 
 from __future__ import annotations
 
+import random
+import string
+import time
+
 import pytest
 
 from attgit.errors import Locked
@@ -44,6 +48,25 @@ def test_a_write_past_the_threshold_packs_the_repository(tmp_path, monkeypatch):
     assert as_set(MemoryWorkingCopy.from_records(r for c in again.snapshot(heads[-1]).companies()
                                                  for r in again.snapshot(heads[-1]).records(c).values())) == as_set(db)
     assert [c.id for c in again.log()] == heads[::-1]
+
+
+def test_writers_leave_the_packing_to_a_detached_process(tmp_path, monkeypatch):
+    """What users get: the write returns at once, a process of its own packs."""
+    monkeypatch.setenv("ATTGIT_MAINTENANCE", "background")
+    repo, db = Repository.init(tmp_path / "a.git"), MemoryWorkingCopy()
+    rnd = random.Random(7)
+    for n in range(12_000):  # ~1 MB of loose objects: past the default threshold
+        r = {**record(f"E{n:05d}", company=f"Co {n % 8}", date="2025-01-01"),
+             "ep_name": "".join(rnd.choice(string.ascii_letters) for _ in range(40))}
+        db.data.setdefault(r["company"], {})[(r["ep_no"], r["company"], r["date"])] = r
+    with exclusive(repo, db):
+        head = snapshot_database(repo, db, AUTHOR).commit
+    deadline = time.monotonic() + 120
+    while _loose(repo.path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _loose(repo.path) == 0 and maintenance.usage(repo.path).packs == 1
+    fsck(repo.path)
+    assert str(Repository.open(repo.path).head()) == head
 
 
 def test_below_the_threshold_nothing_is_packed(tmp_path):

@@ -31,13 +31,14 @@ def exclusive(repo: Repository, db: WorkingCopy, wait: float = 0.0, notes: Optio
     reconcile what a crash may have left apart.  Every writer (CLI, web,
     admin) goes through here.  What reconcile did is appended to ``notes``.
     When the writer is done and the locks are released, the repository is
-    packed if its loose objects passed a threshold (:mod:`attgit.repo.maintenance`)."""
+    packed, in a detached process, if its loose objects passed a threshold
+    (:mod:`attgit.repo.maintenance`): no command waits for the packing."""
     with repo.lock(wait), db.lock(wait):
         note = reconcile(repo, db)
         if note and notes is not None:
             notes.append(note)
         yield
-    maintenance.auto(repo.path)
+    maintenance.auto(repo.path, background=True)
 
 
 def reconcile(repo: Repository, db: WorkingCopy) -> Optional[str]:

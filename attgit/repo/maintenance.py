@@ -27,7 +27,10 @@ whole history each time.  Packing still removes the loose copies.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -123,19 +126,39 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-def auto(path: Path) -> MaintenanceResult:
+def auto(path: Path, background: bool = False) -> MaintenanceResult:
     """Pack the repository at ``path`` if it is past a threshold; called
     after every write.  Quietly does nothing when another process is
-    packing it, and never fails the write that called it."""
+    packing it, and never fails the write that called it.
+
+    ``background`` leaves the packing to a detached process (the command
+    that wrote returns at once: packing a large first commit costs more than
+    the commit); the environment variable ``ATTGIT_MAINTENANCE`` can say
+    ``sync`` (pack before returning: tests, benchmarks that count it) or
+    ``off``."""
+    mode = os.environ.get("ATTGIT_MAINTENANCE", "background" if background else "sync")
     before = usage(path)
     reason = reason_to_pack(before)
-    if reason is None:
+    if reason is None or mode == "off":
         return MaintenanceResult(None, before, before)
+    if mode == "background":
+        _detach(path)
+        return MaintenanceResult(f"{reason} (packing in the background)", before, before)
     try:
         with locking.file_lock(Path(path) / LOCK_FILE, f"maintenance of {path}"):
             return _timed(path, reason, before, repack)
     except (Locked, AttgitError):
         return MaintenanceResult(None, before, usage(path))
+
+
+def _detach(path: Path) -> None:
+    """Start ``python -m attgit.repo.maintenance PATH`` in its own session,
+    not waited for; it takes the maintenance lock itself."""
+    with contextlib.suppress(OSError):
+        subprocess.Popen([sys.executable, "-m", "attgit.repo.maintenance", str(path)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True,
+                         env={**os.environ, "ATTGIT_MAINTENANCE": "sync"})
 
 
 def gc(path: Path, wait: float = 0.0) -> MaintenanceResult:
@@ -164,3 +187,7 @@ def _full_gc(path: Path) -> None:
 def _check(done: cgit.Result, what: str) -> None:
     if not done.ok:
         raise AttgitError(f"{what} failed: {done.error()}")
+
+
+if __name__ == "__main__":  # the detached packer of auto(background=True)
+    auto(Path(sys.argv[1]))
