@@ -42,7 +42,6 @@ def open_backend(settings_module: Optional[str] = None) -> Backend:
         time_zone=timezone.get_default_timezone(),
         gnupghome=getattr(settings, "ATTGIT_GNUPGHOME", None),
         identify=identify,
-        extras={"records_since": db.records_since, "companies": db.companies_with_created_at},
         explain=explain_error,
     )
 

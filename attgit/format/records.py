@@ -233,11 +233,16 @@ def describe_key(k: Key) -> str:
 
 # --- companies -----------------------------------------------------------
 
+def company_checksum(name: str) -> str:
+    """A company's checksum: the SHA-256 of ``{"name": name}`` (the same in
+    companies.jsonl and in the backup file)."""
+    return hashlib.sha256(orjson.dumps({"name": name})).hexdigest()
+
+
 def company_line(name: str) -> bytes:
     """A line of companies.jsonl: the name and its checksum."""
     body = orjson.dumps({"name": name}, option=orjson.OPT_SORT_KEYS)
-    digest = hashlib.sha256(body).hexdigest().encode()
-    return _LINE_HEAD + digest + b'",' + body[1:] + b"\n"
+    return _LINE_HEAD + company_checksum(name).encode() + b'",' + body[1:] + b"\n"
 
 
 def company_from_line(line: bytes, where: str | None = None) -> str:
@@ -250,7 +255,7 @@ def company_from_line(line: bytes, where: str | None = None) -> str:
         raise ValidationError("a company line holds name and checksum", where)
     name = company_name(data.get("name"), where)
     stored = data.get("checksum")
-    got = hashlib.sha256(orjson.dumps({"name": name})).hexdigest()
+    got = company_checksum(name)
     if stored != got:
         raise ChecksumMismatch(str(stored), got, where)
     return name

@@ -46,8 +46,6 @@ class Backend:
     # operator at the shell), the commit author; raises PermissionDenied when
     # that user may not act.  None: the name is taken as given (no accounts).
     identify: Optional[Callable[[Optional[str]], Author]] = None
-    # Extra services a backend offers (e.g. Django's backup file export).
-    extras: dict = field(default_factory=dict)
     #: The attgit error for one of the database's own exceptions (a database
     #: that cannot be reached, tables not created yet), or None: the CLI asks
     #: before it calls an exception an internal error.

@@ -13,7 +13,6 @@ nothing for this: the lists stay empty.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 from typing import Any, Callable, Optional
 
 import orjson
@@ -348,7 +347,7 @@ def _company_name(value: Any, where: str) -> str:
 
 
 def _check_company_checksum(name: str, stored: Any, where: str) -> None:
-    got = hashlib.sha256(orjson.dumps({"name": name})).hexdigest()
+    got = rec.company_checksum(name)
     if stored != got:
         raise _prefixed(ChecksumMismatch(_short(stored, 70), got, where), "checksum_mismatch")
 

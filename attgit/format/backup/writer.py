@@ -126,7 +126,7 @@ def _since_text(since) -> Optional[str]:
 
 
 def _company_line(n: int, name: str, created_at, company_id: Optional[int]) -> bytes:
-    digest = hashlib.sha256(orjson.dumps({"name": name})).hexdigest()
+    digest = rec.company_checksum(name)
     if isinstance(created_at, _dt.datetime):
         when = _iso_z(created_at)
     else:  # None, or an ISO text the reader will accept
