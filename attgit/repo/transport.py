@@ -202,7 +202,7 @@ def _push_lease(repo: Repository, name: str, url: str, head: pygit2.Oid, expecte
     the lease makes it a compare-and-swap on the remote's side."""
     lease = f"--force-with-lease={BRANCH}:{expected if expected is not None else ''}"
     done = cgit.run(["push", "--porcelain", "--progress", "--no-verify", lease, "--", url, f"{head}:{BRANCH}"],
-                    repo.path, progress)
+                    repo.path, progress, _push_config(url))
     if done.ok:
         return
     status = next((line for line in done.stdout.splitlines() if line.startswith("!")), "")
@@ -210,6 +210,14 @@ def _push_lease(repo: Repository, name: str, url: str, head: pygit2.Oid, expecte
         raise Rejected(f"push to {name!r} rejected: it moved while pushing; run `attgit pull {name}` first")
     reason = status.split("\t")[-1] if status else done.error()
     raise RemoteError(f"cannot push to remote {name!r} ({url}): {reason}")
+
+
+def _push_config(url: str) -> tuple:
+    """To a repository on this machine, no delta search: deltas already
+    packed are reused and new objects go whole (at 1M records, searching
+    deltas of every company file cost a first push 197 s of CPU and 507 MB;
+    the bytes do not cross a network).  Elsewhere git's defaults."""
+    return (*cgit.QUIET_CONFIG, "pack.window=0") if local_path(url) is not None else cgit.QUIET_CONFIG
 
 
 def _lock_if_local(url: str):
