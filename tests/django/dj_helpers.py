@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import click
+from click.testing import CliRunner
+from django.core.management import call_command
 from django.db import connection
 
+from attgit.cli import main
 from attgit.format import records as rec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +82,25 @@ def through_the_worker(client, response):
             jobs.run(job.pk)
         response = client.get(response["Location"])
     return response
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def cli_entry(args):
+    """The attgit CLI as a click command, so CliRunner captures its output and exit code."""
+    main(list(args))
+
+
+def attgit(*args, code=0) -> str:
+    """Run ``attgit ARGS`` in this process (the test's database and settings) and return its
+    output; fail unless it exits with ``code``."""
+    result = CliRunner().invoke(cli_entry, [*args], catch_exceptions=False)
+    assert result.exit_code == code, f"exit {result.exit_code}, expected {code}:\n{result.output}"
+    return result.output
+
+
+def manage_attgit(*args) -> str:
+    """Run ``manage.py attgit ARGS`` (the management command) and return what it printed."""
+    out = io.StringIO()
+    call_command("attgit", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()

@@ -8,6 +8,7 @@ import io
 
 import orjson
 import pytest
+from dj_helpers import manage_attgit as attgit
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.core.management import CommandError, call_command
 
@@ -140,11 +141,6 @@ def test_the_operator_is_linked_to_a_root_account_of_the_same_name(site):
 
 
 # --- the attgit command (through the Django backend) --------------------------------------------
-
-def attgit(*args) -> str:
-    out = io.StringIO()
-    call_command("attgit", *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
 
 
 def test_attgit_acts_as_the_named_root_user(people, site):

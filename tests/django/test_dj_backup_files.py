@@ -10,15 +10,12 @@ import json
 import os
 import stat
 
-import click
 import pytest
-from click.testing import CliRunner
-from dj_helpers import reset_db
+from dj_helpers import attgit, reset_db
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from attgit import fsutil
-from attgit.cli import main
 from attgit.errors import DatabaseError, ExitCode, NoSpace
 from attgit.format import records as rec
 from attgit.format.backup import read_backup
@@ -28,17 +25,6 @@ from django_adapter.services import BackupService, RestoreService
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def _entry(args):
-    main(list(args))
-
-
-def attgit(*args, code=0) -> str:
-    result = CliRunner().invoke(_entry, [*args], catch_exceptions=False)
-    assert result.exit_code == code, f"exit {result.exit_code}, expected {code}:\n{result.output}"
-    return result.output
 
 
 @pytest.fixture

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 
-import click
 import pytest
 from click.testing import CliRunner
-from dj_helpers import reset_db, through_the_worker
+from dj_helpers import attgit, cli_entry, reset_db, through_the_worker
 from django.core.management import CommandError, call_command
 
-from attgit.cli import main
 from attgit.errors import ExitCode
 from attgit.format import records as rec
 from django_adapter.models import AttendanceRecord, BackupLog
@@ -21,17 +19,6 @@ from django_adapter.services import RestoreService
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def _entry(args):
-    main(list(args))
-
-
-def attgit(*args, code=0) -> str:
-    result = CliRunner().invoke(_entry, [*args], catch_exceptions=False)
-    assert result.exit_code == code, f"exit {result.exit_code}, expected {code}:\n{result.output}"
-    return result.output
 
 
 @pytest.fixture
@@ -113,7 +100,7 @@ def test_unlisted_and_created_companies_are_warned_about_and_logged(site, tmp_pa
     document["metadata"]["total_attendance_records"] += 1
     path = tmp_path / "unlisted.json"
     path.write_text(json.dumps(document))
-    preview = CliRunner().invoke(_entry, ["import", str(path), "--preview"])
+    preview = CliRunner().invoke(cli_entry, ["import", str(path), "--preview"])
     assert preview.exit_code == 0, preview.output
     assert "'New Corp' (1 records) are not in the file's company list" in preview.stderr
     assert "1 company not in the database will be created automatically: 'New Corp'" in preview.stderr

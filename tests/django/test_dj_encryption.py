@@ -12,13 +12,10 @@ import stat
 import subprocess
 import tempfile
 
-import click
 import pytest
-from click.testing import CliRunner
-from dj_helpers import reset_db, through_the_worker
+from dj_helpers import attgit, reset_db, through_the_worker
 from django.core.management import CommandError, call_command
 
-from attgit.cli import main
 from attgit.errors import ExitCode
 from attgit.format import records as rec
 from attgit.format.backup import crypto, read_backup
@@ -68,17 +65,6 @@ def data(wc, settings, tmp_path):
                   for c in ("A Corp", "B Corp") for i in range(20)])
     return wc
 
-
-@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def _entry(args):
-    main(list(args))
-
-
-def attgit(*args, code=0) -> str:
-    result = CliRunner().invoke(_entry, [*args], catch_exceptions=False)
-    assert result.exit_code == code, f"exit {result.exit_code}, expected {code}:\n{result.output}"
-    return result.output
 
 
 def rows():

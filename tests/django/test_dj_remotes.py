@@ -5,11 +5,9 @@ Also: a root-role staff user who is not a superuser may use the admin."""
 
 from __future__ import annotations
 
-import io
-
 import orjson
 import pytest
-from django.core.management import call_command
+from dj_helpers import manage_attgit as attgit
 from django.test import Client
 from django.urls import reverse
 
@@ -34,11 +32,6 @@ def root_staff():
     client.force_login(User.objects.create_user("boss", role=User.ROOT, is_staff=True))
     return client
 
-
-def attgit(*args) -> str:
-    out = io.StringIO()
-    call_command("attgit", *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
 
 
 def cli_remotes() -> dict:
