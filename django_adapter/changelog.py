@@ -20,41 +20,33 @@ LOG = "attendance_changelog"
 RECORDS = "attendance_attendancerecord"
 COMPANIES = "attendance_company"
 
-SQLITE_TRIGGERS = {
-    "attgit_log_record_insert": f"""
-        CREATE TRIGGER attgit_log_record_insert AFTER INSERT ON {RECORDS} BEGIN
-          INSERT INTO {LOG} (company, ep_no, date)
-            SELECT name, NEW.ep_no, NEW.date FROM {COMPANIES} WHERE id = NEW.company_id;
-        END""",
-    "attgit_log_record_update": f"""
-        CREATE TRIGGER attgit_log_record_update AFTER UPDATE ON {RECORDS} BEGIN
-          INSERT INTO {LOG} (company, ep_no, date)
-            SELECT name, NEW.ep_no, NEW.date FROM {COMPANIES} WHERE id = NEW.company_id;
-          INSERT INTO {LOG} (company, ep_no, date)
-            SELECT name, OLD.ep_no, OLD.date FROM {COMPANIES}
-            WHERE id = OLD.company_id AND (OLD.ep_no IS NOT NEW.ep_no OR OLD.date IS NOT NEW.date
-                                           OR OLD.company_id IS NOT NEW.company_id);
-        END""",
-    "attgit_log_record_delete": f"""
-        CREATE TRIGGER attgit_log_record_delete AFTER DELETE ON {RECORDS} BEGIN
-          INSERT INTO {LOG} (company, ep_no, date)
-            SELECT name, OLD.ep_no, OLD.date FROM {COMPANIES} WHERE id = OLD.company_id;
-        END""",
-    "attgit_log_company_insert": f"""
-        CREATE TRIGGER attgit_log_company_insert AFTER INSERT ON {COMPANIES} BEGIN
-          INSERT INTO {LOG} (company) VALUES (NEW.name);
-        END""",
-    "attgit_log_company_update": f"""
-        CREATE TRIGGER attgit_log_company_update AFTER UPDATE ON {COMPANIES}
-        WHEN OLD.name IS NOT NEW.name BEGIN
-          INSERT INTO {LOG} (company) VALUES (OLD.name);
-          INSERT INTO {LOG} (company) VALUES (NEW.name);
-        END""",
-    "attgit_log_company_delete": f"""
-        CREATE TRIGGER attgit_log_company_delete AFTER DELETE ON {COMPANIES} BEGIN
-          INSERT INTO {LOG} (company) VALUES (OLD.name);
-        END""",
-}
+
+def _log_record(row: str, when: str = "") -> str:
+    """The statement logging the key of ``row`` (NEW or OLD) of the attendance table."""
+    return (f"INSERT INTO {LOG} (company, ep_no, date) SELECT name, {row}.ep_no, {row}.date "
+            f"FROM {COMPANIES} WHERE id = {row}.company_id{when};")
+
+
+def _log_company(row: str) -> str:
+    """The statement logging the name of ``row`` (NEW or OLD) of the company table."""
+    return f"INSERT INTO {LOG} (company) VALUES ({row}.name);"
+
+
+def _sqlite_trigger(name: str, event: str, table: str, *body: str, when: str = "") -> tuple[str, str]:
+    return name, f"CREATE TRIGGER {name} AFTER {event} ON {table} {when}BEGIN {' '.join(body)} END"
+
+
+# An update logs the new key, and the old one too when the row moved (key or company).
+_MOVED = " AND (OLD.ep_no IS NOT NEW.ep_no OR OLD.date IS NOT NEW.date OR OLD.company_id IS NOT NEW.company_id)"
+SQLITE_TRIGGERS = dict([
+    _sqlite_trigger("attgit_log_record_insert", "INSERT", RECORDS, _log_record("NEW")),
+    _sqlite_trigger("attgit_log_record_update", "UPDATE", RECORDS, _log_record("NEW"), _log_record("OLD", _MOVED)),
+    _sqlite_trigger("attgit_log_record_delete", "DELETE", RECORDS, _log_record("OLD")),
+    _sqlite_trigger("attgit_log_company_insert", "INSERT", COMPANIES, _log_company("NEW")),
+    _sqlite_trigger("attgit_log_company_update", "UPDATE", COMPANIES, _log_company("OLD"), _log_company("NEW"),
+                    when="WHEN OLD.name IS NOT NEW.name "),
+    _sqlite_trigger("attgit_log_company_delete", "DELETE", COMPANIES, _log_company("OLD")),
+])
 
 _PG_KEYS = "to_char(k.date, 'YYYY-MM-DD')"
 PG_FUNCTIONS = [
