@@ -255,3 +255,22 @@ def test_missing_triggers_are_detected_and_everything_compared(env):
     assert snapshot_database(repo, db, AUTHOR).kind == "full"
     assert not status(repo, db).scanned_all and db.log_size() == 0
     assert str(repo.git[repo.head()].tree_id) == full_tree(repo, db)
+
+
+def test_seed_demo_logs_compare_everything_not_a_row_each(env):
+    """seed_demo's bulk load skips the row triggers and logs one "everything"
+    entry: the next commit compares every row (a full commit) and equals a
+    full re-read; the triggers are back and log the next edit again."""
+    repo, db = env
+    call_command("seed_demo", records=60, companies=2, seed=9, clear=True)
+    assert db.capture_installed() and db.log_size() == 1
+    assert db.changes().everything
+    seen = status(repo, db)
+    assert seen.scanned_all and not seen.capture_missing and not seen.clean
+    assert snapshot_database(repo, db, AUTHOR).kind == "full"
+    assert str(repo.git[repo.head()].tree_id) == full_tree(repo, db)
+    assert db.log_size() == 0 and status(repo, db, full=True).clean
+    row = some()[0]
+    row.status = "A" if row.status != "A" else "P"
+    row.save()
+    assert_seen_and_committed(repo, db, [company().name])

@@ -56,6 +56,7 @@ class Command(BaseCommand):
                 progress=self._progress(options["records"], options["verbosity"]),
                 total=options["records"],
                 drop=existing if options["clear"] else (),
+                log_rows=False,
             )
         except AttgitError as exc:
             raise CommandError(str(exc)) from None
