@@ -70,19 +70,30 @@ def encrypt(plain: BinaryIO, recipient: str, output: str, home: Optional[str] = 
     if always_trust is None:
         always_trust = os.environ.get("ATTGIT_GPG_ALWAYS_TRUST", "") not in ("", "0", "false", "no")
     gpg = _gpg(home)
-    result = gpg.encrypt_file(plain, [recipient], output=output, armor=False, always_trust=always_trust,
-                              extra_args=["--auto-key-locate", "local", "--no-auto-key-retrieve"])
+    where = gnupg_home(home) or "the default GnuPG home"
+    # Looked up first: GnuPG refusing a recipient can stop reading its input
+    # before python-gnupg has written it, which surfaces as a bare "Broken pipe".
+    if not gpg.list_keys(keys=[recipient]):
+        raise _no_public_key(recipient, where)
+    try:
+        result = gpg.encrypt_file(plain, [recipient], output=output, armor=False, always_trust=always_trust,
+                                  extra_args=["--auto-key-locate", "local", "--no-auto-key-retrieve"])
+    except BrokenPipeError:
+        raise ValidationError(f"cannot encrypt for {recipient!r}: GnuPG stopped before reading the whole "
+                              "backup (run gpg --encrypt by hand to see why)") from None
     if result.ok and getattr(result, "returncode", 0) == 0:
         return
     stderr = result.stderr or ""
-    where = gnupg_home(home) or "the default GnuPG home"
     if "INV_RECP" in stderr and ("No public key" in stderr or "No name" in stderr or "INV_RECP 0" in stderr):
-        raise NotFound(f"no public key for {recipient!r} in {where}: import it first "
-                       f"(gpg --import recipient.asc)")
+        raise _no_public_key(recipient, where)
     if "INV_RECP 10" in stderr or "no assurance" in stderr.lower() or "not trusted" in stderr.lower():
         raise ValidationError(f"the key of {recipient!r} is not trusted in {where}: certify it "
                               "(gpg --lsign-key) or set ATTGIT_GPG_ALWAYS_TRUST=1")
     raise ValidationError(f"cannot encrypt for {recipient!r}: {_gpg_reason(result)}")
+
+
+def _no_public_key(recipient: str, where: str) -> NotFound:
+    return NotFound(f"no public key for {recipient!r} in {where}: import it first (gpg --import recipient.asc)")
 
 
 def decrypt_to_temporary(encrypted: BinaryIO, home: Optional[str] = None) -> BinaryIO:
