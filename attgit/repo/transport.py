@@ -2,8 +2,8 @@
 
 Remotes are ordinary git remotes in the repository's config, so ``git
 remote -v`` shows them and any git host can be one.  The bytes move with C
-git (:mod:`attgit.repo.cgit`): ``git fetch``, ``git push``, ``git clone``
-and ``git ls-remote``, over a path, file://, git://, ssh:// or https://.
+git (:mod:`attgit.repo.cgit`): ``git fetch``, ``git push`` and ``git clone``
+over a path, file://, git://, ssh:// or https://.
 
 The promises:
 
