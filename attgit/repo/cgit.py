@@ -1,4 +1,4 @@
-"""C git as a subprocess: the wire (fetch, push, clone, ls-remote) and
+"""C git as a subprocess: the wire (fetch, push, clone) and
 maintenance (repack, gc).
 
 pygit2 stays the door for reading and writing objects; moving them between

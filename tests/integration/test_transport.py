@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 
-import pygit2
 import pytest
 
 from attgit.errors import ConfigError, ExitCode, Rejected, RemoteError
@@ -156,10 +155,18 @@ def test_library_a_rejected_push_changes_nothing(kind, url_of, tmp_path):
         transport.push(a_repo, "hub")
     assert git("-C", str(hub), "rev-parse", "main").strip() == str(b_repo.head())
     assert a_repo.head() == a_head and transport.remote_tip(a_repo, "hub") == b_repo.head()
-    # the compare-and-swap itself: a lease naming a tip the remote has left is refused there
-    with pytest.raises(Rejected, match="it moved while pushing; run `attgit pull hub` first"):
-        transport._push_lease(a_repo, "hub", url, a_head, pygit2.Oid(hex=first), None)
-    assert git("-C", str(hub), "rev-parse", "main").strip() == str(b_repo.head())
+    # the compare-and-swap itself: another writer moves the hub's main after git read it (a hook
+    # runs between the read and the update) and the remote refuses to move main from a tip it left
+    on_top = a_repo.write_commit(a_repo.commit(b_repo.head()).tree_id, [b_repo.head()], "on top of hub", {}, AUTHOR)
+    hook = hub / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\nenv -u GIT_QUARANTINE_PATH git update-ref refs/heads/main {first}\n")
+    hook.chmod(0o755)
+    try:
+        with pytest.raises(Rejected, match="it moved while pushing; run `attgit pull hub` first"):
+            transport._send(a_repo, "hub", url, on_top, None)
+    finally:
+        hook.unlink()
+    assert git("-C", str(hub), "rev-parse", "main").strip() == first
     fsck(hub)
     fsck(a_repo.path)
 
