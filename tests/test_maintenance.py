@@ -140,13 +140,14 @@ def _where(path) -> dict:
 
 
 def _stored(path) -> dict:
-    """blob id -> its delta base in the packs (None: stored whole), by ``git verify-pack -v``."""
+    """blob id -> (its delta base in the packs, None when stored whole; its size),
+    by ``git verify-pack -v``."""
     stored = {}
     for idx in (Path(path) / "objects" / "pack").glob("*.idx"):
         for line in git("verify-pack", "-v", str(idx)).splitlines():
             f = line.split()
             if len(f) >= 5 and len(f[0]) == 40 and f[1] == "blob":
-                stored[f[0]] = f[6] if len(f) > 6 else None
+                stored[f[0]] = (f[6] if len(f) > 6 else None, int(f[2]))
     return stored
 
 
@@ -155,11 +156,13 @@ def _assert_newest_whole_and_deltas_within_their_path(path):
     head = {meta.split()[2] for meta in (x.split("\t")[0] for x in
                                          git("-C", str(path), "ls-tree", "-r", "main").splitlines())}
     assert head <= set(stored)
-    assert [b for b in head if stored[b] is not None] == []
-    crossed = [(where[b], where.get(base)) for b, base in stored.items()
+    assert [b for b in head if stored[b][0] is not None] == []
+    crossed = [(where[b], where.get(base)) for b, (base, _) in stored.items()
                if base is not None and b in where and where.get(base) != where[b]]
     assert crossed == []
-    assert sum(base is not None for base in stored.values()) >= len(stored) - 2 * len(head)
+    # every older version is a delta (git tries none for objects under 50 bytes)
+    assert [b for b, (base, size) in stored.items() if b in where and b not in head and base is None
+            and size >= 50] == []
 
 
 def test_daily_packing_keeps_each_newest_version_whole_and_deltas_within_a_path(tmp_path, monkeypatch):

@@ -26,9 +26,9 @@ history each time (1.8 s of CPU at 60 days, growing with every day).
 
 git's delta islands (``pack.island``, ``--delta-islands``) are the fix: an
 object marked in an island is never stored as a delta of an object outside
-its islands, and such a delta is not reused.  For the repack, each blob at
-the tip of a branch, remote-tracking branch or incoming fetch gets a
-temporary ref ``refs/attgit/pack-islands/<n>/<blob>``, island ``n`` being
+its islands, and such a delta is not reused.  For the repack, each blob of
+a commit that a ref points at (branch, remote-tracking, incoming fetch)
+gets a temporary ref ``refs/attgit/pack-islands/<n>/<blob>``, island ``n`` being
 its path.  So a newest version stays whole; the previous newest, stored
 whole and unmarked now, is searched again and finds the newest of its own
 path right before it in the sorted list: a ~30-byte delta.  60 days: 3.4 MB
@@ -92,6 +92,11 @@ PACK_LIMIT = 20  # fetches each leave a pack; consolidate them
 # (git's default is 10) tries other companies' files: more memory, nothing saved.
 REPACK_WINDOW = 3
 REPACK_DEPTH = 1000  # daily versions chain; see the module's docstring
+# zlib level of what a repack compresses anew: mostly each file's newest version, whole.
+# At day 270 of bench/growth.py, level 6 (git's default) spent 0.45 s more CPU than
+# level 1 per daily repack (2.15 s against 1.7 s) for a 14% larger pack; level 3 takes
+# most of the time back for about half of the size.
+REPACK_COMPRESSION = 3
 ISLAND_REFS = "refs/attgit/pack-islands/"  # temporary, during a repack only
 ISLAND_RE = ISLAND_REFS + "([0-9]+)/"  # pack.island: the capture names the island (a path's number)
 _HEX = frozenset("0123456789abcdef")
@@ -258,7 +263,8 @@ def _tips(repo) -> list:
 
 def _pack_objects(path: Path, folder: Path, tips: list) -> cgit.Result:
     cgit.version()
-    args = ["git", *[a for c in cgit.QUIET_CONFIG for a in ("-c", c)], "-c", f"pack.island={ISLAND_RE}",
+    config = (*cgit.QUIET_CONFIG, f"pack.island={ISLAND_RE}", f"pack.compression={REPACK_COMPRESSION}")
+    args = ["git", *[a for c in config for a in ("-c", c)],
             f"--git-dir={path}", "pack-objects", "--revs", "--reflog", "--keep-true-parents", "--honor-pack-keep",
             "--non-empty", "--delta-base-offset", "--delta-islands", "--keep-unreachable",
             "--pack-loose-unreachable", f"--window={REPACK_WINDOW}", f"--depth={REPACK_DEPTH}", "-q",
@@ -279,13 +285,14 @@ def _drop_pack(pack: Path) -> None:
 
 @contextlib.contextmanager
 def _islands(repo):
-    """Temporary refs, one per newest version of a file (the blobs at the
-    tips of branches), each in the island of its path: git then never
-    stores a newest version as a delta of another path's file."""
+    """Temporary refs, one per newest version of a file (the blobs of the
+    commits refs point at: branches, remote-tracking, incoming fetches, a
+    merge's work), each in the island of its path: git then never stores a
+    newest version as a delta of another path's file."""
     _drop_islands(repo)
     paths: dict = {}
     for name in list(repo.references):
-        if name.startswith(("refs/heads/", "refs/remotes/", "refs/attgit/incoming/")):
+        if not name.startswith(ISLAND_REFS):
             with contextlib.suppress(pygit2.GitError, KeyError, ValueError):
                 obj = repo.references[name].peel()
                 if isinstance(obj, pygit2.Commit):
