@@ -179,6 +179,8 @@ def test_daily_packing_keeps_each_newest_version_whole_and_deltas_within_a_path(
         assert _loose(repo.path) == 0
     _assert_newest_whole_and_deltas_within_their_path(repo.path)
     assert git("-C", str(repo.path), "for-each-ref", "--format=%(refname)").split() == ["refs/heads/main"]
+    # what git upload-pack reads when it serves a clone: the chains are not cut at 50
+    assert git("-C", str(repo.path), "config", "pack.depth").strip() == str(maintenance.REPACK_DEPTH)
     fsck(repo.path)
     again = Repository.open(repo.path)
     assert as_set(MemoryWorkingCopy.from_records(r for c in again.snapshot(head).companies()
@@ -262,3 +264,12 @@ def test_no_sequence_of_writes_and_packings_loses_an_object(steps, seed):
         assert git("-C", str(repo.path), "for-each-ref", "--format=%(refname)").split() == (
             ["refs/heads/main"] if day else [])
         fsck(repo.path)
+
+
+def test_a_pack_depth_set_by_hand_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(maintenance, "LOOSE_MIN_BYTES", 1)
+    repo, db = Repository.init(tmp_path / "a.git"), MemoryWorkingCopy()
+    git("-C", str(repo.path), "config", "pack.depth", "20")
+    _commit_days(repo, db, 2)
+    assert maintenance.usage(repo.path).packs == 1
+    assert git("-C", str(repo.path), "config", "pack.depth").strip() == "20"
