@@ -34,7 +34,8 @@ from attgit.errors import AttgitError, CorruptObject
 
 
 def _fastest_zlib():
-    """ISA-L's zlib (the same format, ~4x faster at level 1), else zlib."""
+    """ISA-L's zlib (the same format, ~4x faster at level 1 and 2x faster
+    to inflate), else zlib."""
     try:
         return importlib.import_module("isal.isal_zlib")
     except ImportError:  # isal is a dependency; zlib keeps attgit working without it
@@ -46,7 +47,7 @@ _deflate = _fastest_zlib()
 LOOSE_LEVEL = 1
 
 #: what libgit2 (and zlib, in C git's formats) raise for an unreadable object
-READ_ERRORS = (pygit2.GitError, KeyError, ValueError, zlib.error, OverflowError, MemoryError)
+READ_ERRORS = (pygit2.GitError, KeyError, ValueError, zlib.error, _deflate.error, OverflowError, MemoryError)
 
 
 @contextlib.contextmanager
@@ -98,7 +99,7 @@ def read_loose(repo: pygit2.Repository, oid) -> Optional[bytes]:
         raw = loose_path(repo, oid).read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    inflater = zlib.decompressobj()
+    inflater = _deflate.decompressobj()
     data = inflater.decompress(raw)
     if not inflater.eof or inflater.unused_data:
         raise ValueError("damaged loose object: its compressed data is cut short or altered")
