@@ -150,9 +150,11 @@ def write_blob(repo: pygit2.Repository, data: bytes) -> pygit2.Oid:
     digest.update(data)
     hexsha = digest.hexdigest()
     oid = pygit2.Oid(hex=hexsha)
-    if repo.odb.exists(oid):
-        return oid
     folder = os.path.join(repo.path, "objects", hexsha[:2])
+    if repo.odb.exists(oid):
+        with contextlib.suppress(OSError):  # freshened, as git and libgit2 do: a prune keeps it
+            os.utime(os.path.join(folder, hexsha[2:]))
+        return oid
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
     try:
