@@ -505,11 +505,10 @@ def _valid_time(value) -> bool:
 
 # --- database rows straight to snapshot lines ------------------------------
 
-#: The canonical body with its keys in sorted order, each value a JSON
-#: fragment; the row's FIELDS order differs (see :data:`_BODY_ORDER`).
+#: The canonical body (what :func:`canonical_bytes` gives) with its keys in
+#: sorted order, each value a JSON fragment; a row's FIELDS order differs.
 _BODY = (b'{"company":%b,"date":%b,"ep_name":%b,"ep_no":%b,"in_time":%b,"out_time":%b,'
          b'"overstay":%b,"shift":%b,"status":%b}')
-_BODY_ORDER = ("company", "date", "ep_name", "ep_no", "in_time", "out_time", "overstay", "shift", "status")
 #: Fields whose cached raw value must BE its canonical value: they are the
 #: key and the order of lines, compared raw on the fast path.
 _RAW_IS_CANONICAL = frozenset(("company", "date", "ep_no"))
