@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from attgit.errors import ValidationError
 from attgit.format import records as rec
+from attgit.format.snapshot import encode_company
 
 from .strategies import records
 
@@ -89,6 +90,61 @@ def test_what_the_fast_path_accepts_round_trips_through_a_line(row):
     kind, record = _outcome(rec.from_db_row, row)
     if kind == "ok":
         assert rec.from_line(rec.to_line(record)) == record
+
+
+FIELD_VALUES = (_texts(rec.MAX_LENGTHS["ep_no"]), _texts(rec.MAX_LENGTHS["ep_name"]),
+                st.sampled_from(["Co", "Co ", " Co", "Other", "Co\x00", "", None, 7]), DATES,
+                _texts(rec.MAX_LENGTHS["shift"]), STATUS, TIMES, TIMES, _texts(rec.MAX_LENGTHS["overstay"]))
+
+
+@st.composite
+def company_rows(draw):
+    """Rows of one company as a database hands them over: each field's
+    values drawn from a small pool (so values repeat, as in attendance
+    data, and the encoder's memory of known values is exercised), mostly
+    valid, in snapshot order or not."""
+    pools = [draw(st.lists(valid, min_size=1, max_size=3)) + draw(st.lists(values, max_size=1))
+             for valid, values in zip(_VALID_FIELDS, FIELD_VALUES)]
+    rows = draw(st.lists(st.tuples(*(st.sampled_from(pool) for pool in pools)), max_size=12, unique_by=_order))
+    if draw(st.integers(0, 3)):
+        rows.sort(key=_order)
+    return rows
+
+
+def _order(row) -> tuple:
+    """About the snapshot order of a row (exact for valid ones)."""
+    return (str(row[3]), row[0].strip() if isinstance(row[0], str) else repr(row[0]))
+
+
+_VALID_FIELDS = (st.sampled_from(["E1", "E2", "E10", "é9", "E1 ", "\tE2"]), st.sampled_from(["Ann", "Bob B", "", " Cy"]), st.sampled_from(["Co", "Other"]),
+                 st.sampled_from(["2024-01-01", "2024-01-02", "2023-12-31"]), st.sampled_from(["G", "N", ""]),
+                 st.sampled_from(["P", "A", "WO"]), st.sampled_from([None, "09:00", "09:00:00", "18:30:15"]),
+                 st.sampled_from([None, "18:00:00", "17:45"]), st.sampled_from(["", "1h"]))
+
+
+def _encoded(encode, *args):
+    try:
+        return "ok", encode(*args)
+    except ValidationError as exc:
+        return "invalid", str(exc)
+
+
+@given(st.sampled_from(["Co", "Other"]), company_rows())
+def test_rows_encode_to_the_blob_their_records_make(company, rows):
+    """encode_rows (the full commit's fast door) gives the very bytes of
+    encoding the rows' records one by one, and the very error (the rows
+    of one company handed over as another's too)."""
+    fast = _encoded(rec.encode_rows, company, rows)
+    careful = _encoded(lambda c, rs: encode_company(c, map(rec.from_db_row, rs)), company, rows)
+    assert fast == careful, rows
+
+
+def test_rows_of_another_company_are_refused_though_their_values_are_known():
+    rows = [("E1", "Ann", "Other", "2024-01-01", "G", "P", "09:00:00", None, ""),
+            ("E2", "Ann", "Other", "2024-01-01", "G", "P", "09:00:00", None, "")]
+    rec.encode_rows("Other", rows)  # every value of these rows is known now
+    with pytest.raises(ValidationError, match="record of company 'Other' in the file of 'Co'"):
+        rec.encode_rows("Co", rows)
 
 
 @pytest.mark.parametrize("row", [

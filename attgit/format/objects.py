@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
+import os
+import tempfile
 import zlib
 from pathlib import Path
 from typing import Optional
@@ -29,8 +32,22 @@ import pygit2
 
 from attgit.errors import AttgitError, CorruptObject
 
+
+def _fastest_zlib():
+    """ISA-L's zlib (the same format, ~4x faster at level 1 and 2x faster
+    to inflate), else zlib."""
+    try:
+        return importlib.import_module("isal.isal_zlib")
+    except ImportError:  # isal is a dependency; zlib keeps attgit working without it
+        return zlib
+
+
+_deflate = _fastest_zlib()
+#: the compression level of loose blobs (git's core.looseCompression default is 1 too)
+LOOSE_LEVEL = 1
+
 #: what libgit2 (and zlib, in C git's formats) raise for an unreadable object
-READ_ERRORS = (pygit2.GitError, KeyError, ValueError, zlib.error, OverflowError, MemoryError)
+READ_ERRORS = (pygit2.GitError, KeyError, ValueError, zlib.error, _deflate.error, OverflowError, MemoryError)
 
 
 @contextlib.contextmanager
@@ -82,7 +99,7 @@ def read_loose(repo: pygit2.Repository, oid) -> Optional[bytes]:
         raw = loose_path(repo, oid).read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    inflater = zlib.decompressobj()
+    inflater = _deflate.decompressobj()
     data = inflater.decompress(raw)
     if not inflater.eof or inflater.unused_data:
         raise ValueError("damaged loose object: its compressed data is cut short or altered")
@@ -93,6 +110,66 @@ def read_loose(repo: pygit2.Repository, oid) -> Optional[bytes]:
     if hashlib.sha1(data).hexdigest() != str(oid):
         raise ValueError("damaged loose object: its content does not hash to its id")
     return body
+
+
+def loose_size(repo: pygit2.Repository, oid) -> Optional[int]:
+    """The size its header gives loose object ``oid`` (None when it is not
+    loose), inflating only the first bytes."""
+    try:
+        with loose_path(repo, oid).open("rb") as file:
+            inflater, head = zlib.decompressobj(), b""
+            while b"\0" not in head and len(head) < 64 and (chunk := file.read(4096)):
+                head += inflater.decompress(chunk, 64 - len(head))  # a block's codes come first
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    header, nul, _ = head.partition(b"\0")
+    kind, _, size = header.partition(b" ")
+    if not nul or kind not in _KINDS or not size.isdigit():
+        raise ValueError(f"damaged loose object: bad header {header[:40]!r}")
+    return int(size)
+
+
+def size(repo: pygit2.Repository, oid, kind: Optional[str] = None, path: Optional[str] = None,
+         commit=None) -> int:
+    """The size of object ``oid`` without reading it (a pack's header, or a
+    loose object's first bytes); damage or absence is CorruptObject."""
+    with reading(oid, kind, path, commit):
+        found = loose_size(repo, oid)
+        return found if found is not None else repo.odb.read_header(oid)[1]
+
+
+def write_blob(repo: pygit2.Repository, data: bytes) -> pygit2.Oid:
+    """Store ``data`` as a blob and return its id: the one way attgit writes
+    a blob.  As git does: the id is the SHA-1 of ``blob <size>\\0`` and the
+    data; nothing is written when the object is already there (loose,
+    packed, or in an alternate); else a loose object, deflated into a
+    temporary file in its folder, read-only, renamed into place (a reader
+    never sees half an object)."""
+    header = b"blob %d\0" % len(data)
+    digest = hashlib.sha1(header)
+    digest.update(data)
+    hexsha = digest.hexdigest()
+    oid = pygit2.Oid(hex=hexsha)
+    folder = os.path.join(repo.path, "objects", hexsha[:2])
+    if repo.odb.exists(oid):
+        with contextlib.suppress(OSError):  # freshened, as git and libgit2 do: a prune keeps it
+            os.utime(os.path.join(folder, hexsha[2:]))
+        return oid
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            packer = _deflate.compressobj(LOOSE_LEVEL)
+            out.write(packer.compress(header))
+            out.write(packer.compress(data))
+            out.write(packer.flush())
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, os.path.join(folder, hexsha[2:]))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return oid
 
 
 def check_loose(repo: pygit2.Repository, oid) -> None:

@@ -501,3 +501,79 @@ def _valid_time(value) -> bool:
         return _time({"t": value}, "t", None) == value
     except ValidationError:
         return False
+
+
+# --- database rows straight to snapshot lines ------------------------------
+
+#: The canonical body (what :func:`canonical_bytes` gives) with its keys in
+#: sorted order, each value a JSON fragment; a row's FIELDS order differs.
+_BODY = (b'{"company":%b,"date":%b,"ep_name":%b,"ep_no":%b,"in_time":%b,"out_time":%b,'
+         b'"overstay":%b,"shift":%b,"status":%b}')
+#: Fields whose cached raw value must BE its canonical value: they are the
+#: key and the order of lines, compared raw on the fast path.
+_RAW_IS_CANONICAL = frozenset(("company", "date", "ep_no"))
+#: raw value -> JSON fragment of its canonical value, per field; only str
+#: (and None) raw values are remembered, so the cache never confuses 1 and "1".
+_FRAGMENTS: dict[str, dict] = {name: {} for name in FIELDS}
+_FRAGMENTS_LIMIT = 200_000
+
+
+def encode_rows(company: str, rows: Iterable) -> tuple[bytes, int]:
+    """The blob of one company from its database rows (FIELDS order, sorted
+    by (date, ep_no)) and its count: exactly
+    ``snapshot.encode_company(company, map(from_db_row, rows))``, errors
+    included, at a fraction of its cost.
+
+    Attendance values repeat endlessly (a few statuses and shifts, an
+    employee's name on every day), so each distinct raw value of a field is
+    turned into its canonical JSON once, through :func:`from_db_row`, and
+    remembered; a row whose values are all known is one string format and
+    one SHA-256.  Any unknown value sends its row through
+    :func:`from_db_row` whole, which validates it (or raises) and teaches
+    the cache its values.  Validity is field by field, so a value known
+    good in one row is good in every row.
+    """
+    f = _FRAGMENTS
+    ep_nos, names, companies, dates = f["ep_no"], f["ep_name"], f["company"], f["date"]
+    shifts, statuses, ins, outs, overstays = f["shift"], f["status"], f["in_time"], f["out_time"], f["overstay"]
+    sha256, head, previous = hashlib.sha256, _LINE_HEAD, None
+    parts: list = []
+    for row in rows:
+        try:
+            ep_no, ep_name, name, date, shift, status, in_time, out_time, overstay = row
+            if name != company:
+                raise KeyError(name)
+            body = _BODY % (companies[name], dates[date], names[ep_name], ep_nos[ep_no], ins[in_time],
+                            outs[out_time], overstays[overstay], shifts[shift], statuses[status])
+            order = (date, ep_no)
+        except (KeyError, TypeError, ValueError):
+            body, order = _encode_slowly(company, row)
+        if previous is not None and order <= previous:
+            raise ValidationError("records out of order or repeated", describe_key((order[1], company, order[0])))
+        previous = order
+        parts += (head, sha256(body).hexdigest().encode(), b'",', body[1:], b"\n")
+    return b"".join(parts), len(parts) // 5
+
+
+def _encode_slowly(company: str, row) -> tuple[bytes, tuple]:
+    """The canonical body and order of one row through :func:`from_db_row`
+    (raising as it does), remembering its values for the fast path."""
+    record = from_db_row(row)
+    if record["company"] != company:
+        raise ValidationError(f"record of company {record['company']!r} in the file of {company!r}",
+                              describe_key(key(record)))
+    _remember(row, record)
+    return canonical_bytes(record), sort_key(record)
+
+
+def _remember(row, record: dict) -> None:
+    for name, raw in zip(FIELDS, row):
+        if not (raw is None or type(raw) is str):
+            continue
+        value = record[name]
+        if name in _RAW_IS_CANONICAL and value != raw:
+            continue
+        cache = _FRAGMENTS[name]
+        if len(cache) >= _FRAGMENTS_LIMIT:
+            cache.clear()
+        cache[raw] = orjson.dumps(value)

@@ -243,7 +243,7 @@ class SnapshotBuilder:
     def put_blob(self, company: str, data: bytes, lines: Optional[int] = None) -> pygit2.Oid:
         """Set a company's records to ``data`` (an encoded blob of ``lines``
         lines, when the caller knows)."""
-        oid = self.repo.odb.write(ObjectType.BLOB, data)
+        oid = objects.write_blob(self.repo, data)
         if lines is not None:
             remember_lines(oid, lines)
         self._blobs[company] = oid
@@ -268,8 +268,8 @@ class SnapshotBuilder:
         self._check_unique_files()
         records_tree = self._write_records_tree()
         root = self.repo.TreeBuilder()
-        root.insert(layout.META_FILE, self.repo.odb.write(ObjectType.BLOB, format_blob()), FileMode.BLOB)
-        companies = self.repo.odb.write(ObjectType.BLOB, encode_companies(self.companies))
+        root.insert(layout.META_FILE, objects.write_blob(self.repo, format_blob()), FileMode.BLOB)
+        companies = objects.write_blob(self.repo, encode_companies(self.companies))
         root.insert(layout.COMPANIES_FILE, companies, FileMode.BLOB)
         root.insert(layout.RECORDS_DIR, records_tree, FileMode.TREE)
         return root.write()
@@ -288,7 +288,7 @@ class SnapshotBuilder:
         for company in self.companies:  # a company with no blob yet gets an empty file
             name = layout.company_file_name(company)
             if builder.get(name) is None:
-                empty = empty or self.repo.odb.write(ObjectType.BLOB, b"")
+                empty = empty or objects.write_blob(self.repo, b"")
                 builder.insert(name, empty, FileMode.BLOB)
         return builder.write()
 

@@ -101,7 +101,7 @@ def _database_tree(repo: Repository, db: WorkingCopy, base: Snapshot, pending: P
         if company not in present:
             builder.remove(company)
         elif pending.whole(company, base_names, present):
-            builder.put_records(company, db.records(company))
+            builder.put_blob(company, *rec.encode_rows(company, db.rows(company)))
         else:
             keys = pending.log().keys[company]
             data = splice_records(company, base.company_bytes(company), keys, db.records_at(company, keys))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from attgit import fsutil
+from attgit.format import layout, objects
 from attgit.format.snapshot import Snapshot
 from attgit.ops.capture import database_tree, pending_changes
 from attgit.ops.mergestate import refuse_while_merging
@@ -118,8 +119,9 @@ def _check_room(repo: Repository, base: Snapshot, touched: list, full: bool, db:
     if full or base.tree is None:
         needed = fsutil.estimate(db.record_count())
     else:
-        blobs = (base.blob_id(c) for c in touched)
-        needed = sum(repo.git[oid].size for oid in blobs if oid is not None) + fsutil.estimate(0)
+        blobs = ((base.blob_id(c), c) for c in touched)  # sizes from headers: no blob is read here
+        needed = sum(objects.size(repo.git, oid, "blob", layout.company_path(c), base.commit)
+                     for oid, c in blobs if oid is not None) + fsutil.estimate(0)
     fsutil.check_free_space(repo.path, needed, "the commit")
 
 

@@ -47,6 +47,11 @@ class WorkingCopy(Protocol):
     def records(self, company: str) -> Iterator[dict]:
         """The company's canonical records, sorted by (date, ep_no)."""
 
+    def rows(self, company: str) -> Iterator[tuple]:
+        """The company's stored rows as they are (FIELDS order), sorted by
+        (date, ep_no): what :func:`attgit.format.records.encode_rows` turns
+        into a blob without building a record per row."""
+
     def records_at(self, company: str, keys: Iterable[tuple]) -> Iterator[dict]:
         """The canonical records of ``company`` stored under ``keys``
         ((ep_no, company, date) as logged), in any order; keys with no
