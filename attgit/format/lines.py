@@ -122,14 +122,15 @@ class Split:
             put(0)
         slots = sorted(s for s in by_slot if s)
         n = 0
+        trusted = memoryview(self.trusted)  # slices of it are not copies
         for a, b in self.runs:
             start = a
             while n < len(slots) and slots[n] <= b:
-                out.append(self.trusted[start:slots[n]])
+                out.append(trusted[start:slots[n]])
                 put(slots[n])
                 start = slots[n]
                 n += 1
-            out.append(self.trusted[start:b])
+            out.append(trusted[start:b])
         return b"".join(out)
 
     def count(self, records: Mapping) -> int:

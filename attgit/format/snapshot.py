@@ -244,6 +244,7 @@ class SnapshotBuilder:
         """Set a company's records to ``data`` (an encoded blob of ``lines``
         lines, when the caller knows)."""
         oid = self.repo.odb.write(ObjectType.BLOB, data)
+        objects.known_content(self.repo, oid)
         if lines is not None:
             remember_lines(oid, lines)
         self._blobs[company] = oid
