@@ -295,11 +295,11 @@ class SnapshotBuilder:
         """Set a company's records to ``data`` (an encoded blob of ``lines``
         lines, when the caller knows)."""
         oid = self.repo.odb.write(ObjectType.BLOB, data)
-        objects.known_content(self.repo, oid)
         if lines is not None:
             remember_lines(oid, lines)
         self._blobs[company] = oid
         self.companies.add(company)
+        objects.known_content(self.repo, oid)  # written from these bytes: no need to hash it again on a read
         return oid
 
     def put_oid(self, company: str, oid: pygit2.Oid) -> None:
