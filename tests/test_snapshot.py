@@ -165,36 +165,3 @@ def test_fast_line_path_accepts_exactly_canonical_lines(r, mutation):
     assert rec._fast_line(line) is None
     with pytest.raises(ValidationError):
         rec.from_line(line, "records/x.jsonl line 3")
-
-
-@pytest.mark.parametrize("ahead", [0, 1, 3])
-def test_read_ahead_yields_every_company_in_order_and_damage_when_its_turn_comes(tmp_path, ahead):
-    """Files read by worker threads come back in the callers' order, whole;
-    a damaged file raises when its company comes, not before."""
-    from attgit.errors import CorruptObject
-    from attgit.format import objects
-    from attgit.format.snapshot import read_ahead
-
-    repo = Repository.init(tmp_path / "r.git")
-    names = [f"Co {n}" for n in range(6)]
-    one, two = SnapshotBuilder(repo.git), SnapshotBuilder(repo.git)
-    for n, name in enumerate(names):
-        one.put_records(name, [record(f"E{i:03d}", company=name) for i in range(n + 1)])
-        two.put_records(name, [record(f"E{i:03d}", company=name, status="A") for i in range(n + 2)])
-    old, new = (Snapshot(repo.git, repo.git[b.write()]) for b in (one, two))
-    got = [(c, blobs) for c, blobs in read_ahead(names, [old, new], ahead=ahead)]
-    assert [c for c, _ in got] == names
-    for company, blobs in got:
-        assert blobs == {s.blob_id(company): s.company_bytes(company) for s in (old, new)}
-
-    damaged = new.blob_id(names[3])
-    path = objects.loose_path(repo.git, damaged)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x10
-    path.chmod(0o644)
-    path.write_bytes(bytes(data))
-    seen = []
-    with pytest.raises(CorruptObject) as err:
-        for company, _ in read_ahead(names, lambda c: [old, new], ahead=ahead):
-            seen.append(company)
-    assert seen == names[:3] and str(damaged) in str(err.value)

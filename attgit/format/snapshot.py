@@ -15,9 +15,7 @@ remote we do not trust.
 
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, Mapping, Optional
+from typing import Iterable, Iterator, Mapping, Optional
 
 import orjson
 import pygit2
@@ -61,13 +59,11 @@ def decode_company(company: str, data: bytes, path: str) -> dict:
     return split_versions(company, path, [data], None, [""]).sides[0]
 
 
-def split_snapshots(company: str, versions: list, trusted: Snapshot | None, labels: list,
-                    read: Optional[dict] = None) -> Split:
+def split_snapshots(company: str, versions: list, trusted: Snapshot | None, labels: list) -> Split:
     """``company`` in snapshots ``versions`` split line by line; lines count
     as shared only when also in ``trusted``'s blob (None: nothing shared,
-    everything parsed).  Each distinct blob is read once; ``read`` may hold
-    some already (blob id -> bytes: :func:`read_ahead`)."""
-    read = {} if read is None else read
+    everything parsed).  Each distinct blob is read once."""
+    read: dict = {}
 
     def data(snapshot) -> bytes:
         oid = snapshot.blob_id(company)
@@ -83,53 +79,6 @@ def split_snapshots(company: str, versions: list, trusted: Snapshot | None, labe
         if snapshot.blob_id(company) is not None:
             remember_lines(snapshot.blob_id(company), size)
     return split
-
-
-#: threads reading company files: reading a loose object (file, zlib,
-#: SHA-1) runs outside Python's lock, so two files inflate on two cores
-#: while the caller compares the previous company (`attgit diff` of a 1%
-#: change at 1M records is mostly reading)
-READ_THREADS = 2
-
-
-def read_ahead(companies: Iterable[str], snapshots: list | Callable[[str], list],
-               ahead: int = 1) -> Iterator[tuple[str, dict]]:
-    """(company, {blob id: bytes}) for each of ``companies`` in order, the
-    blobs of every snapshot in ``snapshots`` (or ``snapshots(company)``)
-    read by worker threads, those
-    of up to ``ahead`` companies more while the caller works on one
-    (memory: that many companies' files more; 0: a company's files are
-    still read in parallel).  A damaged object raises when its company comes."""
-    names = iter(companies)
-    pending: deque = deque()
-    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="attgit-read") as pool:
-        def submit(room: int) -> None:
-            while len(pending) < room:
-                company = next(names, None)
-                if company is None:
-                    return
-                reads = {}
-                for snapshot in (snapshots(company) if callable(snapshots) else snapshots):
-                    oid = snapshot.blob_id(company)
-                    if oid is not None and oid not in reads:
-                        reads[oid] = pool.submit(objects.read, snapshot.repo, oid, "blob",
-                                                 layout.company_path(company), snapshot.commit)
-                pending.append((company, reads))
-
-        try:
-            while True:
-                submit(ahead + 1)
-                if not pending:
-                    return
-                company, reads = pending.popleft()
-                blobs = {oid: future.result() for oid, future in reads.items()}
-                submit(ahead)
-                yield company, blobs
-                del blobs
-        finally:
-            for _, reads in pending:
-                for future in reads.values():
-                    future.cancel()
 
 
 #: blob id -> its number of lines.  Blobs are content-addressed, so an

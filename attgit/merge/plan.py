@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator, Optional
 
-from attgit.format.snapshot import Snapshot, read_ahead, split_snapshots
+from attgit.format.snapshot import Snapshot, split_snapshots
 from attgit.workingcopy import CompanyChange
 
 
@@ -102,11 +102,12 @@ def plan_between(old: Snapshot, new: Snapshot, companies: Optional[set] = None,
 
     plan = Plan()
     old_names, new_names = set(old.companies()), set(new.companies())
-    changed = [c for c in sorted(old_names | new_names) if (companies is None or c in companies) and not (
-        c in old_names and c in new_names and old.blob_id(c) == new.blob_id(c))]
-    for company, blobs in read_ahead(changed, [old, new], ahead=0):  # the two files at once
-        split = split_snapshots(company, [old, new], old, ["the database's snapshot", "the target"], blobs)
-        blobs.clear()
+    for company in sorted(old_names | new_names):
+        if companies is not None and company not in companies:
+            continue
+        if company in old_names and company in new_names and old.blob_id(company) == new.blob_id(company):
+            continue
+        split = split_snapshots(company, [old, new], old, ["the database's snapshot", "the target"])
         before, after = split.sides
         if keep is not None:
             after = _select(before, after, keep)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pygit2
 
 from attgit.format import records as rec
-from attgit.format.snapshot import Snapshot, SnapshotBuilder, read_ahead, split_snapshots
+from attgit.format.snapshot import Snapshot, SnapshotBuilder, split_snapshots
 from attgit.merge.company import MergeCounts, merge_company
 from attgit.merge.diff import diff_company
 from attgit.merge.plan import Plan
@@ -54,26 +54,17 @@ def merge_snapshots(repo: Repository, base: Snapshot, ours: Snapshot, theirs: Sn
     builder = SnapshotBuilder(repo.git, ours)
     plan, conflicts, counts = Plan(), [], MergeCounts()
     names = set(base.companies()), set(ours.companies()), set(theirs.companies())
-    blob_ids = {}
     for company in sorted(names[0] | names[1] | names[2]):
         b, o, t = (s.blob_id(company) if company in n else None for s, n in zip((base, ours, theirs), names))
-        if not (o == t or b == t):  # else nothing for ours to take
-            blob_ids[company] = (b, o, t)
-
-    def sources(company: str) -> list:
-        b, o, _ = blob_ids[company]
-        return [ours, theirs] if b == o else [base, ours, theirs]
-
-    # one company's files read at once on two threads, none ahead (memory)
-    for company, blobs in read_ahead(blob_ids, sources, ahead=0):
-        b, o, t = blob_ids[company]
+        if o == t or b == t:
+            continue  # nothing for ours to take
         if b == o:
-            change = _take_theirs(builder, company, ours, theirs, names, blobs)
+            change = _take_theirs(builder, company, ours, theirs, names)
             counts.added += len(change.inserts)
             counts.updated += len(change.updates)
             counts.deleted += len(change.deletes)
         else:
-            change, result = _merge_company(builder, company, (base, ours, theirs), names, strategy, blobs)
+            change, result = _merge_company(builder, company, (base, ours, theirs), names, strategy)
             conflicts.extend(result.conflicts)
             counts.add(result.counts)
         plan.add(change)
@@ -83,12 +74,10 @@ def merge_snapshots(repo: Repository, base: Snapshot, ours: Snapshot, theirs: Sn
                         len(merged_snapshot.companies()))
 
 
-def _take_theirs(builder: SnapshotBuilder, company: str, ours: Snapshot, theirs: Snapshot, names: tuple,
-                 blobs: dict):
+def _take_theirs(builder: SnapshotBuilder, company: str, ours: Snapshot, theirs: Snapshot, names: tuple):
     """Only theirs changed the company: their blob as it is (checked
     against ours line by line), and the change from ours to it."""
-    split = split_snapshots(company, [ours, theirs], ours, ["ours", "theirs"], blobs)
-    blobs.clear()  # theirs' bytes are no longer needed (memory)
+    split = split_snapshots(company, [ours, theirs], ours, ["ours", "theirs"])
     mine, target = split.sides
     present = company in names[2] or bool(split.shared_count or target)
     if not present:
@@ -100,12 +89,10 @@ def _take_theirs(builder: SnapshotBuilder, company: str, ours: Snapshot, theirs:
     return diff_company(company, mine, target).to_change(create=company not in names[1], drop=not present)
 
 
-def _merge_company(builder: SnapshotBuilder, company: str, versions: tuple, names: tuple, strategy: str,
-                   blobs: dict):
+def _merge_company(builder: SnapshotBuilder, company: str, versions: tuple, names: tuple, strategy: str):
     """Both sides changed the company: merge the lines not shared by all
     three, weave the result into the shared lines."""
-    split = split_snapshots(company, list(versions), versions[1], ["base", "ours", "theirs"], blobs)
-    blobs.clear()  # base's and theirs' bytes are no longer needed (memory)
+    split = split_snapshots(company, list(versions), versions[1], ["base", "ours", "theirs"])
     # with no shared line the sides are whole and merge_company decides
     # `create` as for a full parse; with one, ours is not empty: no create
     base, ours, theirs = split.sides

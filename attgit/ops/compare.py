@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from attgit.format import records as rec
-from attgit.format.snapshot import Snapshot, read_ahead, split_snapshots
+from attgit.format.snapshot import Snapshot, split_snapshots
 from attgit.merge.diff import CompanyDiff, diff_company
 from attgit.ops.capture import diff_pending, pending_changes
 from attgit.ops.validity import naming_invalid_rows
@@ -31,12 +31,12 @@ def diff_snapshots(old: Snapshot, new: Snapshot, companies: Optional[set] = None
     company is parsed and checked.
     """
     old_names, new_names = set(old.companies()), set(new.companies())
-    changed = [c for c in sorted(old_names | new_names) if (companies is None or c in companies) and not (
-        old.blob_id(c) == new.blob_id(c) and (c in old_names) == (c in new_names))]
-    sources = [old, new] + ([trusted] if trusted is not None else [])
-    for company, blobs in read_ahead(changed, sources):
-        before, after = split_snapshots(company, [old, new], trusted, ["the old snapshot", "the new snapshot"],
-                                        blobs).sides
+    for company in sorted(old_names | new_names):
+        if companies is not None and company not in companies:
+            continue
+        if old.blob_id(company) == new.blob_id(company) and (company in old_names) == (company in new_names):
+            continue
+        before, after = split_snapshots(company, [old, new], trusted, ["the old snapshot", "the new snapshot"]).sides
         yield diff_company(company, before, after)
 
 
