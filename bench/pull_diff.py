@@ -45,10 +45,14 @@ class Bench:
         self.work, self.code, self.python = work, code, python
 
     def env(self, name: str) -> dict:
-        return dict(os.environ, PYTHONPATH=f"{self.code}:{self.code / 'examples'}",
+        # no ATTGIT_USER: a named user must exist in the database (none is seeded)
+        base = {k: v for k, v in os.environ.items() if k != "ATTGIT_USER"}
+        return dict(base, PYTHONPATH=f"{self.code}:{self.code / 'examples'}",
                     DJANGO_SETTINGS_MODULE="attendance_site.settings",
                     DATABASE_URL=f"sqlite:///{self.work / name}.sqlite3",
-                    ATTGIT_REPO=str(self.work / f"{name}.git"), ATTGIT_USER=name)
+                    ATTGIT_REPO=str(self.work / f"{name}.git"),
+                    # no detached repack running beside a measured step (or a copy of the state)
+                    ATTGIT_MAINTENANCE="off")
 
     def run(self, name: str, *argv, quiet: bool = False) -> tuple:
         """(wall s, cpu s, peak MB, stdout) of one child process."""

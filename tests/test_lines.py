@@ -297,7 +297,7 @@ def test_shared_lines_reordered_are_refused():
     a, b, c = record("E1"), record("E2"), record("E3")
     with pytest.raises(ValidationError, match="out of order or repeated") as err:
         split(lines_of(a, b, c), lines_of(a, b, c), lines_of(b, a, c))
-    assert f"{PATH} line 1 in theirs" in str(err.value)
+    assert f"{PATH} line 2 in theirs" in str(err.value)  # a full parse names line 2 too
 
 
 def test_a_valid_record_spelt_otherwise_is_refused():
@@ -317,3 +317,88 @@ def test_framing_is_canonical():
         decode_company("ABC Corp", lines_of(a)[:-1], PATH)
     with pytest.raises(ValidationError, match="carriage return on line 1"):
         decode_company("ABC Corp", lines_of(a).replace(b"\n", b"\r\n"), PATH)
+
+
+# --- the alignment on large blobs (differences beyond the first block) ---------------
+
+from attgit.format import lines as lines_module  # noqa: E402
+
+
+@given(st.binary(min_size=0, max_size=3000), st.data())
+def test_mismatch_finds_the_first_differing_byte(prefix, data):
+    """_mismatch equals a byte-by-byte scan, whatever the block sizes meet."""
+    tail_a = data.draw(st.binary(max_size=300))
+    tail_b = data.draw(st.binary(max_size=300))
+    a, b = prefix + tail_a, prefix + tail_b
+    i = data.draw(st.integers(0, len(prefix)))
+    n = min(len(a), len(b)) - i
+    expected = next((k for k in range(n) if a[i + k] != b[i + k]), n)
+    assert lines_module._mismatch(a, i, b, i, n) == expected
+
+
+def _big(n: int, seed: int = 0) -> dict:
+    """n records of one company over many days, keyed."""
+    out = {}
+    for i in range(n):
+        r = record(f"E{i % 37:03d}", date=f"2024-{1 + i // (37 * 28) % 12:02d}-{1 + i // 37 % 28:02d}",
+                   status="P", in_time=f"09:{seed % 60:02d}")
+        out[rec.key(r)] = r
+    return out
+
+
+@pytest.fixture(params=[(1024, 256 * 1024), (64, 128)], ids=["blocks", "tiny-blocks"])
+def block_sizes(request, monkeypatch):
+    """The default block sizes, and tiny ones that make every difference
+    cross block boundaries and the halving search."""
+    first, last = request.param
+    monkeypatch.setattr(lines_module, "_FIRST_BLOCK", first)
+    monkeypatch.setattr(lines_module, "_LAST_BLOCK", last)
+    monkeypatch.setattr(lines_module, "_SMALL", min(64, first // 2))
+
+
+def _edit(versions: dict, keys: list, picks: list, status: str) -> dict:
+    out = dict(versions)
+    for n, what in picks:
+        k = keys[n % len(keys)]
+        if what == "change" and k in out:
+            out[k] = {**out[k], "status": status, "in_time": f"08:{n % 60:02d}"}
+        elif what == "delete":
+            out.pop(k, None)
+        elif what == "add":
+            extra = record(f"X{n:04d}", date=k[2], status=status)
+            out[rec.key(extra)] = extra
+    return out
+
+
+EDITS = st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(["change", "delete", "add"])), max_size=40)
+
+
+@pytest.mark.usefixtures("block_sizes")
+@given(EDITS, EDITS, st.sampled_from([None, *MUTATIONS]), st.data())
+def test_large_blobs_split_as_a_full_parse_reads_them(ours_edits, theirs_edits, mutation, data):
+    """~1,500 records, scattered edits on both sides, perhaps a hostile
+    theirs: the split holds exactly the full parse's records, weaves
+    theirs back byte for byte, and refuses what a full parse refuses."""
+    base = _big(1500)
+    keys = sorted(base, key=lambda k: (k[2], k[0]))
+    ours = _edit(base, keys, ours_edits, "A")
+    theirs = _edit(base, keys, theirs_edits, "L")
+    blobs = [encode_sorted("ABC Corp", v)[0] for v in (base, ours, theirs)]
+    if mutation is not None:
+        bad, _ = mutate(data.draw, blobs[2], "ABC Corp", mutation)
+        blobs[2] = bad if bad is not None else blobs[2]
+    labels = ["base", "ours", "theirs"]
+    full, refused = outcome_or_error(lambda: [decode_company("ABC Corp", b, PATH) for b in blobs])
+    got, error = outcome_or_error(lambda: split_versions("ABC Corp", PATH, blobs, blobs[1], labels))
+    if refused is not None:
+        assert error is not None, f"a full parse refuses ({refused}) but the split accepted"
+        assert "in theirs, company 'ABC Corp'" in str(error)
+        return
+    assert error is None, str(error)
+    shared = {rec.key(r): r for r in (rec.from_line(line) for line in got.shared)}
+    assert len(shared) == got.shared_count
+    for side, expected, size in zip(got.sides, full, got.sizes):
+        assert not set(side) & set(shared)
+        assert {**shared, **side} == expected and size == len(expected)
+    assert got.weave(got.sides[2]) == blobs[2] and got.count(got.sides[2]) == len(full[2])
+    assert got.weave(got.sides[1]) == blobs[1]

@@ -92,9 +92,25 @@ def loose_path(repo: pygit2.Repository, oid) -> Path:
     return Path(repo.path) / "objects" / hexsha[:2] / hexsha[2:]
 
 
+#: (repository, object id) of loose objects whose content this process
+#: wrote or already hashed: the SHA-1 is not computed again (the zlib
+#: stream, header and size still are checked on every read).  A pull reads
+#: back every company file its pre-pull commit has just written.
+_HASHED: set = set()
+_HASHED_MAX = 100_000
+
+
+def known_content(repo: pygit2.Repository, oid) -> None:
+    """Record that loose object ``oid`` of ``repo`` holds what its id says
+    (this process wrote it, from bytes that hash to it)."""
+    if len(_HASHED) >= _HASHED_MAX:
+        _HASHED.clear()
+    _HASHED.add((repo.path, str(oid)))
+
+
 def read_loose(repo: pygit2.Repository, oid) -> Optional[bytes]:
     """The content of loose object ``oid`` checked whole (zlib stream,
-    header, size, SHA-1), or None when it is not a loose object."""
+    header, size, SHA-1 unless known), or None when it is not a loose object."""
     try:
         raw = loose_path(repo, oid).read_bytes()
     except (FileNotFoundError, NotADirectoryError):
@@ -107,8 +123,10 @@ def read_loose(repo: pygit2.Repository, oid) -> Optional[bytes]:
     kind, _, size = header.partition(b" ")
     if kind not in _KINDS or not size.isdigit() or int(size) != len(body):
         raise ValueError(f"damaged loose object: bad header {header[:40]!r}")
-    if hashlib.sha1(data).hexdigest() != str(oid):
-        raise ValueError("damaged loose object: its content does not hash to its id")
+    if (repo.path, str(oid)) not in _HASHED:
+        if hashlib.sha1(data).hexdigest() != str(oid):
+            raise ValueError("damaged loose object: its content does not hash to its id")
+        known_content(repo, oid)
     return body
 
 

@@ -141,7 +141,7 @@ def _record_result(builder, company: str, split, records: dict, drop: bool, new:
         builder.remove(company)
     elif whole and company in new.companies():
         builder.put_oid(company, new.blob_id(company))
-    elif not split.shared and not records and company not in new.companies():
+    elif not split.shared_count and not records and company not in new.companies():
         builder.put_blob(company, b"")
     else:
         builder.put_blob(company, split.weave(records), split.count(records))

@@ -79,7 +79,7 @@ def _take_theirs(builder: SnapshotBuilder, company: str, ours: Snapshot, theirs:
     against ours line by line), and the change from ours to it."""
     split = split_snapshots(company, [ours, theirs], ours, ["ours", "theirs"])
     mine, target = split.sides
-    present = company in names[2] or bool(split.shared or target)
+    present = company in names[2] or bool(split.shared_count or target)
     if not present:
         builder.remove(company)
     elif company in names[2]:
@@ -96,10 +96,10 @@ def _merge_company(builder: SnapshotBuilder, company: str, versions: tuple, name
     # with no shared line the sides are whole and merge_company decides
     # `create` as for a full parse; with one, ours is not empty: no create
     base, ours, theirs = split.sides
-    result = merge_company(company, base, ours, theirs, strategy, create=None if not split.shared else False)
-    result.counts.unchanged += len(split.shared)
+    result = merge_company(company, base, ours, theirs, strategy, create=None if not split.shared_count else False)
+    result.counts.unchanged += split.shared_count
     merged = as_mapping(result.records)
-    present = _company_present(company, names, bool(split.shared or merged))
+    present = _company_present(company, names, bool(split.shared_count or merged))
     if present:
         builder.put_blob(company, split.weave(merged), split.count(merged))
     else:
