@@ -187,6 +187,9 @@ def write_blob(repo: pygit2.Repository, data: bytes) -> pygit2.Oid:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    # Written from these bytes: a read in this process need not hash it again.  (An
+    # object found already there is not vouched for: it may be the damaged copy.)
+    known_content(repo, oid)
     return oid
 
 

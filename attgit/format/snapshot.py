@@ -248,7 +248,6 @@ class SnapshotBuilder:
             remember_lines(oid, lines)
         self._blobs[company] = oid
         self.companies.add(company)
-        objects.known_content(self.repo, oid)  # written from these bytes: no need to hash it again on a read
         return oid
 
     def put_oid(self, company: str, oid: pygit2.Oid) -> None:
