@@ -113,6 +113,29 @@ def test_library_file_url_with_escapes(tmp_path):
     fsck(hub)
 
 
+@only_once
+@pytest.mark.parametrize("as_uri", [False, True], ids=["path", "file-url"])
+def test_a_push_to_this_machine_lands_as_a_pack_and_is_fetched_back(as_uri, tmp_path):
+    """A remote on this machine keeps a push as the pack it came in (git would
+    unpack fewer than 100 objects into loose ones, deflating every company file
+    again), and serves a fetch from it as it is: both ends stay whole."""
+    hub = new_hub(tmp_path)
+    url = hub.as_uri() if as_uri else str(hub)
+    repo, db = Repository.init(tmp_path / "a.git"), MemoryWorkingCopy.from_records([record("E1"), record("E2")])
+    snapshot_database(repo, db, AUTHOR)
+    transport.add_remote(repo, "hub", url)
+    transport.push(repo, "hub")
+    db.data["ABC Corp"][("E1", "ABC Corp", "2025-11-20")]["shift"] = "Night"
+    snapshot_database(repo, db, AUTHOR)
+    transport.push(repo, "hub")
+    counts = dict(line.split(": ") for line in git("-C", str(hub), "count-objects", "-v").splitlines())
+    assert counts["count"] == "0" and int(counts["packs"]) == 2, counts
+    clone = transport.clone(url, tmp_path / "b.git")
+    assert clone.head() == repo.head() and transport.fetch(clone, "origin").after == str(repo.head())
+    for path in (hub, clone.path):
+        fsck(path)
+
+
 def _plan_from_empty(repo):
     from attgit.merge.plan import plan_between
 
