@@ -214,4 +214,35 @@ def read(repo: pygit2.Repository, oid, kind: Optional[str] = None, path: Optiona
     """The raw content of object ``oid``; damage (or absence) is CorruptObject."""
     with reading(oid, kind, path, commit):
         body = read_loose(repo, oid)
-        return body if body is not None else repo.odb.read(oid)[1]
+        return body if body is not None else _read_packed(repo, oid)
+
+
+# Hashing a packed object again on every read costs more than inflating it (1.4 of a 1M
+# pull's 6.5 s, all in company files).  A pack's objects were hashed one by one when git's
+# index-pack took the pack in; a damaged pack is caught by zlib and by the delta's
+# recorded sizes; and every record line carries its own SHA-256, checked when parsed.  So
+# content reads of packed objects skip libgit2's check, unless strict (``attgit verify``,
+# the command that proves a repository whole).  Loose objects are checked above, and
+# commits and trees (read through :func:`get`) always.
+_strict = False
+
+
+def _read_packed(repo: pygit2.Repository, oid) -> bytes:
+    if _strict:
+        return repo.odb.read(oid)[1]
+    pygit2.settings.enable_strict_hash_verification(False)
+    try:
+        return repo.odb.read(oid)[1]
+    finally:
+        pygit2.settings.enable_strict_hash_verification(True)
+
+
+@contextlib.contextmanager
+def strict_reads():
+    """Within this block every object read is checked against its id."""
+    global _strict
+    before, _strict = _strict, True
+    try:
+        yield
+    finally:
+        _strict = before

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 from attgit.errors import AttgitError, CorruptObject
 from attgit.format import layout
+from attgit.format.objects import strict_reads
 from attgit.repo.repository import Repository
 
 
@@ -41,6 +42,13 @@ class VerifyResult:
 
 
 def verify(repo: Repository, progress: Optional[Callable[[str], None]] = None) -> VerifyResult:
+    """Read every commit, tree and blob, libgit2 hashing each against its id
+    (which everyday reads of packed content skip: see format.objects)."""
+    with strict_reads():
+        return _verify(repo, progress)
+
+
+def _verify(repo: Repository, progress: Optional[Callable[[str], None]]) -> VerifyResult:
     result = VerifyResult()
     seen: dict = {}  # blob id -> record count
     read: set = set()  # ids of the commits and trees read whole, and of the small blobs
