@@ -147,8 +147,9 @@ def test_one_flipped_bit_is_reported_by_every_command_and_repaired_by_fetch(hist
         for args in (["log"], ["diff", "HEAD~1", "HEAD"], ["checkout", "HEAD~1", "--preview"]):
             code, output = attgit(capsys, repo, *args)
             check_damage_reported(code, output, damaged, " ".join(args))
-            if args == ["log"]:
-                assert (code == ExitCode.INTEGRITY) == bool(damaged & commits), f"{where}\n{output}"
+            if args == ["log"]:  # a flip git finds harmless (deflate padding) leaves the commit whole
+                assert (code == ExitCode.INTEGRITY) == (damage_seen_by_git and bool(damaged & commits)), \
+                    f"{where}\n{output}"
 
         if trial % 5 == 0:
             code, output = attgit(capsys, repo, "fetch", "--repair", "good")
