@@ -16,6 +16,7 @@ turned into the ``progress(done, total)`` calls the CLI draws as a bar.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -99,9 +100,10 @@ def environment() -> dict:
 
 
 def run(args: Sequence[str], git_dir: Optional[Path] = None, progress: Progress = None,
-        config: Sequence[str] = QUIET_CONFIG) -> Result:
-    """Run ``git [-c config...] [--git-dir DIR] args...``; never raises on
-    git's failure (the caller turns :class:`Result` into its own error)."""
+        config: Sequence[str] = QUIET_CONFIG, input: Optional[bytes] = None) -> Result:
+    """Run ``git [-c config...] [--git-dir DIR] args...`` with ``input`` on
+    its standard input (none: nothing); never raises on git's failure (the
+    caller turns :class:`Result` into its own error)."""
     version()
     cmd = ["git"]
     for item in config:
@@ -109,17 +111,28 @@ def run(args: Sequence[str], git_dir: Optional[Path] = None, progress: Progress 
     if git_dir is not None:
         cmd.append(f"--git-dir={git_dir}")
     cmd += list(args)
-    process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=environment())
+    process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment())
     messages: list = []
-    reader = threading.Thread(target=_read_stderr, args=(process.stderr, messages, progress), daemon=True)
-    reader.start()
+    threads = [threading.Thread(target=_read_stderr, args=(process.stderr, messages, progress), daemon=True)]
+    if input is not None:  # written beside the reads: neither pipe can fill up and stall git
+        threads.append(threading.Thread(target=_feed, args=(process.stdin, input), daemon=True))
+    for thread in threads:
+        thread.start()
     assert process.stdout is not None  # stdout=PIPE
     stdout = process.stdout.read()
     process.stdout.close()
-    reader.join()
+    for thread in threads:
+        thread.join()
     process.wait()
     return Result(list(args), process.returncode, stdout.decode("utf-8", "replace"), messages)
+
+
+def _feed(stream, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError):  # git stopped reading: its exit code says why
+        stream.write(data)
+    with contextlib.suppress(BrokenPipeError):
+        stream.close()
 
 
 def _read_stderr(stream, messages: list, progress: Progress) -> None:

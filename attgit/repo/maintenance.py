@@ -261,14 +261,19 @@ def _serve_whole_chains(repo) -> None:
             repo.config["pack.depth"] = REPACK_DEPTH
 
 
-def _tips(repo) -> list:
-    """Every ref's object and a detached HEAD, but not the island refs:
-    what ``--all`` would walk."""
-    tips = set()
-    for name in repo.references:
+def _refs(repo) -> list:
+    """Every ref but the island refs, resolved: what ``--all`` would walk."""
+    out = []
+    for name in list(repo.references):
         if not name.startswith(ISLAND_REFS):
             with contextlib.suppress(pygit2.GitError, KeyError, ValueError):
-                tips.add(repo.references[name].resolve().target)
+                out.append(repo.references[name].resolve())
+    return out
+
+
+def _tips(repo) -> list:
+    """Every ref's object and a detached HEAD, but not the island refs."""
+    tips = {ref.target for ref in _refs(repo)}
     with contextlib.suppress(pygit2.GitError):
         if repo.head_is_detached:
             tips.add(repo.head.target)
@@ -276,17 +281,11 @@ def _tips(repo) -> list:
 
 
 def _pack_objects(path: Path, folder: Path, tips: list) -> cgit.Result:
-    cgit.version()
     config = (*cgit.QUIET_CONFIG, f"pack.island={ISLAND_RE}", f"pack.compression={REPACK_COMPRESSION}")
-    args = ["git", *[a for c in config for a in ("-c", c)],
-            f"--git-dir={path}", "pack-objects", "--revs", "--reflog", "--keep-true-parents", "--honor-pack-keep",
-            "--non-empty", "--delta-base-offset", "--delta-islands", "--keep-unreachable",
-            "--pack-loose-unreachable", f"--window={REPACK_WINDOW}", f"--depth={REPACK_DEPTH}", "-q",
-            str(folder / "pack")]
-    done = subprocess.run(args, input="\n".join(tips) + "\n", capture_output=True, text=True,
-                          env=cgit.environment(), check=False)
-    return cgit.Result(args[args.index("pack-objects"):], done.returncode, done.stdout,
-                       done.stderr.splitlines())
+    return cgit.run(["pack-objects", "--revs", "--reflog", "--keep-true-parents", "--honor-pack-keep",
+                     "--non-empty", "--delta-base-offset", "--delta-islands", "--keep-unreachable",
+                     "--pack-loose-unreachable", f"--window={REPACK_WINDOW}", f"--depth={REPACK_DEPTH}", "-q",
+                     str(folder / "pack")], path, config=config, input="".join(f"{t}\n" for t in tips).encode())
 
 
 def _drop_pack(pack: Path) -> None:
@@ -305,12 +304,11 @@ def _islands(repo):
     newest version as a delta of another path's file."""
     _drop_islands(repo)
     paths: dict = {}
-    for name in list(repo.references):
-        if not name.startswith(ISLAND_REFS):
-            with contextlib.suppress(pygit2.GitError, KeyError, ValueError):
-                obj = repo.references[name].peel()
-                if isinstance(obj, pygit2.Commit):
-                    _blobs(repo, obj.tree, "", paths)
+    for ref in _refs(repo):
+        with contextlib.suppress(pygit2.GitError, KeyError, ValueError):
+            obj = ref.peel()
+            if isinstance(obj, pygit2.Commit):
+                _blobs(repo, obj.tree, "", paths)
     try:
         for n, (_, blobs) in enumerate(sorted(paths.items())):
             for blob in sorted(blobs):
