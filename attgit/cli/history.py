@@ -122,12 +122,23 @@ def _print_invalid_rows(exc, as_json: bool) -> None:
 @click.option("-n", "--max-count", type=int, help="Show at most N commits.")
 @click.option("--oneline", is_flag=True, help="One line per commit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the commits as JSON.")
+@click.option("--company", metavar="NAME", help="Only the commits that changed this company.")
+@click.option("--record", metavar="EP_NO", help="One record's timeline: EP_NO with --company and --date, "
+              "or EP_NO@COMPANY@YYYY-MM-DD.")
+@click.option("--date", metavar="YYYY-MM-DD", help="The record's day (with --record).")
+@click.option("--count", is_flag=True, help="With --company: count the company's records in each commit "
+              "(reads each version of its file).")
 @pass_app
-def log(app: App, rev, max_count, oneline, as_json):
-    """Show the history of snapshots, newest first, with counts.
+def log(app: App, rev, max_count, oneline, as_json, company, record, date, count):
+    """Show the history of snapshots, newest first, with counts; or of one
+    company (--company), or one record (--record): who changed it, when, how.
 
-    Example: attgit log -n 5
+    Example: attgit log -n 5; attgit log --record "E001@ABC Corp@2025-11-20"
     """
+    if company is not None or record is not None or date is not None:
+        from attgit.cli.recordlog import print_history
+
+        return print_history(app, rev, company, record, date, max_count, as_json, count)
     repo = app.repo
     start = repo.resolve(rev) if rev else None
     commits = list(repo.log(start, max_count))
