@@ -15,6 +15,14 @@ commit times so far (median, worst; wall and CPU, git included: the
 machine may be shared).  Targets: the repository never above
 3x that gzip; median daily commit <= 2 s, worst <= 10 s.
 
+At the end it times the auditors' questions on the repository it built
+(:mod:`attgit.ops.history`): one record's timeline (a record of the first
+day, so every commit that changed its company is opened) and one
+company's log.  Targets at 1M records and a year of commits: <= 1 s and
+<= 0.3 s.  Fewer companies make each company's file as large as it is at
+1M with fewer records (``--employees 1700 --companies 5 --days 60``: 20K
+records a file, as 1M over 50 companies).
+
     python bench/growth.py                        # 365 days, ~10-20 min on 2 cores
     python bench/growth.py --days 60 --out bench/growth-60.md
 """
@@ -41,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from attgit.format import records as rec  # noqa: E402
 from attgit.format.backup import write_backup  # noqa: E402
 from attgit.ops.commit import snapshot_database  # noqa: E402
+from attgit.ops.history import company_log, record_timeline  # noqa: E402
 from attgit.ops.reconcile import exclusive  # noqa: E402
 from attgit.repo import cgit, maintenance  # noqa: E402
 from attgit.repo.repository import Author, Repository  # noqa: E402
@@ -138,7 +147,8 @@ def run(args) -> str:
             print(line, flush=True)
             lines.append(line)
     fsck = cgit.run(["fsck", "--strict", "--no-progress"], repo.path)
-    summary = (f"\n{args.days} days, {args.employees:,} employees over {args.companies} companies, "
+    history = time_history(Repository.open(repo.path), staff)
+    summary = history + (f"\n{args.days} days, {args.employees:,} employees over {args.companies} companies, "
                f"{args.corrections} corrections a day; daily commit incl. packing: median "
                f"{statistics.median(times):.2f} s, worst {max(times):.2f} s (day {times.index(max(times)) + 1}) "
                f"wall; CPU (git included) median {statistics.median(cpus):.2f} s, worst {max(cpus):.2f} s; "
@@ -147,6 +157,27 @@ def run(args) -> str:
                f"{dt.date.today()}.  Repository left in {work}.\n")
     print(summary)
     return "\n".join([header, *lines]) + "\n" + summary
+
+
+def time_history(repo: Repository, staff: list) -> str:
+    """One record's timeline and one company's log on the finished
+    repository, each timed twice (a fresh process's first call, then warm),
+    wall clock."""
+    ep_no, _, company = staff[0]
+    key = (ep_no, company, START.isoformat())
+    out = []
+    for name, call in (("record timeline", lambda: record_timeline(repo, key)),
+                       ("company log", lambda: company_log(repo, company))):
+        walls = []
+        for _ in range(2):
+            started = time.perf_counter()
+            found = call()
+            walls.append(time.perf_counter() - started)
+        out.append(f"{name} of {key[0] if 'record' in name else company}: {len(found)} entries, "
+                   f"{walls[0]:.2f} s first, {walls[1]:.2f} s again")
+    commits = sum(1 for _ in repo.log())
+    return (f"\nHistory over {commits} commits (targets at 1M, a year: timeline <= 1 s, company log <= 0.3 s): "
+            + "; ".join(out) + ".\n")
 
 
 def main(argv=None) -> None:
