@@ -25,6 +25,7 @@ records a file, as 1M over 50 companies).
 
     python bench/growth.py                        # 365 days, ~10-20 min on 2 cores
     python bench/growth.py --days 60 --out bench/growth-60.md
+    python bench/growth.py --companies 5 --time-history /tmp/attgit-growth-xyz/growth.git
 """
 
 from __future__ import annotations
@@ -190,7 +191,12 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--out", default=None, help="Also write the table to this markdown file.")
+    parser.add_argument("--time-history", metavar="REPO", default=None,
+                        help="Only time the history questions on a repository an earlier run left.")
     args = parser.parse_args(argv)
+    if args.time_history:
+        print(time_history(Repository.open(args.time_history), employees(args.employees, args.companies)))
+        return
     text = run(args)
     if args.out:
         Path(args.out).write_text(f"# Growth: a year of nightly commits\n\n{text}")

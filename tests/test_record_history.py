@@ -304,3 +304,40 @@ def test_the_cli_prints_the_timeline_and_the_company_log(settled):
     assert log["company"] == CO and log["commits"][0]["company_records"] == len(BACKGROUND) + 1
     assert "pull/merge" in run("log", "--company", CO).output
     assert isinstance(run("log", "--company", "ABC Crop", code=3).exception, NotFound)
+
+
+# --- packed versions, read through their deltas -------------------------------------------
+
+@given(st.lists(st.tuples(st.integers(0, 299), st.integers(0, 2**32 - 1)), min_size=2, max_size=8),
+       st.lists(st.tuples(st.integers(0, 40_000), st.integers(0, 400)), min_size=1, max_size=6))
+def test_packed_versions_read_by_range_equal_the_blobs(edits, ranges):
+    """Versions of one file, packed by C git into delta chains: every range
+    read through the chain, and every line found, equals the blob's."""
+    from attgit.format import layout, packdelta
+    from attgit.repo import cgit
+    from attgit.repo.pathlog import blob_source
+
+    with tempfile.TemporaryDirectory(prefix="attgit-packdelta-") as tmp:
+        repo = Repository.init(Path(tmp) / "r.git")
+        db = MemoryWorkingCopy.from_records([record(f"E{n:03d}", CO, "2025-11-20") for n in range(300)])
+        snapshot_database(repo, db, AUTHORS["prod"])
+        for n, seed in edits:  # one record changed, one added at the end, per version
+            k = (f"E{n:03d}", CO, "2025-11-20")
+            db.data[CO][k] = record(k[0], CO, k[2], ep_name=f"N{seed}", status="A" if seed % 2 else "L")
+            day = f"2025-12-{1 + seed % 28:02d}"
+            db.data[CO][(f"E{n:03d}", CO, day)] = record(f"E{n:03d}", CO, day)
+            snapshot_database(repo, db, AUTHORS["prod"])
+        cgit.run(["repack", "-a", "-d", "-q", "--depth=50", "--window=50"], repo.path)
+        reader = packdelta.Reader(str(repo.path))
+        deltas = 0
+        for info in repo.log():
+            oid = repo.snapshot(info.id).blob_id(CO)
+            data = repo.git.odb.read(oid)[1]
+            source = blob_source(repo, reader, oid, layout.company_path(CO), info.id)
+            deltas += not isinstance(source, packdelta.Whole)
+            assert source.size == len(data) and source.read(0, source.size) == data
+            for start, length in ranges:
+                assert source.read(start, start + length) == data[start:start + length]
+            for r in [record(f"E{n:03d}", CO, "2025-11-20") for n, _ in edits] + [record("E999", CO, "2025-11-20")]:
+                assert find_line(source, rec.sort_key(r)) == find_line(data, rec.sort_key(r))
+        assert deltas  # C git made deltas of the older versions

@@ -381,44 +381,53 @@ def _record(company: str, line: bytes, where: Optional[str]) -> dict:
 
 # --- one key in a sorted blob ---------------------------------------------------------
 
-def find_line(data: bytes, order: tuple) -> Optional[bytes]:
+def find_line(data, order: tuple) -> Optional[bytes]:
     """The line (no newline) whose sort key (date, ep_no) is ``order`` in a
-    company blob, or None: a bisection over the blob's bytes, reading the
-    key of ~log2(lines) lines, so one record's version costs microseconds
-    where parsing the file costs a second (a history reads one per commit)."""
-    start, found = _bisect(data, order)
-    return data[start:data.index(b"\n", start)] if found else None
+    company blob (bytes, or a :class:`attgit.format.packdelta.Source` read
+    by range), or None: a bisection over the blob's bytes, reading the key
+    of ~log2(lines) lines, so one record's version costs microseconds where
+    parsing the file costs a second (a history reads one per commit)."""
+    source = _source(data)
+    start, found = _bisect(source, order)
+    return source.read(start, _newline(source, start)) if found else None
 
 
-def keys_near(data: bytes, order: tuple, count: int) -> list:
+def keys_near(data, order: tuple, count: int) -> list:
     """The sort keys (date, ep_no) of up to ``count`` lines on each side of
     where ``order`` is or would be: what a person who mistyped a key meant."""
-    start, _ = _bisect(data, order)
+    source = _source(data)
+    start, _ = _bisect(source, order)
     first = start
     for _ in range(count):
         if first == 0:
             break
-        first = data.rfind(b"\n", 0, first - 1) + 1
+        first = _last_newline(source, 0, first - 1) + 1
     keys: list = []
     offset = first
-    while offset < len(data) and len(keys) < 2 * count + 1:
-        end = data.index(b"\n", offset)
-        keys.append(_trusted_key(data[offset:end]))
+    while offset < source.size and len(keys) < 2 * count + 1:
+        end = _newline(source, offset)
+        keys.append(_trusted_key(source.read(offset, end)))
         offset = end + 1
     return keys
 
 
-def _bisect(data: bytes, order: tuple) -> tuple:
+def _source(data):
+    from attgit.format.packdelta import Whole
+
+    return Whole(bytes(data)) if isinstance(data, (bytes, bytearray)) else data
+
+
+def _bisect(source, order: tuple) -> tuple:
     """(offset, found): the start of the line whose key is ``order``, or of
-    the first line after it (len(data) at the end).  The blob is sorted:
+    the first line after it (the size at the end).  The blob is sorted:
     each probe jumps to the middle byte, backs up to its line's start, and
     halves the byte range (lines of a file may differ in length)."""
-    lo, hi = 0, len(data)  # lo and hi are line starts; the key, if there, starts in [lo, hi)
+    lo, hi = 0, source.size  # lo and hi are line starts; the key, if there, starts in [lo, hi)
     while lo < hi:
         mid = (lo + hi) // 2
-        start = data.rfind(b"\n", lo, mid) + 1 or lo
-        end = data.index(b"\n", start)
-        mine = _trusted_key(data[start:end])
+        start = _last_newline(source, lo, mid) + 1 or lo
+        end = _newline(source, start)
+        mine = _trusted_key(source.read(start, end))
         if mine == order:
             return start, True
         if mine < order:
@@ -426,3 +435,29 @@ def _bisect(data: bytes, order: tuple) -> tuple:
         else:
             hi = start
     return lo, False
+
+
+_WINDOW = 1024  # bytes read at once looking for a line's ends (a line is ~250)
+
+
+def _last_newline(source, lo: int, end: int) -> int:
+    """The offset of the last newline in [lo, end), or -1."""
+    while end > lo:
+        start = max(lo, end - _WINDOW)
+        found = source.read(start, end).rfind(b"\n")
+        if found >= 0:
+            return start + found
+        end = start
+    return -1
+
+
+def _newline(source, start: int) -> int:
+    """The offset of the first newline at or after ``start``."""
+    while True:
+        chunk = source.read(start, start + _WINDOW)
+        if not chunk:
+            raise ValidationError("the file does not end with a newline")
+        found = chunk.find(b"\n")
+        if found >= 0:
+            return start + found
+        start += len(chunk)

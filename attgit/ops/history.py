@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from attgit.errors import NotFound, UsageError
-from attgit.format import layout
+from attgit.format import layout, packdelta
 from attgit.format import records as rec
 from attgit.format.lines import find_line, keys_near
 from attgit.merge.conflict import conflict_id
@@ -226,6 +226,7 @@ class _LineReader:
         self.repo, self.path, self.key = repo, path, key
         self.order = (key[2], key[0])
         self._lines: dict = {}
+        self._packs = packdelta.Reader(str(repo.path))
 
     def line(self, blob, commit: str) -> Optional[bytes]:
         if blob is None:
@@ -234,8 +235,8 @@ class _LineReader:
             self._lines[blob] = find_line(self.data(blob, commit), self.order)
         return self._lines[blob]
 
-    def data(self, blob, commit: str) -> bytes:
-        return pathlog.read_blob(self.repo, blob, self.path, commit)
+    def data(self, blob, commit: str) -> packdelta.Source:
+        return pathlog.blob_source(self.repo, self._packs, blob, self.path, commit)
 
     def at(self, commit: Optional[str]) -> Optional[bytes]:
         """The line in a commit's snapshot (None: no commit, or absent)."""

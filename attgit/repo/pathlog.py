@@ -10,12 +10,13 @@ the files.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
 import pygit2
 
-from attgit.format import objects
+from attgit.format import objects, packdelta
 from attgit.repo.repository import CommitInfo, Repository
 
 
@@ -69,6 +70,17 @@ def _blob_at(repo: Repository, commit: pygit2.Oid, path: str, cache: dict) -> Op
 def read_blob(repo: Repository, oid: pygit2.Oid, path: str, commit: str) -> bytes:
     """The bytes of blob ``oid`` (the file at ``path`` in ``commit``)."""
     return objects.read(repo.git, oid, "blob", path, commit)
+
+
+def blob_source(repo: Repository, reader: packdelta.Reader, oid: pygit2.Oid, path: str, commit: str):
+    """Blob ``oid`` to be read a few bytes at a time: through its pack's
+    delta chain when packed (a record's history reads one line of each
+    version, not each version whole), else read whole."""
+    try:
+        source = reader.blob(str(oid))
+    except (OSError, ValueError, IndexError, zlib.error):
+        source = None  # anything odd: libgit2 reads it, and names any damage
+    return source if source is not None else packdelta.Whole(read_blob(repo, oid, path, commit))
 
 
 def merge_base(repo: Repository, a: str, b: str) -> Optional[str]:
