@@ -75,8 +75,21 @@ class AttendanceRecordAdmin(RootAdmin):
     date_hierarchy = "date"
     list_select_related = ("company",)
     autocomplete_fields = ("company",)
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at", "history")
     ordering = ("-date", "company__name", "ep_no")
+
+    @admin.display(description="History")
+    def history(self, obj):
+        """A link to the record's history (who changed it, when, from what
+        to what), for root users; the page refuses anybody else."""
+        from django.utils.html import format_html
+
+        from .web.record_history import record_history_url
+
+        if obj is None or obj.pk is None:
+            return "–"
+        return format_html('<a class="history-link" href="{}">History of this record</a>',
+                           record_history_url(obj.ep_no, obj.company.name, obj.date))
     show_full_result_count = False  # a second COUNT(*) over a million rows
 
 

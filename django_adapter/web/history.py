@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from attgit.errors import AttgitError
 from attgit.ops.compare import diff_snapshots, trusted_snapshot
 
-from ..models import BackupLog
+from ..models import BackupLog, Company
 from ..repository import open_repository
 from . import display, errors
 from .access import root_required
@@ -30,14 +30,27 @@ COMPARE_BUDGET = 1000
 @require_GET
 def history_view(request):
     repo = open_repository()
-    commits = list(repo.log(limit=COMMITS_LISTED))
+    company = request.GET.get("company", "").strip()
+    commits = _commits_of(request, repo, company) if company else [_row(c) for c in repo.log(limit=COMMITS_LISTED)]
     return render(request, "attendance/history.html", {
-        "commits": [_row(c) for c in commits],
+        "commits": commits, "company": company,
+        "companies": Company.objects.order_by("name").values_list("name", flat=True),
         "chart": records_chart(list(repo.log(limit=COMMITS_LISTED, first_parent=True))),
         "logs": [(log, PurePath(log.filename).name) for log in BackupLog.objects.select_related("user")[:LOG_LISTED]],
-        "form": CompareForm(initial={"a": commits[1].id if len(commits) > 1 else "",
-                                     "b": commits[0].id if commits else ""}),
+        "form": CompareForm(initial={"a": commits[1]["id"] if len(commits) > 1 else "",
+                                     "b": commits[0]["id"] if commits else ""}),
     })
+
+
+def _commits_of(request, repo, company: str) -> list:
+    """The snapshots that changed one company's records (the company filter)."""
+    from attgit.ops.history import company_log
+
+    try:
+        return [{**_row(c.info), "change": c.change} for c in company_log(repo, company, limit=COMMITS_LISTED)]
+    except AttgitError as exc:
+        errors.say(request, exc)
+        return []
 
 
 def _row(info) -> dict:
