@@ -201,7 +201,8 @@ def _resolve_one(request) -> str:
         choice = _choice(request.POST, conflict)
         state.resolve(conflict.id, choice)
         state.save(repo)
-    log_operation("resolve", request.user, conflict=conflict.id, choice=choice, source=state.theirs_name)
+    log_operation("resolve", request.user, conflict=conflict.id, choice=choice, source=state.theirs_name,
+                  record=rec.describe_key(tuple(conflict.key)))  # a record's history finds it by its key
     left = len(state.pending())
     what = f"Conflict {conflict.id} resolved"
     return f"{what}; {left} left." if left else f"{what}; none left: conclude the merge to finish it."

@@ -16,6 +16,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from attgit.errors import AttgitError
+from attgit.format import records as rec
 from attgit.ops.history import parse_key, record_timeline
 
 from ..models import BackupLog
@@ -56,7 +57,19 @@ def _event_view(event) -> dict:
             "changes": event.changes, "resolution": None}
     if event.resolution is not None:
         view["resolution"] = _resolution_view(event.resolution, info.id)
+    elif info.trailers.get("Strategy") == "manual":
+        view["audit"] = _import_choices(event, info.id)
     return view
+
+
+def _import_choices(event, commit: str) -> list:
+    """The choices made for this record in a manual merge git cannot show
+    both sides of (an import: the file's version is in no commit): the
+    resolutions logged under the record's key, and the concluding row."""
+    key = rec.describe_key(rec.key(event.new or event.old))
+    rows = list(BackupLog.objects.filter(operation="resolve", details__record=key).select_related("user")[:20])
+    rows += list(BackupLog.objects.filter(commit=commit).select_related("user")[:5])
+    return [_audit_view(row) for row in rows]
 
 
 def _resolution_view(res, commit: str) -> dict:

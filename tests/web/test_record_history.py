@@ -125,3 +125,23 @@ def test_the_history_page_filters_by_company(root_client, tmp_path):
     unknown = root_client.get("/history/", {"company": "No Such Co"})
     assert unknown.status_code == 200 and unknown.context["commits"] == []
     assert "no company 'No Such Co'" in " ".join(messages_of(unknown))
+
+
+def test_a_restore_settled_by_hand_shows_the_choice_made_for_the_record(root_client):
+    """An import's other side is a file, in no commit: the record's event
+    carries the resolutions logged under its key."""
+    from .test_pages import _manual_restore
+
+    first, _second = _manual_restore(root_client)
+    conflicts = {(c.ep_no, c.company, c.date): c for c in root_client.get("/conflicts/").context["pending"]}
+    key = (first.ep_no, first.company.name, first.date.isoformat())
+    for k, conflict in conflicts.items():
+        root_client.post("/conflicts/resolve/", {"conflict": conflict.id, "side": "theirs" if k == key else "ours"})
+    job = finished_job(root_client, root_client.post("/conflicts/conclude/"))
+    assert job.status == "done" and job.result["status"] == "concluded", job.error
+    newest = history_of(root_client, first).context["events"][0]
+    assert newest["kind"] == "import" and newest["actor"] == "root" and newest["resolution"] is None
+    assert [c.field for c in newest["changes"]] == ["in_time", "overstay"]  # back to the file's values
+    chosen = [a for a in newest["audit"] if a["what"].startswith("chose")]
+    assert [(a["who"], a["what"]) for a in chosen] == [("root", "chose theirs")]
+    assert any(a["what"].startswith("merge") for a in newest["audit"])  # the concluding row
