@@ -36,7 +36,7 @@ def print_company_log(app: App, rev, company: str, limit, as_json: bool, count: 
     if as_json:
         emit_json({"company": company, "commits": [c.to_dict() for c in commits]})
         return
-    if not commits:
+    if not commits and limit != 0:  # -n 0 asks for nothing
         click.echo(f"no commit changed {company!r}")
     for c in commits:
         records = f"{plural(c.records, 'record')} in the company, " if c.records is not None else ""
@@ -53,6 +53,8 @@ def print_timeline(app: App, rev, record: str, company, date, limit, as_json: bo
     events = record_timeline(app.repo, key, rev)[:limit]
     if as_json:
         emit_json({"key": dict(zip(("ep_no", "company", "date"), key)), "events": [e.to_dict() for e in events]})
+        return
+    if limit == 0:  # -n 0 asks for nothing (the key was still checked)
         return
     click.echo(click.style(f"History of {rec.describe_key(key)}", bold=True))
     for event in events:

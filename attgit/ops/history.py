@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from attgit.errors import NotFound, UsageError
-from attgit.format import layout, packdelta
+from attgit.format import layout, objects, packdelta
 from attgit.format import records as rec
 from attgit.format.lines import find_line, keys_near
 from attgit.merge.conflict import conflict_id
@@ -96,8 +96,6 @@ def _changes(repo: Repository, path: str, start: Optional[str], merges: bool = F
 
 
 def _size(repo: Repository, change: pathlog.PathChange, path: str) -> int:
-    from attgit.format import objects
-
     return objects.size(repo.git, change.blob, "blob", path, change.info.id) if change.blob is not None else 0
 
 
