@@ -31,6 +31,9 @@ _OFS_DELTA, _REF_DELTA = 6, 7
 _BLOB = 3
 #: whole objects kept inflated at once (each a version of a company file)
 _WHOLE_KEPT = 4
+#: parsed deltas kept (a version is asked for once, and as the base of the
+#: next few in its chain: memory stays bounded over a year of versions)
+_DELTAS_KEPT = 64
 
 
 class Source:
@@ -137,13 +140,13 @@ def _instruction(delta: bytes, pos: int, base_size: int) -> tuple:
 
 
 class Reader:
-    """Blobs of one repository's packs as :class:`Source` objects; versions
-    met on the way (their parsed deltas, a few whole objects) are kept for
-    the reader's life: one history's worth."""
+    """Blobs of one repository's packs as :class:`Source` objects; the
+    versions met last (parsed deltas, a few whole objects) are kept for the
+    next ones, which are usually their neighbours in the chain."""
 
     def __init__(self, repo_path: str):
         self.packs = packs.Packs(Path(repo_path) / "objects")
-        self._deltas: dict = {}
+        self._deltas: OrderedDict = OrderedDict()
         self._wholes: OrderedDict = OrderedDict()
 
     def blob(self, hexsha: str) -> Optional[Source]:
@@ -164,6 +167,7 @@ class Reader:
     def _version(self, pack, offset: int) -> Source:
         key = (id(pack), offset)
         if key in self._deltas:
+            self._deltas.move_to_end(key)
             return self._deltas[key]
         if key in self._wholes:
             self._wholes.move_to_end(key)
@@ -178,6 +182,8 @@ class Reader:
         base = self._base(pack, offset, kind, pos)
         data_pos = pos + (20 if kind == _REF_DELTA else _ofs_length(pack.fd, pos))
         self._deltas[key] = source = _Delta(base[0], packs._inflate(pack.fd, data_pos, size))
+        if len(self._deltas) > _DELTAS_KEPT:
+            self._deltas.popitem(last=False)
         return source
 
     def _base(self, pack, offset: int, kind: int, pos: int) -> tuple:
