@@ -54,7 +54,7 @@ def _event_view(event) -> dict:
     info = event.info
     view = {"id": info.id, "short": info.short, "time": info.time, "actor": event.to_dict()["commit"]["actor"],
             "author": info.author, "kind": event.kind, "action": event.action, "summary": info.summary,
-            "changes": event.changes, "resolution": None}
+            "changes": event.changes, "resolution": None, "parent": info.parents[0] if info.parents else ""}
     if event.resolution is not None:
         view["resolution"] = _resolution_view(event.resolution, info.id)
     elif info.trailers.get("Strategy") == "manual":

@@ -68,6 +68,7 @@ def test_a_settled_conflict_shows_who_chose_which_value(root_client, tmp_path):
     assert audit[resolve_row.pk]["who"] == "root" and audit[resolve_row.pk]["what"] == "chose theirs"
     html = page.content.decode()
     assert f'href="/admin/attendance/backuplog/{resolve_row.pk}/change/"' in html
+    assert f'href="/history/compare/?a={merge["parent"]}&amp;b={merge["id"]}"' in html  # all the merge changed
     assert [e["action"] for e in events] == ["changed", "changed", "changed", "added"]
     assert [c.field for c in events[1]["changes"]] == ["status"]  # the upstream's correction, or ours
     assert {e["kind"] for e in events[1:]} == {"snapshot"}
