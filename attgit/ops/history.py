@@ -80,11 +80,12 @@ def company_log(repo: Repository, company: str, start: Optional[str] = None, lim
     is not a company now."""
     path = layout.company_path(company)
     out: list = []
+    reader = packdelta.Reader(str(repo.path))
     for change in _changes(repo, path, start):
         if limit is not None and len(out) >= limit:
             break
         size = _size(repo, change, path)
-        records = _count(repo, change, path) if count else None
+        records = _count(repo, reader, change, path) if count else None
         out.append(CompanyCommit(change.info, change.change, size, records))
     if not out:
         _check_company(repo, company)
@@ -99,10 +100,13 @@ def _size(repo: Repository, change: pathlog.PathChange, path: str) -> int:
     return objects.size(repo.git, change.blob, "blob", path, change.info.id) if change.blob is not None else 0
 
 
-def _count(repo: Repository, change: pathlog.PathChange, path: str) -> int:
+def _count(repo: Repository, reader: packdelta.Reader, change: pathlog.PathChange, path: str) -> int:
+    """The company's records at the commit: its file's lines, counted
+    through the pack's deltas (a scan of the chain's whole version, not a
+    rebuild of each)."""
     if change.blob is None:
         return 0
-    return pathlog.read_blob(repo, change.blob, path, change.info.id).count(b"\n")
+    return pathlog.blob_source(repo, reader, change.blob, path, change.info.id).lines()
 
 
 def _check_company(repo: Repository, company: str) -> None:
