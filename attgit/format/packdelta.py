@@ -66,7 +66,7 @@ class Whole(Source):
         """Newlines in [start, end): the blocks inside the range from a
         running count made once (a version's copies of this object count
         in microseconds, not a scan each)."""
-        end = self.size if end is None else end
+        end = self.size if end is None else min(end, self.size)
         first, last = -(-start // _BLOCK), end // _BLOCK  # whole blocks [first, last)
         if last - first < 2:
             return self.data.count(b"\n", start, end)
