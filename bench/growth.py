@@ -168,7 +168,8 @@ def time_history(repo: Repository, staff: list) -> str:
     key = (ep_no, company, START.isoformat())
     out = []
     for name, call in (("record timeline", lambda: record_timeline(repo, key)),
-                       ("company log", lambda: company_log(repo, company))):
+                       ("company log", lambda: company_log(repo, company)),
+                       ("company log --count", lambda: company_log(repo, company, count=True))):
         walls = []
         for _ in range(2):
             started = time.perf_counter()
