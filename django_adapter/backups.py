@@ -38,6 +38,18 @@ def gnupg_home() -> Optional[str]:
     return getattr(settings, "ATTGIT_GNUPGHOME", None)
 
 
+def read_options(passphrase: Optional[str] = None) -> dict:
+    """How the site reads a backup file (``read_backup``'s options): the
+    GnuPG home, the passphrase if one was given, the limit of the decoded
+    size (``ATTGIT_DECOMPRESSED_LIMIT``), and the spool folder under the
+    repository's own directory (never a shared temporary folder)."""
+    from attgit.format.backup.spool import spool_parent
+
+    return {"gnupghome": gnupg_home(), "passphrase": passphrase,
+            "max_plain_bytes": getattr(settings, "ATTGIT_DECOMPRESSED_LIMIT", None),
+            "spool_dir": spool_parent(getattr(settings, "ATTGIT_REPO", None))}
+
+
 def default_path(backup_type: str, now: Optional[dt.datetime] = None) -> Path:
     """``<ATTGIT_BACKUP_DIR>/backup_<type>_<UTC time>.json``."""
     now = now or timezone.now()

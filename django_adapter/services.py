@@ -142,7 +142,7 @@ class RestoreService:
         the file's and what restoring it into this database would create.
         """
         try:
-            with read_backup(file_path, gnupghome=backups.gnupg_home()) as backup:
+            with read_backup(file_path, **backups.read_options()) as backup:
                 warnings = self._warnings(backup)
         except AttgitError as exc:
             problems = getattr(exc, "problems", [exc])
@@ -163,7 +163,7 @@ class RestoreService:
         from .workingcopy import connect
 
         try:
-            with read_backup(file_path, gnupghome=backups.gnupg_home()) as backup:
+            with read_backup(file_path, **backups.read_options()) as backup:
                 result = import_backup(open_repository(), connect(self.using), author_for(self.user), backup,
                                        Path(file_path).name, strategy=merge_strategy, preview=True)
         except AttgitError as exc:
@@ -210,7 +210,7 @@ class RestoreService:
         from .workingcopy import connect
 
         repo, db = open_repository(), connect(self.using)
-        with read_backup(file_path, gnupghome=backups.gnupg_home()) as backup, exclusive(repo, db):
+        with read_backup(file_path, **backups.read_options()) as backup, exclusive(repo, db):
             return import_backup(repo, db, author_for(self.user), backup, name, strategy=strategy,
                                  progress=progress)
 

@@ -112,7 +112,10 @@ def import_(app: App, file, strategy, preview, companies, date_from, date_to, as
     strategy = strategy or app.backend.default_strategy
     selection = _selection(companies, date_from, date_to)
     update, bar = apply_progress("import")
-    with read_backup(file, gnupghome=app.backend.gnupghome) as backup, app.writing("import"), bar:
+    from attgit.format.backup.spool import spool_parent
+
+    with read_backup(file, gnupghome=app.backend.gnupghome, max_plain_bytes=app.backend.decompressed_limit,
+                     spool_dir=spool_parent(app.repo.path)) as backup, app.writing("import"), bar:
         result = import_backup(app.repo, app.backend.db, app.author, backup, os.path.basename(file),
                                strategy=strategy, preview=preview, selection=selection, progress=update)
         companies = len(backup.companies())

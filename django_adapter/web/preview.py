@@ -26,7 +26,7 @@ from attgit.format.backup import read_backup
 from attgit.ops.restore import checkout, import_backup
 
 from ..audit import log_operation
-from ..backups import gnupg_home
+from ..backups import read_options
 from ..models import Job, Upload
 from ..repository import open_as, open_repository
 from ..workingcopy import connect
@@ -132,7 +132,7 @@ METADATA_SHOWN = ("created_at", "created_by", "backup_type", "since", "total_com
 def _preview_file(job: Job, progress: jobs.Progress) -> dict:
     upload = job_upload(job)
     try:
-        backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), gnupghome=gnupg_home(),
+        backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), **read_options(),
                              progress=progress.counter("Checking the file"))
     except ValidationError as exc:
         uploads.discard(upload)

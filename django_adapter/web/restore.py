@@ -28,7 +28,7 @@ from attgit.ops.mergestate import MergeState
 from attgit.ops.restore import checkout, import_backup
 
 from ..audit import log_operation
-from ..backups import gnupg_home
+from ..backups import read_options
 from ..models import Job, Upload
 from ..repository import open_as, open_repository
 from ..workingcopy import connect
@@ -126,7 +126,7 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
     name, strategy = job.params["name"], job.params["strategy"]
     opened, db = open_as(job.user), connect()
     repo = opened.repo
-    with read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), gnupghome=gnupg_home(),
+    with read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), **read_options(),
                      progress=progress.counter("Checking the file")) as backup:
         progress.phase("Comparing with the database")
         result = import_backup(repo, db, opened.author, backup, name, strategy=strategy,

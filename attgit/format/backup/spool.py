@@ -1,15 +1,84 @@
 """The spool: validated records, one temporary file per company, so a file
 of any size is held in bounded memory.
+
+The records are plain text (possibly of an encrypted backup), so a spool
+never sits in a shared temporary folder: it is a private folder (0700)
+under the repository's own directory (``<repo>/attgit-spool/``), holding
+a lock (``flock``) for as long as its process lives.  It is removed when
+the reading ends, fails or is interrupted (SIGINT, and SIGTERM/SIGHUP,
+which the commands turn into an interruption), and a spool whose process
+died without cleaning up (SIGKILL, power loss) is swept by the next
+reader, or by :func:`sweep` at the start of the next command.
 """
 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
+import time
 import weakref
-from typing import Iterator
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+#: The spools' folder inside a repository (a bare git repository ignores it).
+SPOOL_FOLDER = "attgit-spool"
+
+_PREFIX = "attgit-backup-"
+_LOCK = ".owner"
+#: A spool folder with no lock yet is its creator's for this long.
+_GRACE = 60
+
+
+def spool_parent(repo_path: Union[str, os.PathLike, None]) -> Optional[Path]:
+    """Where a repository's spools go (None: no repository named)."""
+    return Path(repo_path) / SPOOL_FOLDER if repo_path else None
+
+
+def sweep(parent: Union[str, os.PathLike, None]) -> int:
+    """Remove the spools under ``parent`` whose process is gone (its lock is
+    free); return how many.  Safe while other processes read: a live
+    spool's lock is held."""
+    if parent is None or not os.path.isdir(parent):
+        return 0
+    removed = 0
+    for entry in os.scandir(os.fspath(parent)):
+        if entry.name.startswith(_PREFIX) and entry.is_dir(follow_symlinks=False) and _abandoned(entry.path):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _abandoned(folder: str) -> bool:
+    try:
+        fd = os.open(os.path.join(folder, _LOCK), os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:  # killed before its lock was made, or being made now
+        with contextlib.suppress(OSError):
+            return time.time() - os.stat(folder).st_mtime > _GRACE
+        return False
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # its process holds the lock: alive
+    finally:
+        os.close(fd)
+    return True
+
+
+def _private_parent(parent: Union[str, os.PathLike, None]) -> str:
+    """``parent`` made if missing and kept private (0700); the system's
+    temporary folder when no repository is named (a library caller)."""
+    if parent is None:
+        return tempfile.gettempdir()
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    if os.stat(parent).st_mode & 0o077:
+        os.chmod(parent, 0o700)
+    return os.fspath(parent)
 
 
 class _Spool:
@@ -18,9 +87,14 @@ class _Spool:
 
     FLUSH_BYTES = 8 << 20
 
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="attgit-backup-")
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self.dir, True)
+    def __init__(self, parent: Union[str, os.PathLike, None] = None):
+        where = _private_parent(parent)
+        if parent is not None:
+            sweep(where)
+        self.dir = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=where)  # mode 0700
+        self._lock = os.open(os.path.join(self.dir, _LOCK), os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        self._cleanup = weakref.finalize(self, _remove, self.dir, self._lock)
         self.files: dict = {}  # company -> file name
         self.counts: dict = {}  # company -> records
         self.buffers: dict = {}
@@ -69,3 +143,9 @@ class _Spool:
     def close(self) -> None:
         self.buffers.clear()
         self._cleanup()
+
+
+def _remove(folder: str, lock: int) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        os.close(lock)

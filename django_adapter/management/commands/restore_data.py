@@ -21,7 +21,7 @@ from attgit.ops.restore import Selection, import_backup
 from attgit.words import plural
 
 from ...audit import log_operation
-from ...backups import gnupg_home
+from ...backups import read_options
 from ...repository import open_as
 from ...workingcopy import connect
 from ..actor import command_actor
@@ -68,7 +68,7 @@ class Command(BaseCommand):
         opened, db = open_as(actor), connect()
         repo = opened.repo
         selection = Selection(set(company) or None, date_from, date_to)
-        with read_backup(path, gnupghome=gnupg_home()) as backup, exclusive(repo, db):
+        with read_backup(path, **read_options()) as backup, exclusive(repo, db):
             result = import_backup(repo, db, opened.author, backup, name, strategy=strategy,
                                    preview=preview, selection=selection, progress=self._progress)
             companies = len(backup.companies())
