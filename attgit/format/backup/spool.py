@@ -19,7 +19,6 @@ import fcntl
 import os
 import shutil
 import tempfile
-import time
 import weakref
 from pathlib import Path
 from typing import Iterator, Optional, Union
@@ -29,8 +28,6 @@ SPOOL_FOLDER = "attgit-spool"
 
 _PREFIX = "attgit-backup-"
 _LOCK = ".owner"
-#: A spool folder with no lock yet is its creator's for this long.
-_GRACE = 60
 
 
 def spool_parent(repo_path: Union[str, os.PathLike, None]) -> Optional[Path]:
@@ -55,10 +52,8 @@ def sweep(parent: Union[str, os.PathLike, None]) -> int:
 def _abandoned(folder: str) -> bool:
     try:
         fd = os.open(os.path.join(folder, _LOCK), os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:  # killed before its lock was made, or being made now
-        with contextlib.suppress(OSError):
-            return time.time() - os.stat(folder).st_mtime > _GRACE
-        return False
+    except FileNotFoundError:  # its lock not made yet, or already removed: ask for its process
+        return not _alive(_owner_pid(folder))
     except OSError:
         return False
     try:
@@ -67,6 +62,56 @@ def _abandoned(folder: str) -> bool:
         return False  # its process holds the lock: alive
     finally:
         os.close(fd)
+    return True
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so every ``finally`` runs (the
+    database transaction rolls back, the spool is removed)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def termination_interrupts() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP interrupt the main thread as SIGINT
+    does (Python's default would end the process at once, leaving the
+    plain-text spool behind).  A no-op outside the main thread."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def _owner_pid(folder: str) -> int:
+    """The pid in a spool's name (``attgit-backup-<pid>-<random>``), else 0."""
+    head = os.path.basename(folder)[len(_PREFIX):].split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True
 
 

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError, ConflictsPending, problem_lines
 from attgit.format.backup import read_backup
+from attgit.format.backup.spool import Terminated, termination_interrupts
 from attgit.format.records import key as rec_key
 from attgit.ops.reconcile import exclusive
 from attgit.ops.restore import Selection, import_backup
@@ -48,7 +49,10 @@ class Command(BaseCommand):
         actor = command_actor("restore", user)
         name = os.path.basename(input)
         try:
-            result = self._restore(input, name, strategy, preview, company, date_from, date_to, actor)
+            with termination_interrupts():  # SIGTERM/SIGHUP: roll back, remove the spool
+                result = self._restore(input, name, strategy, preview, company, date_from, date_to, actor)
+        except Terminated as exc:
+            raise CommandError(f"terminated (signal {exc.signum}); nothing was half-applied") from None
         except AttgitError as exc:
             if not preview:
                 log_operation("restore", actor, success=False, error=str(exc), filename=name)
