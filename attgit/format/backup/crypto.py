@@ -271,3 +271,23 @@ def _check_decrypted(result, home: Optional[str], passphrase_given: bool = False
 def _gpg_reason(result) -> str:
     lines = [line[5:].strip() for line in (result.stderr or "").splitlines() if line.startswith("gpg: ")]
     return "; ".join(lines[-2:]) or (result.status or "GnuPG failed")
+
+
+def passphrase_from_file(path) -> str:
+    """The passphrase in the file ``path``: its first line (the line break
+    is not part of it).  A passphrase is never taken from an argument or
+    the environment, where other users and logs can read it."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(4096)
+    except FileNotFoundError:
+        raise NotFound(f"passphrase file {os.fspath(path)!r} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the passphrase file {os.fspath(path)!r}: {exc.strerror or exc}") from None
+    try:
+        text = first.rstrip(b"\r\n").decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"the passphrase file {os.fspath(path)!r} is not UTF-8 text") from None
+    if not text:
+        raise UsageError(f"the passphrase file {os.fspath(path)!r} is empty")
+    return check_passphrase(text)

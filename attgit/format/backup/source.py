@@ -16,7 +16,6 @@ decoding again from the start.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
 import os
 import tempfile
@@ -26,6 +25,7 @@ from typing import BinaryIO, Callable, Iterator, Optional
 from attgit.errors import ValidationError
 from attgit.format.backup import crypto
 from attgit.format.backup.common import _fail
+from attgit.format.compression import gzip_reader
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -36,21 +36,25 @@ DEFAULT_MAX_PLAIN = 8 << 30
 _CHUNK = 1 << 16
 
 
-class _PRead:
+class _PRead(io.RawIOBase):
     """An independent reader of an open file from ``offset`` (``os.pread``):
     gpg's feeding thread reads through it while the file's own position is
-    left alone, and a second decoding starts afresh."""
+    left alone, and a second decoding starts afresh.  Closing it leaves the
+    file (the caller's) open."""
 
     def __init__(self, fd: int, offset: int):
+        super().__init__()
         self.fd, self.offset = fd, offset
 
-    def read(self, n: int = -1) -> bytes:
-        data = os.pread(self.fd, n if n and n > 0 else 1 << 20, self.offset)
-        self.offset += len(data)
-        return data
+    def readable(self) -> bool:
+        return True
 
-    def close(self) -> None:
-        """The file belongs to the caller."""
+    def readinto(self, b) -> int:
+        data = os.pread(self.fd, len(b), self.offset)
+        n = len(data)
+        b[:n] = data
+        self.offset += n
+        return n
 
 
 class _Decoded(io.RawIOBase):
@@ -162,7 +166,7 @@ def _open_layers(raw: _Decoded, fd: int, offset: int, head: bytes, home, passphr
             return stream
     if "decompressed" not in raw.layers:
         raw.layers.append("decompressed")
-    return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+    return gzip_reader(stream)
 
 
 def _file_descriptor(f: BinaryIO, start: int, stack: contextlib.ExitStack) -> tuple:
