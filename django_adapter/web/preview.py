@@ -131,8 +131,9 @@ METADATA_SHOWN = ("created_at", "created_by", "backup_type", "since", "total_com
 
 def _preview_file(job: Job, progress: jobs.Progress) -> dict:
     upload = job_upload(job)
+    passphrase = jobs.take_passphrase(job)
     try:
-        backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), **read_options(),
+        backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), **read_options(passphrase),
                              progress=progress.counter("Checking the file"))
     except ValidationError as exc:
         uploads.discard(upload)
@@ -147,7 +148,7 @@ def _preview_file(job: Job, progress: jobs.Progress) -> dict:
         warnings = list(result.warnings)
     c = result.counts
     return {
-        "kind": "file", "metadata": metadata, "warnings": warnings,
+        "kind": "file", "metadata": metadata, "warnings": warnings, "passphrase": passphrase is not None,
         "rows": [row.to_dict() for row in display.import_rows(result, job.params["strategy"], PREVIEW_ROWS)],
         "counts": {"add": c.get("added", 0), "update": c.get("updated", 0), "skip": c.get("skipped", 0),
                    "conflicts": len(result.conflicts), "delete": 0, "total": c.get("records_in_file", 0)},

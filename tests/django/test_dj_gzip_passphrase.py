@@ -191,3 +191,141 @@ def test_the_services_take_a_passphrase(data, tmp_path):
     good = RestoreService(passphrase=PASSPHRASE).restore_backup(tmp_path / "svc.json.gz.gpg")
     assert good["success"] and good["added"] == 40, good
     assert rows() == before
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def root(data, tmp_path, client, django_user_model, settings):
+    for name in ("ATTGIT_BACKUP_DIR", "ATTGIT_UPLOAD_DIR", "ATTGIT_JOB_DIR"):
+        setattr(settings, name, str(tmp_path / name.lower()))
+    attgit("init")
+    client.force_login(django_user_model.objects.create_user("root", password="x", role="root"))
+    return client
+
+
+def made_backup(client, **form):
+    from dj_helpers import through_the_worker
+
+    from django_adapter.models import Job
+
+    response = through_the_worker(client, client.post("/backup/", {"backup_type": "full", **form}))
+    job = Job.objects.filter(kind=Job.BACKUP).latest("created_at")
+    assert job.status == Job.DONE, (job.error, response.content[:500])
+    return job
+
+
+def upload(client, path, **form):
+    from dj_helpers import through_the_worker
+
+    with open(path, "rb") as f:
+        return through_the_worker(client, client.post("/restore/", {"backup_file": f, **form}))
+
+
+def apply(client, response, **form):
+    """Apply the previewed upload (the Apply form's fields), through the worker."""
+    from dj_helpers import through_the_worker
+
+    upload_id = response.context["upload"].pk
+    return through_the_worker(client, client.post("/restore/apply/", {"upload": upload_id,
+                                                                      "strategy": "theirs", **form}))
+
+
+def test_the_backup_page_gzips_by_default_and_the_download_says_so(root, tmp_path):
+    job = made_backup(root)
+    name = job.result["name"]
+    assert name.endswith(".json.gz"), name
+    response = root.get(f"/backup/download/{name}/")
+    assert response["Content-Type"] == "application/gzip"
+    body = b"".join(response.streaming_content)
+    assert len(json.loads(gzip.decompress(body))["attendance_records"]) == 40
+    plain = made_backup(root, compression="plain").result["name"]
+    assert plain.endswith(".json") and json.loads(b"".join(root.get(f"/backup/download/{plain}/")
+                                                          .streaming_content))["metadata"]
+
+
+def test_a_gzipped_upload_is_previewed_and_applied(root, tmp_path):
+    path = tmp_path / "up.json.gz"
+    call_command("backup_data", "--output", str(path))
+    AttendanceRecord.objects.filter(ep_no="E3").delete()
+    response = upload(root, path)
+    assert response.status_code == 200 and response.context["counts"]["add"] == 2, response.content[:800]
+    apply(root, response)
+    assert AttendanceRecord.objects.count() == 40
+
+
+def test_the_upload_limit_is_the_compressed_size_and_a_bomb_stops_at_its_own(root, tmp_path, settings):
+    """A file whose JSON is over the upload limit is accepted gzipped; a few
+    MB bomb is refused once past ATTGIT_DECOMPRESSED_LIMIT, with that said."""
+    from dj_bombs import bomb
+
+    path = tmp_path / "ok.json.gz"
+    call_command("backup_data", "--output", str(path))
+    plain_size = len(gzip.decompress(path.read_bytes()))
+    settings.ATTGIT_UPLOAD_LIMIT = path.stat().st_size + 100
+    assert plain_size > settings.ATTGIT_UPLOAD_LIMIT
+    AttendanceRecord.objects.filter(ep_no="E3").delete()
+    assert upload(root, path).context["counts"]["add"] == 2
+    settings.ATTGIT_UPLOAD_LIMIT = 1 << 20
+    settings.ATTGIT_DECOMPRESSED_LIMIT = 1 << 20
+    bombed = tmp_path / "bomb.json.gz"
+    bombed.write_bytes(bomb(6 << 20))
+    page = upload(root, bombed).content.decode()
+    assert "larger than the allowed size" in page and "decompressed" in page, page[:3000]
+    assert AttendanceRecord.objects.count() == 38
+
+
+def job_rows_hold(text: str) -> list:
+    """Jobs whose stored parameters or result still hold ``text``."""
+    from django_adapter.models import Job
+
+    return [j.pk for j in Job.objects.all() if text in json.dumps(j.params) + json.dumps(j.result)]
+
+
+@needs_gpg
+def test_a_passphrase_backup_and_restore_on_the_pages_keep_no_passphrase(root, tmp_path):
+    job = made_backup(root, encryption="passphrase", passphrase=PASSPHRASE, passphrase_again=PASSPHRASE)
+    name = job.result["name"]
+    assert name.endswith(".json.gz.gpg"), name
+    job.refresh_from_db()
+    assert "passphrase" not in job.params and job_rows_hold(PASSPHRASE) == []
+    assert PASSPHRASE not in json.dumps(list(BackupLog.objects.values_list("details", flat=True)))
+    saved = tmp_path / name
+    saved.write_bytes(b"".join(root.get(f"/backup/download/{name}/").streaming_content))
+    AttendanceRecord.objects.filter(company__name="B Corp").delete()
+    before = rows()
+    response = upload(root, saved, passphrase=PASSPHRASE)
+    assert response.context["counts"]["add"] == 20 and response.context["passphrase"], response.content[:800]
+    assert job_rows_hold(PASSPHRASE) == []
+    failed = apply(root, response, passphrase="not it")
+    assert "wrong passphrase" in failed.content.decode() and rows() == before
+    apply(root, response, passphrase=PASSPHRASE)
+    assert AttendanceRecord.objects.count() == 40
+    assert job_rows_hold(PASSPHRASE) == [] and job_rows_hold("not it") == []
+
+
+def test_the_backup_page_refuses_differing_passphrases(root):
+    response = root.post("/backup/", {"backup_type": "full", "encryption": "passphrase",
+                                      "passphrase": "one", "passphrase_again": "two"})
+    assert response.status_code == 400 and "The two passphrases differ" in response.content.decode()
+
+
+@needs_gpg
+def test_the_backup_page_encrypts_for_a_configured_key(root, tmp_path, settings):
+    import gnupg
+
+    home = settings.ATTGIT_GNUPGHOME
+    gpg = gnupg.GPG(gnupghome=home)
+    key = gpg.gen_key(gpg.gen_key_input(key_type="EDDSA", key_curve="ed25519", subkey_type="ECDH",
+                                        subkey_curve="cv25519", name_email="site@attgit.invalid",
+                                        no_protection=True, expire_date=0))
+    assert key.fingerprint
+    settings.ATTGIT_BACKUP_RECIPIENTS = [key.fingerprint]
+    assert f"key:{key.fingerprint}" in root.get("/backup/").content.decode()
+    job = made_backup(root, encryption=f"key:{key.fingerprint}", compression="plain")
+    name = job.result["name"]
+    assert name.endswith(".json.gpg")
+    body = b"".join(root.get(f"/backup/download/{name}/").streaming_content)
+    assert crypto.is_encrypted(body[:64]) and json.loads(gpg.decrypt(body).data)["metadata"]
+    assert BackupLog.objects.filter(operation="backup_full").latest("created_at").details["encrypted_for"] \
+        == key.fingerprint
