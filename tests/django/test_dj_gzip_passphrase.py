@@ -297,6 +297,15 @@ def test_a_passphrase_backup_and_restore_on_the_pages_keep_no_passphrase(root, t
     response = upload(root, saved, passphrase=PASSPHRASE)
     assert response.context["counts"]["add"] == 20 and response.context["passphrase"], response.content[:800]
     assert job_rows_hold(PASSPHRASE) == []
+    from dj_helpers import through_the_worker
+
+    again = through_the_worker(root, root.post("/restore/preview/", {
+        "upload": response.context["upload"].pk, "strategy": "ours", "passphrase": PASSPHRASE}))
+    assert again.context["strategy"] == "ours" and again.context["counts"]["add"] == 20, again.content[:800]
+    wrong = through_the_worker(root, root.post("/restore/preview/", {
+        "upload": response.context["upload"].pk, "strategy": "ours", "passphrase": "nope"}))
+    assert "wrong passphrase" in wrong.content.decode()
+    assert job_rows_hold(PASSPHRASE) == [] and job_rows_hold("nope") == []
     failed = apply(root, response, passphrase="not it")
     assert "wrong passphrase" in failed.content.decode() and rows() == before
     apply(root, response, passphrase=PASSPHRASE)

@@ -28,6 +28,11 @@ _ARMOR = b"-----BEGIN PGP MESSAGE-----"
 _CANNOT = ERROR_MESSAGES["cannot_decrypt"]
 
 
+class PassphraseError(ValidationError):
+    """A passphrase-encrypted file read with a wrong passphrase, or none:
+    the file itself may be fine (a page keeps the upload for another try)."""
+
+
 def is_encrypted(head: bytes) -> bool:
     """Whether a file starting with ``head`` is an OpenPGP message (binary
     or ASCII-armoured).  JSON never starts with such a byte."""
@@ -254,10 +259,10 @@ def _check_decrypted(result, home: Optional[str], passphrase_given: bool = False
         return
     where = gnupg_home(home) or "the default GnuPG home"
     if "NEED_PASSPHRASE_SYM" in stderr and not passphrase_given:
-        raise ValidationError(f"{_CANNOT}: it is encrypted with a passphrase, and none was given "
+        raise PassphraseError(f"{_CANNOT}: it is encrypted with a passphrase, and none was given "
                               "(--passphrase-file FILE, or the passphrase field)")
     if "BAD_PASSPHRASE" in stderr:
-        raise ValidationError(f"{_CANNOT}: wrong passphrase; nothing was read")
+        raise PassphraseError(f"{_CANNOT}: wrong passphrase; nothing was read")
     if "NO_SECKEY" in stderr:
         keys = sorted({line.split()[2] for line in stderr.splitlines() if line.startswith("[GNUPG:] NO_SECKEY")})
         raise ValidationError(f"{_CANNOT}: it is encrypted for key {', '.join(keys)}, "
