@@ -222,7 +222,7 @@ def export(app: App, output, backup_type, since, recipient, passphrase_file, ask
     the private key in the GnuPG home; with --passphrase-file or
     --ask-passphrase it is encrypted with a passphrase.
 
-    Example: attgit export /backups/attendance.json.gz --encrypt backups@example.com
+    Example: attgit export backup.json.gz --passphrase-file /root/pass
     """
     from attgit.ops.export import export_backup, parse_since
 

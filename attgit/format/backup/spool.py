@@ -31,8 +31,13 @@ _LOCK = ".owner"
 
 
 def spool_parent(repo_path: Union[str, os.PathLike, None]) -> Optional[Path]:
-    """Where a repository's spools go (None: no repository named)."""
-    return Path(repo_path) / SPOOL_FOLDER if repo_path else None
+    """Where a repository's spools go.  None when no repository is named or
+    it does not exist yet (its folder is not made here: a restore that
+    creates the repository would find a folder that is no repository); the
+    spool then goes to the system's temporary folder, private all the same."""
+    if not repo_path or not os.path.isdir(repo_path):
+        return None
+    return Path(repo_path) / SPOOL_FOLDER
 
 
 def sweep(parent: Union[str, os.PathLike, None]) -> int:
