@@ -145,3 +145,26 @@ def test_a_new_reader_sweeps_a_dead_spool(tmp_path):
         assert os.listdir(spools) == [os.path.basename(backup._spool.dir)]
     assert not os.path.exists(left)
 
+
+
+def test_the_temporary_folder_is_swept_of_dead_and_old_spools(tmp_path, monkeypatch):
+    """What a killed import of an earlier version left in $TMPDIR (no lock,
+    no pid) goes once an hour old; a spool of a dead pid goes at once; a
+    live reader's spool and other files stay."""
+    monkeypatch.setattr(spool_module.tempfile, "tempdir", str(tmp_path))
+    old = tmp_path / "attgit-backup-abcdefgh"
+    young = tmp_path / "attgit-decrypt-ijklmnop"
+    dead = tmp_path / "attgit-backup-999999999-qrstuvwx"
+    other = tmp_path / "somebody-elses"
+    for folder in (old, young, dead, other):
+        folder.mkdir()
+        (folder / "000000.jsonl").write_text('{"ep_name":"Secret"}\n')
+    os.utime(old, (0, 0))
+    assert spool_module.sweep_temporary() == 2
+    assert not old.exists() and not dead.exists()
+    with read(write(sample(3))) as backup:  # a live spool in $TMPDIR (no repository named)
+        live = backup._spool.dir
+        assert os.path.dirname(live) == str(tmp_path)
+        assert spool_module.sweep_temporary() == 0
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [young.name, other.name, os.path.basename(live)])

@@ -275,9 +275,10 @@ def short(oid: Optional[str], absent: str = "(none)") -> str:
 def _sweep_spools(repo_path) -> None:
     """Remove what an import killed outright (SIGKILL) left: its spool of
     plain-text records under the repository (see attgit.format.backup.spool)."""
-    from attgit.format.backup.spool import spool_parent, sweep
+    from attgit.format.backup.spool import spool_parent, sweep, sweep_temporary
 
     try:
         sweep(spool_parent(repo_path))
+        sweep_temporary()  # the fallback spools, and what earlier versions left there
     except OSError:
         pass  # a read-only repository: the next writer sweeps

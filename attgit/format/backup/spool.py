@@ -19,6 +19,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import time
 import weakref
 from pathlib import Path
 from typing import Iterator, Optional, Union
@@ -52,6 +53,49 @@ def sweep(parent: Union[str, os.PathLike, None]) -> int:
             shutil.rmtree(entry.path, ignore_errors=True)
             removed += 1
     return removed
+
+
+#: Folders earlier versions left in the system's temporary folder: a spool
+#: (no pid in its name, no lock) and a decrypted copy.
+_LEGACY = ("attgit-backup-", "attgit-decrypt-")
+#: A legacy folder is swept once this old (its process is surely gone).
+_LEGACY_AGE = 3600
+
+
+def sweep_temporary() -> int:
+    """Remove this user's abandoned spools from the system's temporary
+    folder: the fallback spools of a process that is gone, and what earlier
+    versions left there (plain-text records of killed imports).  Returns
+    how many."""
+    removed = 0
+    folder = tempfile.gettempdir()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        if entry.name.startswith(_LEGACY) and _ours(entry) and _stale(entry.path):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _ours(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def _stale(folder: str) -> bool:
+    """A folder with a lock or a pid is judged by them; one with neither (an
+    earlier version's) by its age."""
+    if os.path.exists(os.path.join(folder, _LOCK)) or _owner_pid(folder):
+        return _abandoned(folder)
+    try:
+        return time.time() - os.stat(folder).st_mtime > _LEGACY_AGE
+    except OSError:
+        return False
 
 
 def _abandoned(folder: str) -> bool:
@@ -104,8 +148,9 @@ def termination_interrupts() -> Iterator[None]:
 
 def _owner_pid(folder: str) -> int:
     """The pid in a spool's name (``attgit-backup-<pid>-<random>``), else 0."""
-    head = os.path.basename(folder)[len(_PREFIX):].split("-", 1)[0]
-    return int(head) if head.isdigit() else 0
+    name = os.path.basename(folder)
+    parts = name[len(_PREFIX):].split("-", 1) if name.startswith(_PREFIX) else []
+    return int(parts[0]) if len(parts) == 2 and parts[0].isdigit() else 0  # earlier names had no pid
 
 
 def _alive(pid: int) -> bool:
@@ -141,6 +186,8 @@ class _Spool:
         where = _private_parent(parent)
         if parent is not None:
             sweep(where)
+        else:
+            sweep_temporary()
         self.dir = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=where)  # mode 0700
         self._lock = os.open(os.path.join(self.dir, _LOCK), os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
         fcntl.flock(self._lock, fcntl.LOCK_EX)
