@@ -405,9 +405,24 @@ def restore(cmd: Commands, results: Results, work: Path, n: int, loaddata_max: i
     run(cmd.attgit("init"), empty)
     timed(results, add("attgit import FILE into an empty DB", target=IMPORT_TARGET, peer=("loaddata", "loaddata")),
           cmd.attgit("import", backup, profile_as="import"), empty)
+    gzipped(cmd, results, work, n, prod)
     restore_data(cmd, results, work, n, backup)
     loaddata(cmd, results, work, n, loaddata_max)
-    results.footer.append(f"N={n:,}: backup file {disk_usage(backup)}")
+    results.footer.append(f"N={n:,}: backup file {disk_usage(backup)}, gzipped "
+                          f"{disk_usage(work / 'backup.json.gz')}")
+
+
+def gzipped(cmd: Commands, results: Results, work: Path, n: int, prod: Env) -> None:
+    """Issue 20.1: the same export and import with a .json.gz name (streaming gzip)."""
+    backup = work / "backup.json.gz"
+    add = lambda op, **kw: Row("20 gzip", op, n, **kw)  # noqa: E731
+    timed(results, add("attgit export FILE.json.gz (gzip)"), cmd.attgit("export", backup, profile_as="export-gz"),
+          prod)
+    empty = Env("imported-gz", work)
+    fresh_database(cmd, empty)
+    run(cmd.attgit("init"), empty)
+    timed(results, add("attgit import FILE.json.gz into an empty DB"),
+          cmd.attgit("import", backup, profile_as="import-gz"), empty)
 
 
 def restore_data(cmd: Commands, results: Results, work: Path, n: int, backup: Path) -> None:
@@ -470,6 +485,8 @@ def benchmark_size(cmd: Commands, results: Results, work: Path, n: int, args) ->
     for name, scenario in (("history", lambda: history(cmd, results, work, n, args.companies)),
                            ("restore", lambda: restore(cmd, results, work, n, args.loaddata_max)),
                            ("merge", lambda: merge(cmd, results, work, n))):
+        if name not in args.scenarios:
+            continue
         try:
             scenario()
         except StepFailed as exc:
@@ -552,7 +569,10 @@ def parse_args(argv=None):
                         help="largest size at which to run the slow loaddata peer (default 100000)")
     parser.add_argument("--profile", action="store_true",
                         help="run attgit commands under cProfile (WORKDIR/N/profiles/*.prof)")
+    parser.add_argument("--scenarios", default="history,restore,merge",
+                        help="which to run (default all; restore needs history's database)")
     args = parser.parse_args(argv)
+    args.scenarios = {s.strip() for s in args.scenarios.split(",") if s.strip()}
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     return args
 

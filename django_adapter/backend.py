@@ -41,6 +41,7 @@ def open_backend(settings_module: Optional[str] = None) -> Backend:
         log=log_operation,
         time_zone=timezone.get_default_timezone(),
         gnupghome=getattr(settings, "ATTGIT_GNUPGHOME", None),
+        decompressed_limit=getattr(settings, "ATTGIT_DECOMPRESSED_LIMIT", None),
         identify=identify,
         explain=explain_error,
     )

@@ -38,6 +38,18 @@ def gnupg_home() -> Optional[str]:
     return getattr(settings, "ATTGIT_GNUPGHOME", None)
 
 
+def read_options(passphrase: Optional[str] = None) -> dict:
+    """How the site reads a backup file (``read_backup``'s options): the
+    GnuPG home, the passphrase if one was given, the limit of the decoded
+    size (``ATTGIT_DECOMPRESSED_LIMIT``), and the spool folder under the
+    repository's own directory (never a shared temporary folder)."""
+    from attgit.format.backup.spool import spool_parent
+
+    return {"gnupghome": gnupg_home(), "passphrase": passphrase,
+            "max_plain_bytes": getattr(settings, "ATTGIT_DECOMPRESSED_LIMIT", None),
+            "spool_dir": spool_parent(getattr(settings, "ATTGIT_REPO", None))}
+
+
 def default_path(backup_type: str, now: Optional[dt.datetime] = None) -> Path:
     """``<ATTGIT_BACKUP_DIR>/backup_<type>_<UTC time>.json``."""
     now = now or timezone.now()
@@ -47,21 +59,25 @@ def default_path(backup_type: str, now: Optional[dt.datetime] = None) -> Path:
 
 def create_backup(path: os.PathLike | str, backup_type: str = "full",
                   since: Optional[dt.datetime] = None, user=None, using: str = "default",
-                  encrypt_to: Optional[str] = None, progress=None):
+                  encrypt_to: Optional[str] = None, progress=None, passphrase: Optional[str] = None):
     """Write a full or incremental backup file to ``path``; log it either way.
 
     An incremental backup holds every company and the records with
     ``updated_at >= since`` (Property 12).  The file is written by
     :func:`attgit.ops.export.export_backup` (free space checked, mode 0600,
-    appears only when complete), encrypted for ``encrypt_to`` when given.
+    appears only when complete), encrypted for ``encrypt_to`` or with
+    ``passphrase`` when given (the log says "passphrase", never the
+    passphrase); gzipped when ``path`` ends in ``.gz``.
     Returns attgit's BackupSummary.
     """
     operation = f"backup_{backup_type}"
     path = Path(path)
     logged = {"filename": str(path), "using": using, **({"since": since} if since else {}),
-              **({"encrypted_for": encrypt_to} if encrypt_to else {})}
+              **({"encrypted_for": encrypt_to} if encrypt_to else {}),
+              **({"encrypted_with": "passphrase"} if passphrase is not None else {})}
     try:
-        summary = write_file(path, backup_type, since, _creator(user), using, encrypt_to, progress)
+        summary = write_file(path, backup_type, since, _creator(user), using, encrypt_to, progress,
+                             passphrase=passphrase)
     except Exception as exc:
         log_operation(operation, user, success=False, error=str(exc), **logged)
         raise
@@ -70,7 +86,8 @@ def create_backup(path: os.PathLike | str, backup_type: str = "full",
 
 
 def write_file(path: Path, backup_type: str, since, created_by: str, using: str = "default",
-               encrypt_to: Optional[str] = None, progress=None, expected: Optional[int] = None):
+               encrypt_to: Optional[str] = None, progress=None, expected: Optional[int] = None,
+               passphrase: Optional[str] = None):
     """The database ``using`` as a backup file at ``path`` (its folder made
     if missing), without an audit row: the caller logs."""
     if backup_type not in BACKUP_TYPES:
@@ -78,7 +95,7 @@ def write_file(path: Path, backup_type: str, since, created_by: str, using: str 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return export_backup(connect(using), path, backup_type=backup_type, since=since, created_by=created_by,
                          encrypt_to=encrypt_to, gnupghome=gnupg_home(), progress=progress,
-                         expected=expected)
+                         expected=expected, passphrase=passphrase)
 
 
 def _creator(user) -> str:

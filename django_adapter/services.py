@@ -48,12 +48,15 @@ Since = Union[str, dt.date, dt.datetime, None]
 class BackupService:
     """Create backup files of the database (the design document's format)."""
 
-    def __init__(self, user=None, using: str = "default", encrypt_to: Optional[str] = None):
+    def __init__(self, user=None, using: str = "default", encrypt_to: Optional[str] = None,
+                 passphrase: Optional[str] = None):
         #: the acting user (logged, named in the file's ``created_by``)
         self.user = user
         self.using = using
         #: a GnuPG recipient: every file this service writes is encrypted for it
         self.encrypt_to = encrypt_to
+        #: else a passphrase: every file is encrypted with it (OpenPGP's symmetric mode; never logged)
+        self.passphrase = passphrase
 
     def create_backup(self, backup_type: str = "full", since: Since = None, *, since_date: Since = None,
                       output: Union[str, os.PathLike, None] = None) -> dict:
@@ -62,7 +65,8 @@ class BackupService:
         ``since`` (or the document's ``since_date``): for an incremental
         backup, the records updated at or after it; a date is its midnight
         in the site's TIME_ZONE (:data:`attgit.ops.export.SINCE_RULE`).
-        ``output`` defaults to a timestamped file in ATTGIT_BACKUP_DIR.
+        ``output`` defaults to a timestamped file in ATTGIT_BACKUP_DIR; one
+        ending in ``.gz`` is gzipped.
 
         Returns {"success", "file_path", "record_count", "metadata"} (and
         "error" when success is False).
@@ -72,7 +76,7 @@ class BackupService:
         try:
             when = backups.parse_since(moment) if moment is not None else None
             summary = backups.create_backup(path, backup_type, when, self.user, self.using,
-                                            encrypt_to=self.encrypt_to)
+                                            encrypt_to=self.encrypt_to, passphrase=self.passphrase)
         except (AttgitError, OSError) as exc:
             return {"success": False, "file_path": None, "record_count": 0, "metadata": None,
                     "error": str(exc)}
@@ -85,7 +89,7 @@ class BackupService:
 
     def validate_backup(self, file_path) -> dict:
         """Validate a backup file: see :meth:`RestoreService.validate_backup`."""
-        return RestoreService(using=self.using).validate_backup(file_path)
+        return RestoreService(using=self.using, passphrase=self.passphrase).validate_backup(file_path)
 
 
 class ConflictResolver:
@@ -127,10 +131,13 @@ class ConflictResolver:
 class RestoreService:
     """Validate, preview and restore backup files into the database."""
 
-    def __init__(self, conflict_resolver: Optional[ConflictResolver] = None, user=None, using: str = "default"):
+    def __init__(self, conflict_resolver: Optional[ConflictResolver] = None, user=None, using: str = "default",
+                 passphrase: Optional[str] = None):
         self.conflict_resolver = conflict_resolver or ConflictResolver()
         self.user = user
         self.using = using
+        #: the passphrase of passphrase-encrypted files (held in memory only; never logged)
+        self.passphrase = passphrase
 
     def validate_backup(self, file_path) -> dict:
         """Read the whole file and report every problem.
@@ -142,7 +149,7 @@ class RestoreService:
         the file's and what restoring it into this database would create.
         """
         try:
-            with read_backup(file_path, gnupghome=backups.gnupg_home()) as backup:
+            with read_backup(file_path, **backups.read_options(self.passphrase)) as backup:
                 warnings = self._warnings(backup)
         except AttgitError as exc:
             problems = getattr(exc, "problems", [exc])
@@ -163,7 +170,7 @@ class RestoreService:
         from .workingcopy import connect
 
         try:
-            with read_backup(file_path, gnupghome=backups.gnupg_home()) as backup:
+            with read_backup(file_path, **backups.read_options(self.passphrase)) as backup:
                 result = import_backup(open_repository(), connect(self.using), author_for(self.user), backup,
                                        Path(file_path).name, strategy=merge_strategy, preview=True)
         except AttgitError as exc:
@@ -210,7 +217,7 @@ class RestoreService:
         from .workingcopy import connect
 
         repo, db = open_repository(), connect(self.using)
-        with read_backup(file_path, gnupghome=backups.gnupg_home()) as backup, exclusive(repo, db):
+        with read_backup(file_path, **backups.read_options(self.passphrase)) as backup, exclusive(repo, db):
             return import_backup(repo, db, author_for(self.user), backup, name, strategy=strategy,
                                  progress=progress)
 

@@ -52,6 +52,7 @@ class App:
     def repo(self) -> Repository:
         if self._repo is None:
             self._repo = Repository.open(self.repo_path())
+            _sweep_spools(self._repo.path)
         return self._repo
 
     @property
@@ -269,3 +270,15 @@ def default_remote(repo: Repository, name: Optional[str]) -> str:
 def short(oid: Optional[str], absent: str = "(none)") -> str:
     """A commit id as people read it (10 digits), or what stands for none."""
     return oid[:10] if oid else absent
+
+
+def _sweep_spools(repo_path) -> None:
+    """Remove what an import killed outright (SIGKILL) left: its spool of
+    plain-text records under the repository (see attgit.format.backup.spool)."""
+    from attgit.format.backup.spool import spool_parent, sweep, sweep_temporary
+
+    try:
+        sweep(spool_parent(repo_path))
+        sweep_temporary()  # the fallback spools, and what earlier versions left there
+    except OSError:
+        pass  # a read-only repository: the next writer sweeps

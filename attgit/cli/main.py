@@ -25,7 +25,9 @@ def invoke(argv=None, prog_name: str = "attgit") -> int:
         cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except AttgitError:
         raise
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt) and hasattr(exc.__cause__, "signum"):
+            raise exc.__cause__ from None  # SIGTERM/SIGHUP: main() says "terminated"
         click.echo(f"{prog_name}: aborted", err=True)
         return ExitCode.ERROR
     except click.ClickException as exc:
@@ -43,8 +45,14 @@ def invoke(argv=None, prog_name: str = "attgit") -> int:
 
 def main(argv=None) -> None:
     """Console entry point: run the CLI and map errors to exit codes."""
+    from attgit.format.backup.spool import Terminated, termination_interrupts
+
     try:
-        code = invoke(argv)
+        with termination_interrupts():
+            code = invoke(argv)
+    except Terminated as exc:
+        click.echo(f"attgit: terminated (signal {exc.signum}); nothing was half-applied", err=True)
+        sys.exit(128 + exc.signum)
     except AttgitError as exc:
         click.echo(f"attgit: error: {exc}", err=True)
         for line in problem_lines(exc):

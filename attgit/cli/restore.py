@@ -90,21 +90,55 @@ def checkout(app: App, rev, preview, companies, date_from, date_to, as_json):
     _print_restore(result, as_json, what=f"checkout of {rev}")
 
 
+def _passphrase(passphrase_file, ask: bool, confirm: bool = False):
+    """The passphrase from its file or typed at a prompt (hidden), else
+    None: never from an argument or the environment, where other users
+    and logs can read it."""
+    from attgit.format.backup.crypto import check_passphrase, passphrase_from_file
+
+    if passphrase_file and ask:
+        raise click.UsageError("--passphrase-file and --ask-passphrase: choose one")
+    if passphrase_file:
+        return passphrase_from_file(passphrase_file)
+    if ask:
+        return check_passphrase(click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm,
+                                             err=True))
+    return None
+
+
+passphrase_options = [
+    click.option("--passphrase-file", type=click.Path(dir_okay=False), metavar="FILE",
+                 help="The passphrase is the first line of FILE (OpenPGP symmetric encryption)."),
+    click.option("--ask-passphrase", is_flag=True, help="Type the passphrase at a prompt (not echoed)."),
+]
+
+
+def with_passphrase(f):
+    for option in reversed(passphrase_options):
+        f = option(f)
+    return f
+
+
 @cli.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--strategy", "-s", default=None, metavar="NAME",
               help="theirs|backup_wins, ours|database_wins or manual (default: the setting, else theirs).")
 @click.option("--preview", is_flag=True, help="Show what would change; write nothing.")
 @with_selection
+@with_passphrase
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
-def import_(app: App, file, strategy, preview, companies, date_from, date_to, as_json):
+def import_(app: App, file, strategy, preview, companies, date_from, date_to, passphrase_file, ask_passphrase,
+            as_json):
     """Merge a JSON backup file into the database (never deletes).
 
     Records absent from the database are added, identical ones skipped,
-    different ones resolved by the strategy.
+    different ones resolved by the strategy.  A gzipped file, a file
+    encrypted for a key in the GnuPG home, or one encrypted with a
+    passphrase (--passphrase-file, --ask-passphrase) is read as a stream:
+    nothing decrypted is written to disk.
 
-    Example: attgit import backup.json --strategy database_wins --preview
+    Example: attgit import backup.json.gz --strategy database_wins --preview
     """
     from attgit.format.backup import read_backup
     from attgit.ops.restore import import_backup
@@ -112,7 +146,12 @@ def import_(app: App, file, strategy, preview, companies, date_from, date_to, as
     strategy = strategy or app.backend.default_strategy
     selection = _selection(companies, date_from, date_to)
     update, bar = apply_progress("import")
-    with read_backup(file, gnupghome=app.backend.gnupghome) as backup, app.writing("import"), bar:
+    from attgit.format.backup.spool import spool_parent
+
+    passphrase = _passphrase(passphrase_file, ask_passphrase)
+    with read_backup(file, gnupghome=app.backend.gnupghome, max_plain_bytes=app.backend.decompressed_limit,
+                     spool_dir=spool_parent(app.repo.path), passphrase=passphrase) as backup, \
+            app.writing("import"), bar:
         result = import_backup(app.repo, app.backend.db, app.author, backup, os.path.basename(file),
                                strategy=strategy, preview=preview, selection=selection, progress=update)
         companies = len(backup.companies())
@@ -172,15 +211,18 @@ def _print_samples(samples) -> None:
               + SINCE_RULE + ".")
 @click.option("--encrypt", "recipient", metavar="RECIPIENT",
               help="Encrypt the file for this public key (key id, fingerprint or e-mail in the GnuPG home).")
+@with_passphrase
 @pass_app
-def export(app: App, output, backup_type, since, recipient):
+def export(app: App, output, backup_type, since, recipient, passphrase_file, ask_passphrase):
     """Write the database as a JSON backup file (the design document's format).
 
     The file is private (mode 0600) and appears only when complete; free disk
-    space is checked first.  With --encrypt it is an OpenPGP message that
-    `attgit import` decrypts with the private key in the GnuPG home.
+    space is checked first.  A name ending in .gz (also .gz.gpg) is gzipped.
+    With --encrypt it is an OpenPGP message that `attgit import` decrypts with
+    the private key in the GnuPG home; with --passphrase-file or
+    --ask-passphrase it is encrypted with a passphrase.
 
-    Example: attgit export /backups/attendance.json --encrypt backups@example.com
+    Example: attgit export backup.json.gz --passphrase-file /root/pass
     """
     from attgit.ops.export import export_backup, parse_since
 
@@ -192,9 +234,14 @@ def export(app: App, output, backup_type, since, recipient):
     if backup_type == "incremental" and not since:
         raise click.UsageError("--type incremental needs --since DATE")
     moment = parse_since(since, app.backend.time_zone) if since else None
+    if recipient and (passphrase_file or ask_passphrase):
+        raise click.UsageError("--encrypt and a passphrase: choose one")
+    passphrase = _passphrase(passphrase_file, ask_passphrase, confirm=True)
     summary = export_backup(db, output, backup_type=backup_type, since=moment, created_by=app.author.name,
-                            encrypt_to=recipient, gnupghome=app.backend.gnupghome)
+                            encrypt_to=recipient, gnupghome=app.backend.gnupghome, passphrase=passphrase)
     app.log("backup_" + backup_type, filename=os.path.basename(output), companies=summary.companies,
-            records=summary.records, **({"encrypted_for": recipient} if recipient else {}))
+            records=summary.records, **({"encrypted_for": recipient} if recipient else {}),
+            **({"encrypted_with": "passphrase"} if passphrase is not None else {}))
     sealed = f", encrypted for {recipient}" if recipient else ""
+    sealed += ", encrypted with the passphrase" if passphrase is not None else ""
     click.echo(f"wrote {output}: {plural(summary.companies, 'company')}, {plural(summary.records, 'record')}{sealed}")

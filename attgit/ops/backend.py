@@ -42,6 +42,8 @@ class Backend:
     time_zone: Optional[dt.tzinfo] = None
     #: the GnuPG home holding the private key of encrypted backup files
     gnupghome: Optional[str] = None
+    #: bytes a compressed or encrypted backup file may expand to (None: the library's default)
+    decompressed_limit: Optional[int] = None
     # Who acts: given the user named by --user/$ATTGIT_USER (or None for the
     # operator at the shell), the commit author; raises PermissionDenied when
     # that user may not act.  None: the name is taken as given (no accounts).

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Union
 
 from attgit import fsutil
 from attgit.errors import UsageError
+from attgit.format.compression import gzip_writer, is_gzip_name
 
 if TYPE_CHECKING:
     from attgit.format.backup import BackupSummary
@@ -63,6 +64,7 @@ def export_backup(
     gnupghome: Optional[str] = None,
     progress: Progress = None,
     expected: Optional[int] = None,
+    passphrase: Optional[str] = None,
 ) -> "BackupSummary":
     """Write a full or incremental backup of ``db`` to ``path``.
 
@@ -70,7 +72,9 @@ def export_backup(
     creation times and reads records by update time
     (``companies_with_created_at``, ``records_since``; ``consistent_read``
     when it has one).  An incremental backup holds every company and the
-    records with ``updated_at >= since`` (Property 12).
+    records with ``updated_at >= since`` (Property 12).  A ``path`` ending
+    in ``.gz`` (also ``.gz.gpg``) is gzip-compressed, streaming; the file is
+    encrypted for ``encrypt_to``'s public key, or with ``passphrase``.
     """
     if backup_type not in ("full", "incremental"):
         raise UsageError(f"backup type must be full or incremental, got {backup_type!r}")
@@ -86,26 +90,35 @@ def export_backup(
         companies = db.companies_with_created_at()
         counted = _counted(records, progress, shown)
         options = {"backup_type": backup_type, "created_by": created_by, "since": since}
-        if encrypt_to:
-            return _write_encrypted(out, companies, counted, options, encrypt_to, gnupghome)
-        return _write_plain(out, companies, counted, options)
+        gz = is_gzip_name(path)
+        if encrypt_to or passphrase is not None:
+            return _write_encrypted(out, companies, counted, options, gz, encrypt_to, gnupghome, passphrase)
+        return _write_plain(out, companies, counted, options, gz)
 
 
-def _write_plain(out, companies, records, options: dict) -> "BackupSummary":
+def _write_plain(out, companies, records, options: dict, gz: bool) -> "BackupSummary":
+    """The document into ``out``, through gzip when ``gz`` (streaming)."""
     from attgit.format.backup import write_backup
 
-    return write_backup(out, companies, records, **options)
+    if not gz:
+        return write_backup(out, companies, records, **options)
+    start = out.tell()
+    with gzip_writer(out) as packed:
+        summary = write_backup(packed, companies, records, **options)
+    return summary._replace(bytes=out.tell() - start)
 
 
-def _write_encrypted(out, companies, records, options: dict, recipient: str, home) -> "BackupSummary":
-    """The document goes to an anonymous temporary file (never named on
-    disk), then GnuPG encrypts it into ``out``'s path."""
-    from attgit.format.backup import crypto, write_backup
+def _write_encrypted(out, companies, records, options: dict, gz: bool, recipient: Optional[str], home,
+                     passphrase: Optional[str]) -> "BackupSummary":
+    """The document (gzipped when ``gz``) goes to an anonymous temporary
+    file (never named on disk), then GnuPG encrypts it into ``out``'s path:
+    for ``recipient``'s key, or with ``passphrase``."""
+    from attgit.format.backup import crypto
 
     with tempfile.TemporaryFile(prefix="attgit-plain-") as plain:
-        summary = write_backup(plain, companies, records, **options)
+        summary = _write_plain(plain, companies, records, options, gz)
         plain.seek(0)
-        crypto.encrypt(plain, recipient, out.name, home)
+        crypto.encrypt(plain, recipient, out.name, home, passphrase=passphrase)
     return summary._replace(bytes=os.path.getsize(out.name))
 
 

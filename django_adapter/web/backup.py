@@ -23,7 +23,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from attgit.errors import AttgitError
+from attgit.errors import AttgitError, ValidationError
 from attgit.ops.commit import snapshot_database
 
 from .. import backups
@@ -38,7 +38,9 @@ from .forms import BackupForm, errors_of
 
 BACKUP_OPERATIONS = ("backup_full", "backup_incremental")
 #: The names this module makes (and ``manage.py backup_data``'s default names).
-NAME_RE = re.compile(r"\Abackup_(full|incremental)_\d{8}T\d{6}Z(_[0-9a-f]{6})?\.json\Z")
+NAME_RE = re.compile(r"\Abackup_(full|incremental)_\d{8}T\d{6}Z(_[0-9a-f]{6})?\.json(\.gz)?(\.gpg)?\Z")
+#: What a download is sent as, by its name's last suffix.
+CONTENT_TYPES = {".json": "application/json", ".gz": "application/gzip", ".gpg": "application/pgp-encrypted"}
 LISTED = 15
 
 
@@ -59,12 +61,13 @@ def new_name(backup_type: str) -> str:
 @require_http_methods(["GET", "POST"])
 def backup_data_view(request):
     """Backup options, the last backup's time, recent backups to download."""
-    form = BackupForm(request.POST or None)
+    form = BackupForm(request.POST or None, recipients=recipients())
     status = 200
     if request.method == "POST":
         if form.is_valid():
             since = form.cleaned_data["since"]
-            params = {"type": form.cleaned_data["backup_type"], "since": since.isoformat() if since else None}
+            params = {"type": form.cleaned_data["backup_type"], "since": since.isoformat() if since else None,
+                      **file_options(form.cleaned_data)}
             try:
                 job = jobs.start(request, Job.BACKUP, params)
             except AttgitError as exc:
@@ -87,7 +90,31 @@ def download_backup_view(request, filename):
     path = registered_backup(filename)
     log_operation("download", request.user, filename=filename)
     return FileResponse(open(path, "rb"), as_attachment=True, filename=filename,
-                        content_type="application/json")
+                        content_type=CONTENT_TYPES[path.suffix])
+
+
+def recipients() -> list:
+    """The public keys the backup page offers to encrypt for
+    (``ATTGIT_BACKUP_RECIPIENTS``: key ids, fingerprints or e-mails in
+    ATTGIT_GNUPGHOME)."""
+    return list(getattr(settings, "ATTGIT_BACKUP_RECIPIENTS", ()))
+
+
+def file_options(data: dict) -> dict:
+    """The job's parameters for the file's form: compression, encryption
+    and, for the worker only, the passphrase (wiped when the job takes it)."""
+    params = {"compression": data["compression"], "encryption": data["encryption"]}
+    if data["encryption"] == "passphrase":
+        params[jobs.PASSPHRASE] = data["passphrase"]
+    return params
+
+
+def file_name(params: dict) -> str:
+    """A new backup's name: .json, .json.gz, with .gpg when encrypted."""
+    name = new_name(params["type"])
+    if params.get("compression", "plain") == "gzip":
+        name += ".gz"
+    return name + (".gpg" if params.get("encryption", "none") != "none" else "")
 
 
 def registered_backup(filename: str) -> Path:
@@ -146,30 +173,42 @@ def _last_backup() -> Optional[BackupLog]:
 def run_backup(job: Job, progress: jobs.Progress) -> dict:
     """Commit the database, then write the backup file; return the summary."""
     backup_type = job.params["type"]
+    passphrase = jobs.take_passphrase(job)
+    encryption = job.params.get("encryption", "none")
+    recipient = encryption[4:] if encryption.startswith("key:") else None
+    if recipient is not None and recipient not in recipients():
+        raise ValidationError(f"the key {recipient!r} is not one ATTGIT_BACKUP_RECIPIENTS names")
+    if encryption == "passphrase" and not passphrase:
+        raise ValidationError("the passphrase is gone (a retried job does not keep it): make the backup again")
     since = parse_since(job.params["since"]) if job.params.get("since") else None
     opened = open_as(job.user)
     author = opened.author
-    name = new_name(backup_type)
+    name = file_name(job.params)
     progress.phase("Taking a snapshot of the database")
     snap = snapshot_database(opened.repo, connect(), author, message=f"Snapshot at {backup_type} backup {name}")
     commit = snap.commit or snap.parent or ""
     path = backup_dir() / name
     summary = write_file(path, backup_type, since, author.name, progress.counter("Writing the backup file"),
-                         _expected_records(since))
+                         _expected_records(since), encrypt_to=recipient, passphrase=passphrase)
     log_operation(f"backup_{backup_type}", job.user, filename=str(path), commit=commit,
                   companies=summary.companies, records=summary.records, since=since, job=str(job.pk),
-                  snapshot="new" if snap.created else "unchanged")
+                  snapshot="new" if snap.created else "unchanged",
+                  **({"encrypted_for": recipient} if recipient else {}),
+                  **({"encrypted_with": "passphrase"} if passphrase else {}))
     return {"name": name, "type": backup_type, "since": job.params.get("since"), "commit": commit,
             "new_commit": snap.created, "companies": summary.companies, "records": summary.records,
             "bytes": summary.bytes}
 
 
 def write_file(path: Path, backup_type: str, since: Optional[dt.datetime], created_by: str,
-               progress: Callable[[int, int], None], total: int = 0):
+               progress: Callable[[int, int], None], total: int = 0, encrypt_to: Optional[str] = None,
+               passphrase: Optional[str] = None):
     """The backup file at ``path``, by the one writer
     (:func:`django_adapter.backups.write_file`: free space checked, mode
-    0600, a hidden partial file renamed into place when complete)."""
-    return backups.write_file(path, backup_type, since, created_by, progress=progress, expected=total or None)
+    0600, a hidden partial file renamed into place when complete; gzipped
+    for a .gz name, encrypted for ``encrypt_to`` or with ``passphrase``)."""
+    return backups.write_file(path, backup_type, since, created_by, progress=progress, expected=total or None,
+                              encrypt_to=encrypt_to, passphrase=passphrase)
 
 
 def _expected_records(since: Optional[dt.datetime]) -> int:

@@ -26,18 +26,56 @@ class BackupForm(forms.Form):
     since = forms.DateField(label="Changed since", required=False,
                             widget=forms.DateInput(attrs={"type": "date"}))
 
+    compression = forms.ChoiceField(
+        label="File", initial="gzip", widget=forms.RadioSelect, required=False,
+        choices=[("gzip", "Compressed (.json.gz, several times smaller)"), ("plain", "Plain JSON (.json)")])
+    encryption = forms.ChoiceField(label="Encryption", initial="none", widget=forms.RadioSelect, required=False)
+    passphrase = forms.CharField(label="Passphrase", required=False, strip=False,
+                                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
+    passphrase_again = forms.CharField(label="Passphrase again", required=False, strip=False,
+                                       widget=forms.PasswordInput(render_value=False,
+                                                                  attrs={"autocomplete": "new-password"}))
+
+    def __init__(self, *args, recipients=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["encryption"].choices = [
+            ("none", "None"), ("passphrase", "With a passphrase (needed again to restore; it is not kept)"),
+            *((f"key:{r}", f"For the key {r}") for r in recipients)]
+
     def clean(self):
         data = super().clean()
         if data.get("backup_type") == "incremental" and not data.get("since"):
             self.add_error("since", "An incremental backup needs the date it starts from.")
         if data.get("backup_type") == "full":
             data["since"] = None
+        data["compression"] = data.get("compression") or "gzip"
+        data["encryption"] = data.get("encryption") or "none"
+        self._clean_passphrase(data)
         return data
+
+    def _clean_passphrase(self, data: dict) -> None:
+        from attgit.errors import UsageError
+        from attgit.format.backup.crypto import check_passphrase
+
+        if data["encryption"] != "passphrase":
+            data["passphrase"] = None
+            return
+        try:
+            check_passphrase(data.get("passphrase") or "")
+        except UsageError as exc:
+            self.add_error("passphrase", f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+            return
+        if data.get("passphrase") != data.get("passphrase_again"):
+            self.add_error("passphrase_again", "The two passphrases differ.")
 
 
 class UploadForm(forms.Form):
-    backup_file = forms.FileField(label="Backup file (.json)", allow_empty_file=True,
-                                  widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}))
+    backup_file = forms.FileField(label="Backup file (.json, .json.gz, encrypted .gpg)", allow_empty_file=True,
+                                  widget=forms.ClearableFileInput(attrs={
+                                      "accept": ".json,.gz,.gpg,.asc,application/json,application/gzip"}))
+    passphrase = forms.CharField(label="Passphrase (only for a file encrypted with one)", required=False,
+                                 strip=False, widget=forms.PasswordInput(render_value=False,
+                                                                         attrs={"autocomplete": "off"}))
 
 
 class SourceForm(forms.Form):

@@ -147,7 +147,28 @@ def run(job_id) -> None:
     else:
         _save(job, status=Job.DONE, result=result, finished_at=timezone.now())
     finally:
+        wipe_passphrase(job)
         progress.remove()
+
+
+#: The job parameter a passphrase travels in, from the page to the worker.
+PASSPHRASE = "passphrase"
+
+
+def take_passphrase(job: Job) -> Optional[str]:
+    """The passphrase the page handed this job, wiped from the Job row at
+    once (before the job reads anything): it lives on only in the worker's
+    memory for the job's length.  Never logged, never in a result."""
+    passphrase = job.params.get(PASSPHRASE)
+    wipe_passphrase(job)
+    return passphrase or None
+
+
+def wipe_passphrase(job: Job) -> None:
+    """Remove the passphrase from the job's parameters, in memory and in its row."""
+    if PASSPHRASE in job.params:
+        job.params = {k: v for k, v in job.params.items() if k != PASSPHRASE}
+        retrying(lambda: Job.objects.filter(pk=job.pk).update(params=job.params))
 
 
 def _failed(job: Job, error: str, http_status: int = 500) -> None:
@@ -333,6 +354,7 @@ def notice_a_lost_worker(job: Job) -> bool:
         job.refresh_from_db()
         return False
     job.status, job.error, job.finished_at = Job.INTERRUPTED, INTERRUPTED, now
+    wipe_passphrase(job)  # a worker killed before its job took it
     Progress(job.pk).remove()
     _task_failed(job)
     operation = operation_of(job)

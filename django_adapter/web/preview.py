@@ -19,14 +19,15 @@ import uuid
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
 from attgit.errors import AttgitError, ValidationError
 from attgit.format.backup import read_backup
+from attgit.format.backup.crypto import PassphraseError
 from attgit.ops.restore import checkout, import_backup
 
 from ..audit import log_operation
-from ..backups import gnupg_home
+from ..backups import read_options
 from ..models import Job, Upload
 from ..repository import open_as, open_repository
 from ..workingcopy import connect
@@ -41,9 +42,13 @@ PREVIEW_CONFLICTS = 50
 
 
 @root_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def preview_restore_view(request):
-    """What the restore would do; nothing is written."""
+    """What the restore would do; nothing is written.  A POST previews a
+    passphrase-encrypted upload again (another strategy): the passphrase
+    comes in the body, never the URL."""
+    if request.method == "POST":
+        return _preview_again_with_passphrase(request)
     form = SourceForm(request.GET)
     if not form.is_valid():
         messages.error(request, errors_of(form))
@@ -59,6 +64,21 @@ def preview_restore_view(request):
         messages.error(request, job.error)
         return restore_page(request, job.result.get("http_status", 400))
     return _show_preview(request, job)
+
+
+def _preview_again_with_passphrase(request):
+    form = SourceForm(request.POST)
+    if not form.is_valid() or not form.cleaned_data["upload"] or not request.POST.get("passphrase"):
+        messages.error(request, errors_of(form) if not form.is_valid() else "Give the file's passphrase.")
+        return restore_page(request, 400)
+    strategy = form.cleaned_data["strategy"] or default_strategy()
+    try:
+        params = {"upload": uploads.get(form.cleaned_data["upload"]).pk, "strategy": strategy,
+                  jobs.PASSPHRASE: request.POST["passphrase"]}
+        job = jobs.start(request, Job.PREVIEW, params)
+    except AttgitError as exc:
+        return restore_page(request, errors.say(request, exc))
+    return redirect(jobs.url_of(job))
 
 
 def _preview_job(job_id, source: dict, strategy: str):
@@ -131,11 +151,13 @@ METADATA_SHOWN = ("created_at", "created_by", "backup_type", "since", "total_com
 
 def _preview_file(job: Job, progress: jobs.Progress) -> dict:
     upload = job_upload(job)
+    passphrase = jobs.take_passphrase(job)
     try:
-        backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), gnupghome=gnupg_home(),
+        backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), **read_options(passphrase),
                              progress=progress.counter("Checking the file"))
     except ValidationError as exc:
-        uploads.discard(upload)
+        if not isinstance(exc, PassphraseError):  # the file may be fine: kept for another passphrase
+            uploads.discard(upload)
         log_operation("restore", job.user, success=False, error=str(exc), filename=upload.original_name)
         raise
     with backup:
@@ -147,7 +169,7 @@ def _preview_file(job: Job, progress: jobs.Progress) -> dict:
         warnings = list(result.warnings)
     c = result.counts
     return {
-        "kind": "file", "metadata": metadata, "warnings": warnings,
+        "kind": "file", "metadata": metadata, "warnings": warnings, "passphrase": passphrase is not None,
         "rows": [row.to_dict() for row in display.import_rows(result, job.params["strategy"], PREVIEW_ROWS)],
         "counts": {"add": c.get("added", 0), "update": c.get("updated", 0), "skip": c.get("skipped", 0),
                    "conflicts": len(result.conflicts), "delete": 0, "total": c.get("records_in_file", 0)},

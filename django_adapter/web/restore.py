@@ -28,7 +28,7 @@ from attgit.ops.mergestate import MergeState
 from attgit.ops.restore import checkout, import_backup
 
 from ..audit import log_operation
-from ..backups import gnupg_home
+from ..backups import read_options
 from ..models import Job, Upload
 from ..repository import open_as, open_repository
 from ..workingcopy import connect
@@ -74,7 +74,20 @@ def _receive_upload(request, handler: uploads.LimitedUploadHandler):
     except ValidationError as exc:
         errors.say(request, exc)
         return restore_page(request, 413)
+    if form.cleaned_data.get("passphrase"):
+        return _preview_with_passphrase(request, upload, form.cleaned_data["passphrase"])
     return redirect(f"{reverse('preview_restore')}?{urlencode({'upload': upload.pk})}")
+
+
+def _preview_with_passphrase(request, upload, passphrase: str):
+    """Start the preview job here, the passphrase in its parameters (a
+    POST's, never a URL's; the job wipes it when it takes it)."""
+    try:
+        job = jobs.start(request, Job.PREVIEW, {"upload": upload.pk, "strategy": default_strategy(),
+                                                jobs.PASSPHRASE: passphrase})
+    except AttgitError as exc:
+        return restore_page(request, errors.say(request, exc))
+    return redirect(jobs.url_of(job))
 
 
 def restore_page(request, status: int = 200, form=None):
@@ -104,6 +117,8 @@ def apply_restore_view(request):
     if form.cleaned_data["upload"]:
         upload = uploads.get(form.cleaned_data["upload"])
         kind, params = Job.IMPORT, {"upload": upload.pk, "name": upload.original_name, "strategy": strategy}
+        if request.POST.get("passphrase"):
+            params[jobs.PASSPHRASE] = request.POST["passphrase"]
         back = {"upload": upload.pk, "strategy": strategy}
     else:
         kind, params = Job.CHECKOUT, {"commit": form.cleaned_data["commit"]}
@@ -124,9 +139,10 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
     """Merge the kept upload into the database; return the summary."""
     upload = job_upload(job)
     name, strategy = job.params["name"], job.params["strategy"]
+    passphrase = jobs.take_passphrase(job)
     opened, db = open_as(job.user), connect()
     repo = opened.repo
-    with read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), gnupghome=gnupg_home(),
+    with read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), **read_options(passphrase),
                      progress=progress.counter("Checking the file")) as backup:
         progress.phase("Comparing with the database")
         result = import_backup(repo, db, opened.author, backup, name, strategy=strategy,

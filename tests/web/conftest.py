@@ -123,8 +123,9 @@ def wait_for_job(client, response, timeout: float = 30.0) -> dict:
 
 
 def backup_bytes(client) -> tuple[bytes, str]:
-    """Make a full backup through the page; return its content and name."""
-    job = finished_job(client, client.post("/backup/", {"backup_type": "full"}))
+    """Make a full backup through the page (plain JSON: the page's default
+    is gzip); return its content and name."""
+    job = finished_job(client, client.post("/backup/", {"backup_type": "full", "compression": "plain"}))
     assert job.status == "done", job.error
     name = job.result["name"]
     response = client.get(f"/backup/download/{name}/")

@@ -271,3 +271,62 @@ def _remote_permissions():
     from django.contrib.auth.models import Permission
 
     return Permission.objects.filter(codename__in=["view_remote", "change_remote"])
+
+
+def test_a_passphrase_backup_downloads_and_restores_only_with_its_passphrase(page, tmp_path, worker):
+    """Issue 20.3: an encrypted download, then a restore with the passphrase;
+    a wrong one (at the preview, then at Apply) changes nothing."""
+    from attgit.format.backup import crypto
+    from django_adapter.models import Job
+
+    secret = "a long and memorable passphrase"
+    worker.start()
+    seed(200, companies=4)
+    make_user("root", role="root")
+    log_in(page, "root")
+
+    page.click("nav.sections >> text=Backup")
+    page.check("input[name=encryption][value=passphrase]")
+    page.fill("input[name=passphrase]", secret)
+    page.fill("input[name=passphrase_again]", secret)
+    page.click("text=Create backup")
+    page.wait_for_selector("#summary")
+    with page.expect_download() as info:
+        page.click("[data-download]")
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+    assert saved.name.endswith(".json.gz.gpg") and crypto.is_encrypted(saved.read_bytes()[:64])
+
+    doomed = list(AttendanceRecord.objects.order_by("-id").values_list("id", flat=True)[:50])
+    AttendanceRecord.objects.filter(id__in=doomed).delete()
+    before = sorted(AttendanceRecord.objects.values_list("ep_no", "company__name", "date", "status"))
+
+    page.click("nav.sections >> text=Restore")
+    page.set_input_files("input[type=file]", str(saved))
+    page.fill("input[name=passphrase]", "not the passphrase")
+    page.click("text=Upload and preview")
+    page.wait_for_selector("text=wrong passphrase")
+    assert AttendanceRecord.objects.count() == 150
+
+    page.goto("/restore/")
+    page.set_input_files("input[type=file]", str(saved))
+    page.fill("input[name=passphrase]", secret)
+    page.click("text=Upload and preview")
+    page.wait_for_selector(".tiles")
+    assert (count(page, "add"), count(page, "skip")) == (50, 150)
+    preview = page.url
+
+    page.fill("form.apply input[name=passphrase]", "still not it")
+    page.click("text=Apply restore")
+    page.wait_for_url("**/jobs/*/")
+    page.wait_for_selector("text=wrong passphrase")
+    assert sorted(AttendanceRecord.objects.values_list("ep_no", "company__name", "date", "status")) == before
+
+    page.goto(preview)
+    page.fill("form.apply input[name=passphrase]", secret)
+    page.click("text=Apply restore")
+    page.wait_for_url("**/jobs/*/")
+    page.wait_for_selector("#summary")
+    assert result(page, "added") == "50" and AttendanceRecord.objects.count() == 200
+    for job in Job.objects.all():  # the passphrase was wiped from every job once used
+        assert secret not in str(job.params) and "not the passphrase" not in str(job.params), job.params

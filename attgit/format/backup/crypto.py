@@ -2,28 +2,35 @@
 django-dbbackup does -- never home-made cryptography.
 
 A file is encrypted for a recipient's public key (``--encrypt RECIPIENT``:
-a key id, fingerprint or e-mail in the GnuPG home); it is decrypted on
-import with the private key in the GnuPG home the site names
-(``ATTGIT_GNUPGHOME``, else ``$GNUPGHOME``, else GnuPG's own default).
+a key id, fingerprint or e-mail in the GnuPG home), or with a passphrase
+(OpenPGP's symmetric mode); it is decrypted on import with the private key
+in the GnuPG home the site names (``ATTGIT_GNUPGHOME``, else
+``$GNUPGHOME``, else GnuPG's own default) or the passphrase given.
 OpenPGP's integrity check (MDC/AEAD) makes a tampered file fail to
-decrypt; a wrong key, a tampered file and a missing key are each a
-ValidationError (exit 4) that says which.  Plaintext is only ever written
-to a private temporary file, removed on failure.
+decrypt; a wrong key, a wrong passphrase, a damaged file and a missing key
+are each a ValidationError (exit 4) that says which.  Decryption is a
+stream (:class:`GpgStream`): the plain bytes are never written to disk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
-import shutil
-import tempfile
+import queue
+import threading
 from typing import BinaryIO, Optional
 
-from attgit.errors import ConfigError, NotFound, ValidationError
+from attgit.errors import ConfigError, NotFound, UsageError, ValidationError
 from attgit.format.backup.common import ERROR_MESSAGES
 
 _ARMOR = b"-----BEGIN PGP MESSAGE-----"
 _CANNOT = ERROR_MESSAGES["cannot_decrypt"]
+
+
+class PassphraseError(ValidationError):
+    """A passphrase-encrypted file read with a wrong passphrase, or none:
+    the file itself may be fine (a page keeps the upload for another try)."""
 
 
 def is_encrypted(head: bytes) -> bool:
@@ -59,14 +66,21 @@ def _gpg(home: Optional[str]):
         raise ConfigError(f"cannot run GnuPG (install the gnupg package): {exc}") from None
 
 
-def encrypt(plain: BinaryIO, recipient: str, output: str, home: Optional[str] = None,
-            always_trust: Optional[bool] = None) -> None:
-    """Encrypt the open file ``plain`` for ``recipient`` into the path ``output``.
+def encrypt(plain: BinaryIO, recipient: Optional[str], output: str, home: Optional[str] = None,
+            always_trust: Optional[bool] = None, passphrase: Optional[str] = None) -> None:
+    """Encrypt the open file ``plain`` into the path ``output``: for
+    ``recipient``'s public key, or (``passphrase`` given, no recipient)
+    with OpenPGP's symmetric encryption (AES-256, the passphrase salted and
+    stretched by the S2K function, never cached by gpg-agent).
 
     The recipient's public key must be in the GnuPG home; keys are never
     fetched from the network.  ``always_trust`` (default: the environment's
     ATTGIT_GPG_ALWAYS_TRUST) accepts a key nobody has certified.
     """
+    if passphrase is not None:
+        return _encrypt_symmetric(plain, output, home, passphrase)
+    if not recipient:
+        raise UsageError("encrypting needs a recipient's key or a passphrase")
     if always_trust is None:
         always_trust = os.environ.get("ATTGIT_GPG_ALWAYS_TRUST", "") not in ("", "0", "false", "no")
     gpg = _gpg(home)
@@ -92,44 +106,171 @@ def encrypt(plain: BinaryIO, recipient: str, output: str, home: Optional[str] = 
     raise ValidationError(f"cannot encrypt for {recipient!r}: {_gpg_reason(result)}")
 
 
+def check_passphrase(passphrase: str) -> str:
+    """A passphrase gpg can take: not empty, one line (it goes down a pipe
+    followed by the file, so a line break would end it early)."""
+    if not passphrase:
+        raise UsageError("the passphrase is empty")
+    if any(c in passphrase for c in "\r\n\x00"):
+        raise UsageError("a passphrase cannot hold a line break or a NUL character")
+    return passphrase
+
+
+def _encrypt_symmetric(plain: BinaryIO, output: str, home: Optional[str], passphrase: str) -> None:
+    gpg = _gpg(home)
+    try:
+        result = gpg.encrypt_file(plain, None, symmetric="AES256", passphrase=check_passphrase(passphrase),
+                                  output=output, armor=False, extra_args=["--no-symkey-cache"])
+    except BrokenPipeError:
+        raise ValidationError("cannot encrypt with the passphrase: GnuPG stopped before reading the whole "
+                              "backup") from None
+    if not (result.ok and getattr(result, "returncode", 0) == 0):
+        raise ValidationError(f"cannot encrypt with the passphrase: {_gpg_reason(result)}")
+
+
 def _no_public_key(recipient: str, where: str) -> NotFound:
     return NotFound(f"no public key for {recipient!r} in {where}: import it first (gpg --import recipient.asc)")
 
 
-def decrypt_to_temporary(encrypted: BinaryIO, home: Optional[str] = None) -> BinaryIO:
-    """Decrypt the open file ``encrypted`` into an anonymous temporary file
-    (its name is removed at once) and return it, positioned at the start.
+class GpgStream(io.RawIOBase):
+    """The plain bytes of an OpenPGP message as gpg writes them to its
+    stdout pipe, read as they come: never a file.
 
-    Raises ValidationError when there is no private key for the file, the
-    file was tampered with, or it is not a complete OpenPGP message.
+    python-gnupg runs gpg in a thread of its own and hands each chunk to
+    ``on_data``, which puts it in a small queue this stream reads from: a
+    slow reader holds gpg back (the queue, then the pipe, fill up), and
+    :meth:`close` kills gpg, so a reader that stops early (a size limit, a
+    bad record) stops the decryption too.  gpg's verdict (wrong key, wrong
+    passphrase, tampered) is known when the message ends: reading the end
+    raises it.
     """
-    gpg = _gpg(home)
-    folder = tempfile.mkdtemp(prefix="attgit-decrypt-")  # mode 0700
-    try:
-        path = os.path.join(folder, "plain.json")
-        result = gpg.decrypt_file(encrypted, output=path)
-        _check_decrypted(result, home)
-        plain = open(path, "rb")  # noqa: SIM115 - returned open, its name removed
-        os.unlink(path)
-        return plain
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+
+    def __init__(self, source, home: Optional[str], passphrase: Optional[str]):
+        super().__init__()
+        self._home, self._passphrase_given = home, passphrase is not None
+        self._queue: queue.Queue = queue.Queue(maxsize=16)
+        self._stopped = threading.Event()
+        self._rest = memoryview(b"")
+        self._ended = False
+        self._process = None
+        self.result = None
+        self.error: Optional[BaseException] = None
+        gpg = _gpg(home)
+        gpg.buffer_size, gpg.on_data = 1 << 16, self._on_data
+        start = gpg._open_subprocess
+
+        def remember(args, passphrase=False):
+            self._process = start(args, passphrase)
+            return self._process
+
+        gpg._open_subprocess = remember
+        extra = ["--no-symkey-cache"] + ([] if passphrase is not None else ["--pinentry-mode", "error"])
+        self._thread = threading.Thread(target=self._run, args=(gpg, source, passphrase, extra), daemon=True,
+                                        name="attgit-gpg")
+        self._thread.start()
+
+    def _run(self, gpg, source, passphrase, extra) -> None:
+        try:
+            self.result = gpg.decrypt_file(source, passphrase=passphrase, extra_args=extra)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            self.error = exc
+        finally:
+            self._put(None)
+
+    def _on_data(self, chunk: bytes) -> bool:
+        if chunk:
+            self._put(chunk)
+        return False  # not kept in the result: this stream is the only copy
+
+    def _put(self, item) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if not self._rest:
+            if self._ended:
+                return 0
+            item = self._queue.get()
+            if item is None:
+                self._ended = True
+                self._thread.join()
+                self.raise_failure()
+                return 0
+            self._rest = memoryview(item)
+        n = min(len(b), len(self._rest))
+        b[:n] = self._rest[:n]
+        self._rest = self._rest[n:]
+        return n
+
+    def drain(self, limit: int) -> None:
+        """Read and drop the rest of gpg's output, at most ``limit`` bytes;
+        past it gpg is stopped (its verdict then unknown: not raised)."""
+        read = 0
+        while not self._ended and read <= limit:
+            item = self._queue.get()
+            if item is None:
+                self._ended = True
+                self._thread.join()
+            else:
+                read += len(item)
+        if not self._ended:
+            self.close()
+
+    def raise_failure(self) -> None:
+        """gpg's failure as a ValidationError, once the message has ended."""
+        if not self._ended:
+            return
+        if self.error is not None:
+            if isinstance(self.error, ValueError) and "passphrase" in str(self.error).lower():
+                raise UsageError("a passphrase cannot hold a line break or a NUL character") from None
+            raise ValidationError(f"{_CANNOT}: GnuPG failed: {self.error}") from None
+        _check_decrypted(self.result, self._home, self._passphrase_given)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stopped.set()
+            if self._process is not None and self._process.poll() is None:
+                with contextlib.suppress(OSError):
+                    self._process.kill()
+            while self._thread.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get(timeout=0.1)
+            self._rest = memoryview(b"")
+        super().close()
 
 
-def _check_decrypted(result, home: Optional[str]) -> None:
+def decrypt_stream(source, home: Optional[str] = None, passphrase: Optional[str] = None) -> GpgStream:
+    """Decrypt ``source`` (anything with ``read``) as a stream: the key in
+    the GnuPG home, or ``passphrase`` for a passphrase-encrypted message."""
+    return GpgStream(source, home, passphrase)
+
+
+def _check_decrypted(result, home: Optional[str], passphrase_given: bool = False) -> None:
     stderr = result.stderr or ""
     failed = not result.ok or getattr(result, "returncode", 0) != 0 or "DECRYPTION_FAILED" in stderr
     if not failed and "DECRYPTION_OKAY" in stderr and "BADMDC" not in stderr:
         return
     where = gnupg_home(home) or "the default GnuPG home"
+    if "NEED_PASSPHRASE_SYM" in stderr and not passphrase_given:
+        raise PassphraseError(f"{_CANNOT}: it is encrypted with a passphrase, and none was given "
+                              "(--passphrase-file FILE, or the passphrase field)")
+    if "BAD_PASSPHRASE" in stderr:
+        raise PassphraseError(f"{_CANNOT}: wrong passphrase; nothing was read")
     if "NO_SECKEY" in stderr:
         keys = sorted({line.split()[2] for line in stderr.splitlines() if line.startswith("[GNUPG:] NO_SECKEY")})
         raise ValidationError(f"{_CANNOT}: it is encrypted for key {', '.join(keys)}, "
                               f"and {where} has no private key for it (wrong key, or set ATTGIT_GNUPGHOME)")
     if "BADMDC" in stderr or "manipulated" in stderr or "BEGIN_DECRYPTION" in stderr:
-        raise ValidationError(f"{_CANNOT}: it has been altered or damaged since it was encrypted "
+        raise ValidationError(f"{_CANNOT}: it is damaged: it has been altered or cut since it was encrypted "
                               f"(GnuPG: {_gpg_reason(result)}); nothing was read")
-    raise ValidationError(f"{_CANNOT}: {_gpg_reason(result)}")
+    raise ValidationError(f"{_CANNOT}: it is damaged or not an OpenPGP message ({_gpg_reason(result)})")
 
 
 def _gpg_reason(result) -> str:
@@ -137,17 +278,21 @@ def _gpg_reason(result) -> str:
     return "; ".join(lines[-2:]) or (result.status or "GnuPG failed")
 
 
-@contextlib.contextmanager
-def plaintext(f: BinaryIO, home: Optional[str] = None):
-    """``f`` itself if it is not encrypted, else its decrypted temporary copy."""
-    start = f.tell()
-    head = f.read(64)
-    f.seek(start)
-    if not is_encrypted(head):
-        yield f, False
-        return
-    plain = decrypt_to_temporary(f, home)
+def passphrase_from_file(path) -> str:
+    """The passphrase in the file ``path``: its first line (the line break
+    is not part of it).  A passphrase is never taken from an argument or
+    the environment, where other users and logs can read it."""
     try:
-        yield plain, True
-    finally:
-        plain.close()
+        with open(path, "rb") as f:
+            first = f.readline(4096)
+    except FileNotFoundError:
+        raise NotFound(f"passphrase file {os.fspath(path)!r} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the passphrase file {os.fspath(path)!r}: {exc.strerror or exc}") from None
+    try:
+        text = first.rstrip(b"\r\n").decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"the passphrase file {os.fspath(path)!r} is not UTF-8 text") from None
+    if not text:
+        raise UsageError(f"the passphrase file {os.fspath(path)!r} is empty")
+    return check_passphrase(text)

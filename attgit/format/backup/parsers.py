@@ -7,6 +7,7 @@ item per line: the layout the writer produces) and a streaming fallback
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any, BinaryIO, Callable, Iterator
 
 import ijson
@@ -21,6 +22,41 @@ class _NotFast(Exception):
     """The file is not in the one-item-per-line layout; use the streaming parser."""
 
 
+class _DuplicateKey(Exception):
+    """An object names one key twice (its first argument)."""
+
+
+def _duplicate_key(key: Any, where: str) -> ValidationError:
+    return _fail("invalid_schema", f"key {_short(key)} appears twice in one object (which value was meant "
+                 "cannot be known: fix the file)", where)
+
+
+def _pairs(pairs: list) -> dict:
+    """json's object hook refusing a key given twice (orjson keeps the last)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _check_unique_keys(line: bytes, item: Any, where: str) -> None:
+    """Refuse an item line whose objects repeat a key.  A line as the writer
+    writes it is orjson's own output for the parsed item, so it is checked
+    by one comparison; any other line is parsed again, keeping every pair."""
+    if type(item) is not dict or orjson.dumps(item) == line:
+        return
+    try:
+        json.loads(line, object_pairs_hook=_pairs)
+    except _DuplicateKey as exc:
+        raise _duplicate_key(exc.args[0], where) from None
+    except ValueError:
+        pass  # orjson read it: a difference of dialect (the validator judges the values)
+
+
 def _read_fast(f: BinaryIO, v: _Validator) -> None:
     """Parse the layout :func:`write_backup` writes, line by line.
 
@@ -33,7 +69,9 @@ def _read_fast(f: BinaryIO, v: _Validator) -> None:
     first = _line(lines)
     if not (first.startswith(b'{"metadata":') and first.endswith(b",")):
         raise _NotFast
-    v.on_metadata(_loads(first[12:-1]))
+    metadata = _loads(first[12:-1])
+    _check_unique_keys(first[12:-1], metadata, "metadata")
+    v.on_metadata(metadata)
     _expect(lines, b'"companies":[')
     _items(lines, v.on_company, (b"],",), _Place(f, v, "company"))
     _expect(lines, b'"attendance_records":[')
@@ -69,6 +107,11 @@ class _Place:
     def __init__(self, f: BinaryIO, v: _Validator, what: str):
         self.f, self.v, self.what = f, v, what
 
+    def where(self) -> str:
+        """The item about to be handed over ("record 12")."""
+        number = self.v.record_count + 1 if self.what == "record" else self.v.company_entries + 1
+        return f"{self.what} {number}"
+
     def broken(self, raw: bytes, exc: Exception) -> "_NotFast":
         """_NotFast carrying the byte offset where the line's JSON broke and
         which item it is (for the streaming parser's message)."""
@@ -94,10 +137,12 @@ def _items(lines: Iterator[bytes], handle: Callable[[Any], None], closing: tuple
         if comma is False or (len(raw) >= _MAX_LINE and not raw.endswith(b"\n")):
             raise _NotFast
         comma = line.endswith(b",")
+        body = line[:-1] if comma else line
         try:
-            item = loads(line[:-1] if comma else line)
+            item = loads(body)
         except orjson.JSONDecodeError as exc:
             raise place.broken(raw, exc) from None
+        _check_unique_keys(body, item, place.where())
         handle(item)
     raise _NotFast
 
@@ -118,6 +163,8 @@ def _read_stream(f: BinaryIO, v: _Validator) -> None:
             raise _fail("invalid_json", "content after the end of the document")
     except _Truncated:
         raise _cut_short(f, v) from None
+    except _DuplicateKey as exc:
+        raise _duplicate_key(exc.args[0], _section_place(v)) from None
     except ValidationError:
         raise
     except ijson.JSONError as exc:
@@ -242,6 +289,8 @@ def _build(event: str, value: Any, events: Iterator[tuple], depth: int) -> Any:
             event, key = _next(events)
             if event == "end_map":
                 return obj
+            if key in obj:
+                raise _DuplicateKey(key)
             event, value = _next(events)
             obj[key] = value if event in _SCALAR_EVENTS else _build(event, value, events, depth - 1)
     items: list = []

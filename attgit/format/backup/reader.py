@@ -14,9 +14,9 @@ from typing import Any, BinaryIO, Callable, Iterator, Optional, Union
 import orjson
 
 from attgit.errors import NotFound, Problems, UsageError, ValidationError
-from attgit.format.backup import crypto
 from attgit.format.backup.common import _fail
 from attgit.format.backup.parsers import _NotFast, _read_fast, _read_stream
+from attgit.format.backup.source import plain_stream
 from attgit.format.backup.spool import _Spool
 from attgit.format.backup.validator import _Validator
 
@@ -36,8 +36,10 @@ class BackupFile:
         self.declared_companies: dict = validator.companies
         self.total_records: int = validator.record_count
         self.size = size
-        #: whether the file was OpenPGP-encrypted (and decrypted to read it)
+        #: whether the file was OpenPGP-encrypted (and decrypted, as a stream, to read it)
         self.encrypted = False
+        #: whether the file was gzip-compressed
+        self.compressed = False
         self._spool = spool
 
     def companies(self) -> list:
@@ -71,35 +73,42 @@ def read_backup(
     source: Union[str, os.PathLike, BinaryIO],
     *,
     max_bytes: Optional[int] = None,
+    max_plain_bytes: Optional[int] = None,
     progress: Optional[Callable[[int, int], None]] = None,
     gnupghome: Optional[str] = None,
+    passphrase: Optional[str] = None,
+    spool_dir: Union[str, os.PathLike, None] = None,
 ) -> BackupFile:
     """Read and validate a whole backup file; raise ValidationError if bad.
 
     ``source`` is a path or a binary file object (a non-seekable stream is
-    copied to a temporary file first).  An OpenPGP-encrypted file is
-    decrypted first with the private key in ``gnupghome`` (see
-    :mod:`.crypto`).  Nothing is returned before every byte has been
-    checked.  ``progress(records, expected_total)`` is called every 1,000
-    records.
+    copied to a temporary file first).  ``max_bytes`` bounds the file as
+    stored.  A gzip-compressed or OpenPGP-encrypted file (or both) is
+    decoded as a stream while it is read (see :mod:`.source`), bounded by
+    ``max_plain_bytes``; it is decrypted with the private key in
+    ``gnupghome`` or with ``passphrase``.  The validated records are spooled
+    under ``spool_dir`` (the repository's folder, see :mod:`.spool`).
+    Nothing is returned before every byte has been checked.
+    ``progress(records, expected_total)`` is called every 1,000 records.
     """
-    with _opened(source, max_bytes) as (f, size), crypto.plaintext(f, gnupghome) as (plain, encrypted):
-        if encrypted:
-            _check_plain_size(plain, max_bytes)
-        validator = _validate(plain, progress)
+    with _opened(source, max_bytes) as (f, size), \
+            plain_stream(f, max_plain=max_plain_bytes, gnupghome=gnupghome, passphrase=passphrase) \
+            as (plain, layers):
+        if not layers and max_plain_bytes is not None and size > max_plain_bytes:
+            raise _fail("too_large", f"the file is {size:,} bytes, the limit is {max_plain_bytes:,}")
+        try:
+            validator = _validate(plain, progress, spool_dir)
+        except ValidationError:
+            if layers:
+                plain.raw.check_complete()  # a damaged message says so, not what its garble looked like
+            raise
     backup = BackupFile(validator, validator.spool, size)
-    backup.encrypted = encrypted
+    backup.encrypted = "decrypted" in layers
+    backup.compressed = "decompressed" in layers
     return backup
 
 
-def _check_plain_size(plain: BinaryIO, max_bytes: Optional[int]) -> None:
-    size = plain.seek(0, io.SEEK_END)
-    plain.seek(0)
-    if max_bytes is not None and size > max_bytes:
-        raise _fail("too_large", f"the decrypted file is {size:,} bytes, the limit is {max_bytes:,}")
-
-
-def _validate(f: BinaryIO, progress) -> _Validator:
+def _validate(f: BinaryIO, progress, spool_dir=None) -> _Validator:
     """Try the fast line reader; on any layout surprise start again streaming."""
     start = f.tell()
     if f.read(3) == b"\xef\xbb\xbf":  # tolerate a UTF-8 byte order mark
@@ -107,11 +116,11 @@ def _validate(f: BinaryIO, progress) -> _Validator:
     f.seek(start)
     _refuse_empty(f, start)
     try:
-        return _run(f, _read_fast, progress)
+        return _run(f, _read_fast, progress, spool_dir)
     except _NotFast as exc:
         broken_at = exc.args[0] if exc.args else None
         f.seek(start)
-    return _run(f, _read_stream, progress, broken_at)
+    return _run(f, _read_stream, progress, spool_dir, broken_at)
 
 
 def _refuse_empty(f: BinaryIO, start: int) -> None:
@@ -129,8 +138,8 @@ def _refuse_empty(f: BinaryIO, start: int) -> None:
         raise _fail("invalid_json", f"it is empty: its {size:,} bytes are all blank space")
 
 
-def _run(f: BinaryIO, parse: Callable, progress, broken_at: Optional[tuple] = None) -> _Validator:
-    validator = _Validator(_Spool(), progress)
+def _run(f: BinaryIO, parse: Callable, progress, spool_dir=None, broken_at: Optional[tuple] = None) -> _Validator:
+    validator = _Validator(_Spool(spool_dir), progress)
     validator.broken_at = broken_at
     try:
         parse(f, validator)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError
+from attgit.format.backup.crypto import passphrase_from_file
 from attgit.ops.export import SINCE_RULE
 from attgit.words import plural
 
@@ -29,11 +32,18 @@ class Command(BaseCommand):
         parser.add_argument("--encrypt", metavar="RECIPIENT", dest="recipient",
                             help="encrypt the file for this public key (key id, fingerprint or e-mail in "
                                  "ATTGIT_GNUPGHOME); restore_data and the restore page decrypt it")
+        parser.add_argument("--passphrase-file", metavar="FILE",
+                            help="encrypt the file with the passphrase in FILE (its first line): OpenPGP's "
+                                 "symmetric mode; restore_data --passphrase-file reads it back")
+        parser.add_argument("--gzip", action="store_true",
+                            help="gzip the file (the default name ends .json.gz; an --output ending in .gz "
+                                 "is gzipped anyway)")
         parser.add_argument("--user", help="act as this user, who must be an active root user "
                                            "(else $ATTGIT_USER, else the operator's login)")
         parser.add_argument("--database", default="default", help="database alias")
 
-    def handle(self, *args, backup_type, since, output, user, database, recipient=None, **options):
+    def handle(self, *args, backup_type, since, output, user, database, recipient=None, passphrase_file=None,
+               gzip=False, **options):
         actor = command_actor(f"backup_{backup_type}", user, database)
         path = output
         try:
@@ -41,9 +51,15 @@ class Command(BaseCommand):
             if since_at and backup_type == "full":
                 raise CommandError("--since applies to --type incremental only")
             path = output or default_path(backup_type)
+            if gzip and not output:
+                path = Path(path).with_name(Path(path).name + ".gz")
             if backup_type == "incremental" and not since_at:
                 raise CommandError("--type incremental needs --since DATE")
-            summary = create_backup(path, backup_type, since_at, actor.user, database, encrypt_to=recipient)
+            if recipient and passphrase_file:
+                raise CommandError("--encrypt and --passphrase-file: choose one")
+            passphrase = passphrase_from_file(passphrase_file) if passphrase_file else None
+            summary = create_backup(path, backup_type, since_at, actor.user, database, encrypt_to=recipient,
+                                    passphrase=passphrase)
         except AttgitError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
@@ -52,5 +68,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"wrote {backup_type} backup of {plural(summary.companies, 'company')} and "
             f"{plural(summary.records, 'record')} to {path}" + (f", encrypted for {recipient}" if recipient else "")
+            + (", encrypted with the passphrase" if passphrase_file else "")
         )
 

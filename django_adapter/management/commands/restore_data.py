@@ -15,13 +15,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError, ConflictsPending, problem_lines
 from attgit.format.backup import read_backup
+from attgit.format.backup.crypto import passphrase_from_file
+from attgit.format.backup.spool import Terminated, termination_interrupts
 from attgit.format.records import key as rec_key
 from attgit.ops.reconcile import exclusive
 from attgit.ops.restore import Selection, import_backup
 from attgit.words import plural
 
 from ...audit import log_operation
-from ...backups import gnupg_home
+from ...backups import read_options
 from ...repository import open_as
 from ...workingcopy import connect
 from ..actor import command_actor
@@ -41,14 +43,22 @@ class Command(BaseCommand):
         parser.add_argument("--company", action="append", default=[], help="only this company (repeatable)")
         parser.add_argument("--from", dest="date_from", help="only records on or after YYYY-MM-DD")
         parser.add_argument("--to", dest="date_to", help="only records on or before YYYY-MM-DD")
+        parser.add_argument("--passphrase-file", metavar="FILE",
+                            help="the passphrase of a passphrase-encrypted file: the first line of FILE")
         parser.add_argument("--user", help="act as this user, who must be an active root user "
                                            "(else $ATTGIT_USER, else the operator's login)")
 
-    def handle(self, *args, input, strategy, preview, company, date_from, date_to, user, **options):
+    def handle(self, *args, input, strategy, preview, company, date_from, date_to, user, passphrase_file=None,
+               **options):
         actor = command_actor("restore", user)
         name = os.path.basename(input)
         try:
-            result = self._restore(input, name, strategy, preview, company, date_from, date_to, actor)
+            with termination_interrupts():  # SIGTERM/SIGHUP: roll back, remove the spool
+                passphrase = passphrase_from_file(passphrase_file) if passphrase_file else None
+                result = self._restore(input, name, strategy, preview, company, date_from, date_to, actor,
+                                       passphrase)
+        except Terminated as exc:
+            raise CommandError(f"terminated (signal {exc.signum}); nothing was half-applied") from None
         except AttgitError as exc:
             if not preview:
                 log_operation("restore", actor, success=False, error=str(exc), filename=name)
@@ -62,13 +72,13 @@ class Command(BaseCommand):
                 "resolve them with `manage.py attgit resolve` "
                 "or on the conflicts page")))
 
-    def _restore(self, path, name, strategy, preview, company, date_from, date_to, actor):
+    def _restore(self, path, name, strategy, preview, company, date_from, date_to, actor, passphrase=None):
         if not os.path.isfile(path):
             raise CommandError(f"no such backup file: {path}")
         opened, db = open_as(actor), connect()
         repo = opened.repo
         selection = Selection(set(company) or None, date_from, date_to)
-        with read_backup(path, gnupghome=gnupg_home()) as backup, exclusive(repo, db):
+        with read_backup(path, **read_options(passphrase)) as backup, exclusive(repo, db):
             result = import_backup(repo, db, opened.author, backup, name, strategy=strategy,
                                    preview=preview, selection=selection, progress=self._progress)
             companies = len(backup.companies())
