@@ -88,16 +88,18 @@ def diff(repo: Union[Repository, PathLike], old: Optional[str] = None, new: Opti
     ``old``, the database is compared with ``old`` (default: main).
     ``companies`` limits the comparison to those names.
     """
-    from attgit.ops.compare import diff_database, diff_snapshots, trusted_snapshot
+    from attgit.ops.compare import diff_database, diff_snapshots, require_diff_companies, trusted_snapshot
 
     repo = _repo(repo)
     only = set(companies) if companies is not None else None
     if new is not None:
         if old is None or db is not None:
             raise UsageError("diff compares two revisions (old and new) or the database (db) with one")
+        require_diff_companies(repo, only, (old, new))
         return diff_snapshots(repo.snapshot(old), repo.snapshot(new), only, trusted_snapshot(repo))
     if db is None:
         raise UsageError("diff needs a second revision or a database (db=...) to compare with")
+    require_diff_companies(repo, only, (old,) if old is not None else (), db)
     return diff_database(repo, db, old, companies=only)
 
 

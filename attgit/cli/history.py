@@ -199,12 +199,13 @@ def diff(app: App, revs, stat, companies, as_json):
 
     Example: attgit diff HEAD~1 HEAD --company "ABC Corp"
     """
-    from attgit.ops.compare import diff_database, diff_snapshots, trusted_snapshot
+    from attgit.ops.compare import diff_database, diff_snapshots, require_diff_companies, trusted_snapshot
 
     repo = app.repo
     only = set(companies) or None
     if len(revs) > 2:
         raise click.UsageError("diff takes at most two commits")
+    require_diff_companies(repo, only, revs, app.backend.db if len(revs) < 2 else None)
     if len(revs) < 2:
         app.check_capture()
     if len(revs) == 2:

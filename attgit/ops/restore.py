@@ -23,6 +23,7 @@ from attgit.merge.plan import Plan, plan_between
 from attgit.merge.strategy import parse_strategy
 from attgit.merge.trees import MergeOutcome, as_mapping
 from attgit.ops.apply import apply_and_move
+from attgit.ops.companies import require_known
 from attgit.ops.commit import database_snapshot, snapshot_database, snapshot_trailers
 from attgit.ops.manual import start_manual
 from attgit.ops.mergestate import refuse_while_merging
@@ -128,6 +129,7 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     refuse_while_merging(repo, f"check out {rev}")
     target_oid = repo.resolve(rev)
     target = repo.snapshot(target_oid)
+    require_known(selection.companies, set(target.companies()) | set(db.companies()), f"the database or {rev}")
     keep = selection.keep if selection.by_date else None
     samples: list = []
     if preview:  # objects go to a throwaway store
@@ -170,6 +172,7 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     """
     strategy = parse_strategy(strategy)
     refuse_while_merging(repo, f"import {name}")
+    require_known(selection.companies, backup.companies(), f"the backup file {name}")
     samples: list = []
     if preview:  # objects go to a throwaway store
         with repo.scratch() as scratch:
