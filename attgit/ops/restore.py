@@ -23,8 +23,8 @@ from attgit.merge.plan import Plan, plan_between
 from attgit.merge.strategy import parse_strategy
 from attgit.merge.trees import MergeOutcome, as_mapping
 from attgit.ops.apply import apply_and_move
-from attgit.ops.companies import require_known
 from attgit.ops.commit import database_snapshot, snapshot_database, snapshot_trailers
+from attgit.ops.companies import require_known
 from attgit.ops.manual import start_manual
 from attgit.ops.mergestate import refuse_while_merging
 from attgit.repo.repository import Author, Repository
