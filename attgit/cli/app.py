@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from pathlib import Path
 from typing import Optional
 
 import click
@@ -25,9 +26,11 @@ from attgit.words import plural
 class App:
     """What every command needs, opened lazily: repository, backend, locks."""
 
-    def __init__(self, repo: Optional[str], settings: Optional[str], backend: str, wait: float, user: Optional[str]):
+    def __init__(self, repo: Optional[str], settings: Optional[str], backend: str, wait: float, user: Optional[str],
+                 verbose: bool = False):
         self.repo_arg, self.settings, self.backend_spec = repo, settings, backend
-        self.wait, self.user = wait, user
+        self.wait, self.user, self.verbose = wait, user, verbose
+        self._said_where = False
         self._backend: Optional[Backend] = None
         self._repo: Optional[Repository] = None
         self._author: Optional[Author] = None
@@ -47,6 +50,26 @@ class App:
         if not path:
             raise ConfigError("no repository given: pass --repo PATH, set ATTGIT_REPO or the ATTGIT_REPO setting")
         return path
+
+    def where(self) -> str:
+        """Which database and repository this command acts on, in one line,
+        so that a command run from the wrong folder or with the wrong
+        settings says so before it acts."""
+        try:
+            database = self.backend.database or "the backend's database"
+        except ConfigError:
+            database = "no database (no settings)"
+        try:
+            repository = str(Path(self.repo_path()).resolve())
+        except ConfigError:
+            repository = "(none given)"
+        return f"database {database}; repository {repository}"
+
+    def say_where(self) -> None:
+        """With -v, say :meth:`where` on stderr, once, before acting."""
+        if self.verbose and not self._said_where:
+            self._said_where = True
+            click.echo(f"attgit: {self.where()}", err=True)
 
     @property
     def repo(self) -> Repository:
@@ -94,6 +117,7 @@ class App:
         """
         from attgit.ops.reconcile import exclusive
 
+        self.say_where()
         notes: list = []
         try:
             with exclusive(self.repo, self.backend.db, self.wait, notes):
@@ -201,16 +225,18 @@ def progress_bar(total: int, desc: str):
               help="Wait this long for a lock held by another process.")
 @click.option("--user", "-u", metavar="NAME",
               help="Act as this user, an active root user (else $ATTGIT_USER, else your login).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Say which database and repository a writing command acts on, first.")
 @click.version_option(__version__, prog_name="attgit")
 @click.pass_context
-def cli(ctx, repo, settings, backend, wait, user):
+def cli(ctx, repo, settings, backend, wait, user, verbose):
     """Git for attendance data: snapshot, diff, merge and sync a database.
 
     Example: attgit --settings attendance_site.settings commit -m "nightly"
     """
     if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
         ctx.color = False
-    ctx.obj = App(repo, settings, backend, wait, user)
+    ctx.obj = App(repo, settings, backend, wait, user, verbose)
     if user or os.environ.get("ATTGIT_USER"):
         ctx.obj.check_user(ctx.invoked_subcommand)
 

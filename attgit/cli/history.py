@@ -33,10 +33,17 @@ def init(app: App, path):
 
     Example: attgit init /srv/attgit/prod.git
     """
+    if path:
+        app.repo_arg = path
+    app.say_where()
     target = Path(path or app.repo_path())
     existed = target.exists() and any(target.iterdir())
     repo = Repository.init(target)
     app.log_quietly("init", repository=str(repo.path.resolve()))
+    if repo.adopted:  # git's own repository, now also attgit's
+        click.echo(f"Made the bare git repository in {repo.path.resolve()} an attgit repository "
+                   "(its history is kept; attgit's snapshots go on branch main)")
+        return
     click.echo(f"{'Reinitialized existing' if existed else 'Initialized'} attgit repository in {repo.path.resolve()}")
 
 
@@ -92,8 +99,9 @@ def status(app: App, full, as_json):
     if state is not None:
         result.merge_in_progress, result.conflicts = True, len(state.pending())
     if as_json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), "database": app.backend.database, "repository": str(app.repo.path.resolve())})
         return
+    click.echo(f"Acting on {app.where()}")
     click.echo(f"On main at {result.head[:10] if result.head else '(no commits yet)'}")
     if state is not None:
         click.echo(f"Merge of {state.theirs_name} in progress: {plural(result.conflicts, 'conflict')} to resolve "

@@ -21,6 +21,7 @@ def gc(app: App, as_json):
     """
     from attgit.repo.maintenance import gc as run
 
+    app.say_where()
     result = run(app.repo.path, app.wait)
     app.log_quietly("gc", before=result.before.total_bytes, after=result.after.total_bytes)
     if as_json:

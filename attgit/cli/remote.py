@@ -46,6 +46,7 @@ def remote_add(app: App, name, url):
     """
     from attgit.repo.transport import add_remote
 
+    app.say_where()
     with app.repo.lock(app.wait):
         add_remote(app.repo, name, url)
     app.log_quietly("remote", action="add", remote=name, url=url)
@@ -62,6 +63,7 @@ def remote_remove(app: App, name):
     """
     from attgit.repo.transport import remove_remote
 
+    app.say_where()
     with app.repo.lock(app.wait):
         remove_remote(app.repo, name)
     app.log_quietly("remote", action="remove", remote=name)
@@ -110,6 +112,7 @@ def fetch(app: App, name, repair, as_json):
     """
     from attgit.repo.transport import fetch as run
 
+    app.say_where()
     name = default_remote(app.repo, name)
     if repair:
         return _repair(app, name, as_json)
@@ -251,6 +254,7 @@ def clone(app: App, url, name):
     """
     from attgit.ops.clone import clone_into
 
+    app.say_where()
     update, bar = _transfer_progress("clone")
     try:
         with bar:

@@ -184,6 +184,7 @@ def export(app: App, output, backup_type, since, recipient):
     """
     from attgit.ops.export import export_backup, parse_since
 
+    app.say_where()
     db = app.backend.db
     if not hasattr(db, "records_since") or not hasattr(db, "companies_with_created_at"):
         raise ConfigError("this backend cannot export backup files")
