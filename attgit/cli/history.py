@@ -102,12 +102,18 @@ def status(app: App, full, as_json):
         emit_json({**result.to_dict(), "database": app.backend.database, "repository": str(app.repo.path.resolve())})
         return
     click.echo(f"Acting on {app.where()}")
-    click.echo(f"On main at {result.head[:10] if result.head else '(no commits yet)'}")
+    click.echo(f"On main at {result.head[:10]}" if result.head
+               else "On main: no commit yet (`attgit commit` makes the first snapshot)")
     if state is not None:
-        click.echo(f"Merge of {state.theirs_name} in progress: {plural(result.conflicts, 'conflict')} to resolve "
-                   "(attgit conflicts; attgit resolve; attgit merge --abort)")
+        if result.conflicts:
+            click.echo(f"Merge of {state.theirs_name} in progress: {plural(result.conflicts, 'conflict')} to resolve "
+                       "(attgit conflicts; attgit resolve; attgit merge --abort)")
+        else:
+            click.echo(f"Merge of {state.theirs_name} in progress: every conflict is resolved; conclude it with "
+                       "`attgit merge --continue` (or undo it with `attgit merge --abort`)")
     if result.clean:
-        click.echo("nothing to commit: the database matches the last commit")
+        click.echo("nothing to commit: the database matches the last commit" if result.head
+                   else "nothing to commit: the database is empty")
     else:
         click.echo(f"Database changes not committed: {result.added} added, {result.changed} changed, "
                    f"{result.deleted} deleted in {plural(len(result.companies), 'company')}")
@@ -142,7 +148,7 @@ def log(app: App, rev, max_count, oneline, as_json):
     if as_json:
         emit_json([c.to_dict() for c in commits])
         return
-    if not commits:
+    if not commits and max_count != 0:  # `-n 0` asks for nothing, as git's does
         click.echo("no commits yet: make one with `attgit commit`")
     for info in commits:
         click.echo(_format_oneline(info) if oneline else _format_commit(info))

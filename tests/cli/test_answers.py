@@ -113,3 +113,101 @@ def test_every_writing_command_says_where_first_under_v(seeded, tmp_path, capsys
     with pytest.raises(SystemExit):
         main(["--repo", str(seeded), "--user", "root", *args])
     assert "attgit: database" not in capsys.readouterr().err  # only under -v
+
+
+# --- answers a git user expects ------------------------------------------------------
+
+def _conflicting_import(seeded, tmp_path, capsys, n=2):
+    """A manual import that leaves ``n`` conflicts waiting: the file holds
+    the committed values, the database a different status for n records."""
+    run(seeded, "commit")
+    backup = tmp_path / "b.json"
+    run(seeded, "export", str(backup))
+    changed = list(AttendanceRecord.objects.order_by("id")[:n])
+    for record in changed:
+        record.status = "HD" if record.status != "HD" else "L"
+        record.save()
+    code, err = failing(capsys, seeded, "import", str(backup), "--strategy", "manual")
+    assert code == ExitCode.CONFLICTS, err
+    return orjson.loads(run(seeded, "conflicts", "--json"))
+
+
+def test_conflicts_show_the_decision_and_the_value_chosen(seeded, tmp_path, capsys):
+    listed = _conflicting_import(seeded, tmp_path, capsys)
+    first = listed[0]
+    assert "1 conflict left" in run(seeded, "resolve", first["id"], "--theirs")
+    out = run(seeded, "conflicts")
+    assert "1 of 2 conflicts pending" in out
+    line = next(line for line in out.splitlines() if line.startswith(f"resolved {first['id']}"))
+    assert f": theirs -> status={first['theirs']['status']!r}" in line, out
+    decided = {c["id"]: c for c in orjson.loads(run(seeded, "conflicts", "--json"))}[first["id"]]
+    assert decided["resolved"] and decided["decision"] == "theirs" and decided["chosen"] == first["theirs"]
+
+
+def test_with_no_conflict_left_status_and_resolve_say_merge_continue(seeded, tmp_path, capsys):
+    from attgit.ops.mergestate import MergeState
+    from attgit.repo.repository import Repository
+
+    listed = _conflicting_import(seeded, tmp_path, capsys)
+    repo = Repository.open(seeded)
+    state = MergeState.load(repo)  # every conflict decided (as the web page can), the merge not yet concluded
+    for conflict in listed:
+        state.resolve(conflict["id"], "ours")
+    state.save(repo)
+    out = run(seeded, "status")
+    assert "every conflict is resolved; conclude it with `attgit merge --continue`" in out, out
+    assert "0 of 2 conflicts pending; conclude it with `attgit merge --continue`" in run(seeded, "conflicts")
+    assert "merge concluded" in run(seeded, "merge", "--continue")
+
+
+def test_the_last_resolve_says_it_concludes_as_merge_continue(seeded, tmp_path, capsys):
+    listed = _conflicting_import(seeded, tmp_path, capsys, n=1)
+    out = run(seeded, "resolve", listed[0]["id"], "--ours")
+    assert "0 conflicts left: concluding the merge (as `attgit merge --continue` does)" in out and "concluded" in out
+
+
+def test_log_n_0_prints_nothing_and_status_before_the_first_commit_says_so(seeded):
+    assert run(seeded, "log", "-n", "0") == ""
+    out = run(seeded, "status")
+    assert "On main: no commit yet (`attgit commit` makes the first snapshot)" in out, out
+    assert "the last commit" not in out
+    run(seeded, "commit")
+    assert run(seeded, "log", "-n", "0") == "" and run(seeded, "log", "-n", "1").startswith("commit ")
+
+
+def test_init_on_a_plain_bare_git_repository_says_it_makes_it_attgit(seeded, tmp_path):
+    import subprocess
+
+    plain = tmp_path / "plain.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(plain)], check=True)
+    out = run(seeded, "init", str(plain))
+    assert out.startswith(f"Made the bare git repository in {plain.resolve()} an attgit repository"), out
+    assert run(seeded, "init", str(plain)).startswith("Reinitialized existing attgit repository")
+
+
+@pytest.mark.parametrize("signal_name, said", [("SIGINT", "interrupted"), ("SIGTERM", "terminated (SIGTERM)")])
+def test_an_interrupt_or_sigterm_exits_130_and_unwinds(tmp_path, signal_name, said):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from attgit.repo.repository import Repository
+
+    from .test_habits import ROOT
+
+    repo = Repository.init(tmp_path / "repo.git")
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    env.update(PYTHONPATH=str(ROOT), ATTGIT_VAR_DIR=str(tmp_path))
+    with repo.lock():  # the command waits for it, so the signal finds it at work
+        proc = subprocess.Popen([sys.executable, "-m", "attgit", "-v", "--repo", str(repo.path), "--wait", "120",
+                                 "remote", "add", "x", "/nowhere"], cwd=ROOT, env=env, stderr=subprocess.PIPE,
+                                text=True)
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # said before it takes the lock
+        assert first.startswith("attgit: database"), first
+        proc.send_signal(getattr(signal, signal_name))
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 130, rest
+    assert f"attgit: {said}; nothing was half-applied" in rest and "Traceback" not in rest, rest
+    assert "x" not in list(Repository.open(repo.path).git.remotes.names())
