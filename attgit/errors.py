@@ -145,9 +145,9 @@ class InvalidRows(ValidationError):
         self.rows = list(rows)
         lines = [f"  {row.describe()}" for row in self.rows[:shown]]
         if len(self.rows) > shown:
-            lines.append(f"  ... and {len(self.rows) - shown} more (attgit status --json lists all)")
+            lines.append(f"  ... and {len(self.rows) - shown:,} more (attgit status --json lists all)")
         super().__init__(
-            f"{len(self.rows)} row(s) in the database cannot be committed; fix or delete them "
+            f"{len(self.rows):,} row{'' if len(self.rows) == 1 else 's'} in the database cannot be committed; fix or delete them "
             "(nothing was committed):\n" + "\n".join(lines)
         )
 

@@ -274,7 +274,7 @@ def print_conflicts(conflicts, limit: Optional[int] = None) -> None:
             side = lambda r: "(absent)" if r is None else repr(r.get(f))  # noqa: E731, B023 - called at once
             click.echo(f"    {f}: base {side(c.base)} | ours {side(c.ours)} | theirs {side(c.theirs)}")
     if limit is not None and len(conflicts) > limit:
-        click.echo(f"... and {len(conflicts) - limit} more (use --json for all)")
+        click.echo(f"... and {len(conflicts) - limit:,} more (use --json for all)")
 
 
 def default_remote(repo: Repository, name: Optional[str]) -> str:

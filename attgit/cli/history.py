@@ -115,8 +115,8 @@ def status(app: App, full, as_json):
         click.echo("nothing to commit: the database matches the last commit" if result.head
                    else "nothing to commit: the database is empty")
     else:
-        click.echo(f"Database changes not committed: {result.added} added, {result.changed} changed, "
-                   f"{result.deleted} deleted in {plural(len(result.companies), 'company')}")
+        click.echo(f"Database changes not committed: {result.added:,} added, {result.changed:,} changed, "
+                   f"{result.deleted:,} deleted in {plural(len(result.companies), 'company')}")
     if full and result.diffs:  # every row was compared: name each difference
         _print_diffs(result.diffs, stat=False)
 
@@ -126,7 +126,7 @@ def _print_invalid_rows(exc, as_json: bool) -> None:
     if as_json:
         emit_json({"clean": False, "invalid_rows": [row.to_dict() for row in exc.rows]})
         return
-    click.echo(f"{len(exc.rows)} row(s) in the database cannot be committed; fix or delete them:")
+    click.echo(f"{plural(len(exc.rows), 'row')} in the database cannot be committed; fix or delete them:")
     for row in exc.rows:
         click.echo(f"  {row.describe()}")
 
@@ -237,7 +237,7 @@ def _print_diffs(diffs, stat: bool) -> None:
     if not diffs:
         click.echo("no differences")
     for d in diffs:
-        click.echo(click.style(f"{d.company}: +{len(d.added)} -{len(d.removed)} ~{len(d.changed)}", bold=True))
+        click.echo(click.style(f"{d.company}: +{len(d.added):,} -{len(d.removed):,} ~{len(d.changed):,}", bold=True))
         if stat:
             continue
         for r in d.added:

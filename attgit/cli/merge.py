@@ -34,7 +34,7 @@ def conflicts(app: App, as_json):
                    for c in state.conflicts])
         return
     left = len(state.pending())
-    click.echo(f"merge of {state.theirs_name}: {left} of {plural(len(state.conflicts), 'conflict')} pending"
+    click.echo(f"merge of {state.theirs_name}: {left:,} of {plural(len(state.conflicts), 'conflict')} pending"
                + ("; conclude it with `attgit merge --continue`" if not left else ""))
     print_conflicts(state.pending())
     for conflict in state.conflicts:

@@ -234,8 +234,8 @@ def _print_pull(result, name: str, as_json: bool) -> None:
         else:
             verb = "would" if result.status == "preview" else "did"
             kind = "fast-forward" if result.fast_forward else "merge"
-            click.echo(f"{kind} from {name}: {verb} insert {c.get('inserts', 0)}, update {c.get('updates', 0)}, "
-                       f"delete {c.get('deletes', 0)}; {plural(len(result.conflicts), 'conflict')}")
+            click.echo(f"{kind} from {name}: {verb} insert {c.get('inserts', 0):,}, update {c.get('updates', 0):,}, "
+                       f"delete {c.get('deletes', 0):,}; {plural(len(result.conflicts), 'conflict')}")
             print_conflicts(result.conflicts, limit=20)
             if result.commit and result.status != "conflicts":
                 click.echo(f"[main {result.commit[:10]}] {result.status}")

@@ -211,3 +211,69 @@ def test_an_interrupt_or_sigterm_exits_130_and_unwinds(tmp_path, signal_name, sa
         assert proc.wait(timeout=60) == 130, rest
     assert f"attgit: {said}; nothing was half-applied" in rest and "Traceback" not in rest, rest
     assert "x" not in list(Repository.open(repo.path).git.remotes.names())
+
+
+def test_an_import_warning_is_said_once_not_logged_again(seeded, tmp_path, capsys, caplog):
+    import json
+
+    from attgit.format import records as rec
+
+    run(seeded, "commit")
+    backup = tmp_path / "b.json"
+    run(seeded, "export", str(backup))
+    document = json.loads(backup.read_bytes())
+    extra = rec.normalise({"ep_no": "N1", "company": "New Corp", "date": "2025-01-03", "status": "P"})
+    document["attendance_records"].append({**{("company_name" if k == "company" else k): v
+                                              for k, v in extra.items()}, "checksum": rec.checksum(extra)})
+    document["metadata"]["total_attendance_records"] += 1
+    backup.write_text(json.dumps(document))
+    capsys.readouterr()
+    with caplog.at_level("INFO", logger="attgit"):
+        with pytest.raises(SystemExit):
+            main(["--repo", str(seeded), "--user", "root", "import", str(backup)])
+    err = capsys.readouterr().err
+    assert err.count("New Corp") == 1 and "non-existent companies: 'New Corp' (1 record)" in err, err
+    assert not [r for r in caplog.records if "New Corp" in r.getMessage()]
+
+
+def test_checkout_preview_prints_20_records_and_points_to_json(seeded):
+    run(seeded, "commit")
+    AttendanceRecord.objects.filter(company__name=ACME).delete()
+    deleted = 300 - AttendanceRecord.objects.count()
+    out = run(seeded, "checkout", "HEAD", "--preview").splitlines()
+    assert len([line for line in out if line.startswith("+ ")]) == 20, out
+    assert out[-1] == f"... and {deleted - 20:,} more (use --json for all)", out
+    assert len(orjson.loads(run(seeded, "checkout", "HEAD", "--preview", "--json"))["samples"]) == deleted
+
+
+def test_a_manual_import_says_main_has_not_moved_and_what_to_do(seeded, tmp_path, capsys):
+    run(seeded, "commit")
+    head = run(seeded, "log", "-n", "1", "--oneline").split()[0]
+    backup = tmp_path / "b.json"
+    run(seeded, "export", str(backup))
+    record = AttendanceRecord.objects.order_by("id").first()
+    record.status = "HD" if record.status != "HD" else "L"
+    record.save()
+    with pytest.raises(SystemExit) as done:
+        main(["--repo", str(seeded), "--user", "root", "import", str(backup), "--strategy", "manual"])
+    assert done.value.code == ExitCode.CONFLICTS
+    out = capsys.readouterr().out
+    pre = run(seeded, "log", "-n", "1", "--oneline").split()[0]  # the snapshot before the import, on top of head
+    assert run(seeded, "log", "--oneline").split("\n")[1].startswith(head)
+    assert f"main has not moved (it is at {pre}, the database as it was before the import)" in out, out
+    assert "[main " not in out, out
+    assert "`attgit merge --continue`" in out and "`attgit merge --abort`" in out, out
+
+
+def test_a_checkout_names_its_commit_once(seeded):
+    from attgit.repo.repository import Repository
+
+    run(seeded, "commit", "-m", "one")
+    AttendanceRecord.objects.order_by("id").first().delete()
+    run(seeded, "commit", "-m", "two")
+    repo = Repository.open(seeded)
+    second, first = (c.id for c in repo.log())
+    run(seeded, "checkout", first[:10])
+    assert repo.info(repo.head()).summary == f"Checkout of {first[:10]}"
+    run(seeded, "checkout", "HEAD~1")
+    assert repo.info(repo.head()).summary == f"Checkout of {second[:10]} (HEAD~1)"
