@@ -106,7 +106,7 @@ class App:
             named = self.user or os.environ.get("ATTGIT_USER")
             with contextlib.suppress(Exception):
                 backend.log(command or "sync", user=named, success=False, error=str(exc), refused=True)
-            raise
+            raise _refusal(exc, command, named, "--user" if self.user else "$ATTGIT_USER") from None
 
     @contextlib.contextmanager
     def writing(self, operation: str = ""):
@@ -154,6 +154,23 @@ class App:
             self.log(operation, **details)
         except Exception:  # noqa: BLE001 - an audit row must not fail a read
             pass
+
+
+#: Commands that only read: a refused --user need not stop them
+READ_ONLY = frozenset({"status", "log", "show", "diff", "conflicts", "verify"})
+
+
+def _refusal(exc: PermissionDenied, command: Optional[str], named: Optional[str], source: str) -> PermissionDenied:
+    """What was refused and why: the command, the user it was to act as and
+    where that name came from, then the reason; for a command that only
+    reads, how to run it anyway (as the operator at the shell)."""
+    reason = str(exc)
+    text = f"refused to run `attgit {command or ''}` as user {named!r} (from {source}): {reason}"
+    if command in READ_ONLY:
+        unset = "without --user" if source == "--user" else "with ATTGIT_USER unset"
+        text += (f". `attgit {command}` only reads, and needs no account: run it {unset} "
+                 "to read as the operator at the shell")
+    return PermissionDenied(text)
 
 
 pass_app = click.make_pass_decorator(App)

@@ -277,3 +277,22 @@ def test_a_checkout_names_its_commit_once(seeded):
     assert repo.info(repo.head()).summary == f"Checkout of {first[:10]}"
     run(seeded, "checkout", "HEAD~1")
     assert repo.info(repo.head()).summary == f"Checkout of {second[:10]} (HEAD~1)"
+
+
+def test_a_refused_user_on_a_read_only_command_says_what_and_why(seeded, capsys, monkeypatch):
+    code, err = failing_as(capsys, seeded, "acme", "status")
+    assert code == ExitCode.PERMISSION_DENIED, err
+    assert "refused to run `attgit status` as user 'acme' (from --user): " in err, err
+    assert "there is no user 'acme'" in err and "only reads, and needs no account: run it without --user" in err
+    monkeypatch.setenv("ATTGIT_USER", "acme")
+    with pytest.raises(SystemExit) as done:
+        main(["--repo", str(seeded), "commit"])
+    err = capsys.readouterr().err
+    assert done.value.code == ExitCode.PERMISSION_DENIED and "as user 'acme' (from $ATTGIT_USER)" in err, err
+    assert "only reads" not in err  # commit writes: no way around the refusal
+
+
+def failing_as(capsys, repo, user, *args):
+    with pytest.raises(SystemExit) as done:
+        main(["--repo", str(repo), "--user", user, *args])
+    return done.value.code, capsys.readouterr().err
