@@ -296,3 +296,17 @@ def failing_as(capsys, repo, user, *args):
     with pytest.raises(SystemExit) as done:
         main(["--repo", str(repo), "--user", user, *args])
     return done.value.code, capsys.readouterr().err
+
+
+def test_gc_reports_sizes_in_a_readable_unit_and_says_why_one_grew(seeded):
+    from attgit.cli.maintenance import _store, _why_larger
+    from attgit.repo.maintenance import Usage
+
+    run(seeded, "commit")
+    out = run(seeded, "gc")
+    before, after = out.split(": ", 1)[1].split(" -> ")
+    assert "loose object" in before and after.startswith(tuple("0123456789")) and " kB (1 pack, 0 loose objects)" in after
+    loose, packed = Usage(30, 60_000, 0, 0), Usage(0, 0, 1, 120_000)
+    assert _store(loose) == "60.0 kB (0 packs, 30 loose objects)"
+    assert _why_larger(loose, packed).startswith("; 60.0 kB larger: the pack is compressed at a faster level")
+    assert _why_larger(packed, loose) == ""
