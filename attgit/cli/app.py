@@ -226,10 +226,55 @@ def emit_json(data) -> None:
 
 
 def progress_bar(total: int, desc: str):
-    """A tqdm bar on stderr, quiet when stderr is not a terminal."""
+    """A tqdm bar on a terminal; elsewhere (a log file, cron) whole lines,
+    one per tenth of the way (:class:`LineProgress`), never a redrawn bar."""
+    if not _is_terminal(sys.stderr):
+        return LineProgress(total, desc)
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="rec", file=sys.stderr, disable=None, leave=False)
+    return tqdm(total=total, desc=desc, unit="rec", file=sys.stderr, leave=False)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class LineProgress:
+    """Progress where stderr is not a terminal: one line per update, an
+    update being each tenth of the way ("import: 30,000 of 100,000
+    records"), and only for work big enough to wait for (:data:`FROM`):
+    a log gets a few readable lines, not carriage returns or a bar's
+    redraws.  Offers what the commands use of tqdm's interface."""
+
+    #: the smallest total, per unit, that reports progress
+    FROM = {"rec": 10_000, "obj": 10_000, "company": 20}
+    WORDS = {"rec": "record", "obj": "object", "company": "company"}
+
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.n, self.unit = total, desc, 0, "rec"
+        self._said = 0  # tenths already said
+
+    def __enter__(self) -> "LineProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self.refresh()
+
+    def refresh(self) -> None:
+        if not self.total or self.total < self.FROM.get(self.unit, 10_000):
+            return
+        tenth = min(10, self.n * 10 // self.total)
+        if tenth > self._said:
+            self._said = tenth
+            word = self.WORDS.get(self.unit, self.unit)
+            click.echo(f"{self.desc}: {self.n:,} of {plural(self.total, word)}", err=True)
 
 
 @click.group(cls=ExampleGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

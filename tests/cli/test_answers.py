@@ -310,3 +310,31 @@ def test_gc_reports_sizes_in_a_readable_unit_and_says_why_one_grew(seeded):
     assert _store(loose) == "60.0 kB (0 packs, 30 loose objects)"
     assert _why_larger(loose, packed).startswith("; 60.0 kB larger: the pack is compressed at a faster level")
     assert _why_larger(packed, loose) == ""
+
+
+def test_progress_off_a_terminal_is_one_line_per_tenth(tmp_path, capsys):
+    from django.core.management import call_command
+
+    call_command("seed_demo", records=400, companies=20, seed=5)
+    repo = tmp_path / "repo.git"
+    run(repo, "init")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(["--repo", str(repo), "--user", "root", "commit"])
+    assert done.value.code == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"commit: {n:,} of 20 companies" for n in range(2, 21, 2)], lines
+
+
+def test_line_progress_says_nothing_for_small_work_and_each_tenth_once(capsys):
+    from attgit.cli.app import LineProgress
+
+    small = LineProgress(9_999, "import")
+    small.total, small.n = 9_999, 9_999
+    small.refresh()
+    big = LineProgress(0, "import")
+    for done in range(0, 100_001, 2_500):  # a caller reporting every 2,500 records
+        big.total, big.n = 100_000, done
+        big.refresh()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"import: {n:,} of 100,000 records" for n in range(10_000, 100_001, 10_000)], lines

@@ -84,7 +84,8 @@ class Command(BaseCommand):
 
     def _progress(self, done: int, total: int) -> None:
         if total and (done == total or done % 10000 < 1000):
-            self.stderr.write(f"  applied {done:,} of {total:,} records", ending="\r")
+            # redrawn in place on a terminal; a whole line each in a log file
+            self.stderr.write(f"  applied {done:,} of {total:,} records", ending="\r" if self.stderr.isatty() else "\n")
 
     def _report(self, result, preview: bool) -> None:
         for warning in result.warnings:
