@@ -287,7 +287,7 @@ def test_a_typed_value_that_is_not_valid_is_a_message(root_client):
 def test_conclude_waits_for_every_conflict_and_abort_undoes(root_client):
     records = _manual_restore(root_client)
     response = root_client.post("/conflicts/conclude/", follow=True)
-    assert "2 conflict(s) still to resolve" in " ".join(messages_of(response))
+    assert "2 conflicts still to resolve" in " ".join(messages_of(response))
     resolved = finished_job(root_client, root_client.post("/conflicts/resolve/", {"all": "theirs"}))
     assert resolved.status == "done" and (resolved.result["resolved"], resolved.result["left"]) == (2, 0)
     assert BackupLog.objects.filter(operation="resolve").count() == 1  # one action, one row

@@ -92,10 +92,10 @@ class Command(BaseCommand):
             self.stderr.write(f"warning: {warning}")
         c = result.counts
         add, update, skip = ("would add", "update", "skip") if preview else ("added", "updated", "skipped")
-        pending = f" ({c['pending']} of them pending conflicts)" if c.get("pending") else ""
-        self.stdout.write(f"{add} {c.get('added', 0)}, {update} {c.get('updated', 0)}, {skip} {c.get('skipped', 0)}"
-                          f"{pending}, conflicts {len(result.conflicts)} "
-                          f"(records in file: {c.get('records_in_file', 0)})")
+        pending = f" ({c['pending']:,} of them pending conflicts)" if c.get("pending") else ""
+        self.stdout.write(f"{add} {c.get('added', 0):,}, {update} {c.get('updated', 0):,}, "
+                          f"{skip} {c.get('skipped', 0):,}{pending}, conflicts {len(result.conflicts):,} "
+                          f"(records in file: {c.get('records_in_file', 0):,})")
         for kind, item in result.samples if preview else []:
             if kind == "add":
                 self.stdout.write(f"  add    {' / '.join(rec_key(item))}")
@@ -108,6 +108,6 @@ class Command(BaseCommand):
             how = conflict.resolution or "pending"
             self.stdout.write(f"  conflict {conflict.id} {' / '.join(conflict.key)} [{how}] {fields}")
         if len(result.conflicts) > 50:
-            self.stdout.write(f"  ... and {len(result.conflicts) - 50} more")
+            self.stdout.write(f"  ... and {len(result.conflicts) - 50:,} more")
         if result.commit and result.status == "applied":
             self.stdout.write(f"restore committed as {result.commit[:10]}")
