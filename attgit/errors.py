@@ -37,6 +37,8 @@ class AttgitError(Exception):
 
 
 class UsageError(AttgitError, ValueError):
+    """A wrong argument or a request that makes no sense now (exit 2)."""
+
     exit_code = ExitCode.USAGE
 
 
@@ -49,6 +51,8 @@ class NoMergeInProgress(UsageError):
 
 
 class NotFound(AttgitError, KeyError):
+    """An unknown commit, remote, conflict id, company or file (exit 3)."""
+
     exit_code = ExitCode.NOT_FOUND
 
     def __str__(self) -> str:  # KeyError would quote the message
@@ -141,30 +145,40 @@ class InvalidRows(ValidationError):
         self.rows = list(rows)
         lines = [f"  {row.describe()}" for row in self.rows[:shown]]
         if len(self.rows) > shown:
-            lines.append(f"  ... and {len(self.rows) - shown} more (attgit status --json lists all)")
+            lines.append(f"  ... and {len(self.rows) - shown:,} more (attgit status --json lists all)")
         super().__init__(
-            f"{len(self.rows)} row(s) in the database cannot be committed; fix or delete them "
+            f"{len(self.rows):,} row{'' if len(self.rows) == 1 else 's'} in the database cannot be committed; fix or delete them "
             "(nothing was committed):\n" + "\n".join(lines)
         )
 
 
 class NotARepository(AttgitError):
+    """The path is not an attgit repository, and why (exit 5)."""
+
     exit_code = ExitCode.NOT_A_REPOSITORY
 
 
 class Locked(AttgitError):
+    """Another attgit process holds the repository or the database (exit 6)."""
+
     exit_code = ExitCode.LOCKED
 
 
 class ConflictsPending(AttgitError):
+    """A manual merge waits for a person: conflicts to resolve (exit 7)."""
+
     exit_code = ExitCode.CONFLICTS
 
 
 class Rejected(AttgitError):
+    """A push that is not a fast-forward, or a ref that moved underneath (exit 8)."""
+
     exit_code = ExitCode.REJECTED
 
 
 class RemoteError(AttgitError):
+    """A remote that cannot be reached or is not an attgit repository (exit 9)."""
+
     exit_code = ExitCode.REMOTE
 
 
@@ -175,10 +189,14 @@ class DatabaseError(AttgitError):
 
 
 class ConfigError(AttgitError):
+    """Invalid settings or configuration, or a database not migrated (exit 11)."""
+
     exit_code = ExitCode.CONFIG
 
 
 class IntegrityError(AttgitError):
+    """Verification found a problem in the repository (exit 12)."""
+
     exit_code = ExitCode.INTEGRITY
 
 

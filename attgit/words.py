@@ -25,3 +25,14 @@ def plural_of(word: str) -> str:
     if word.endswith(("s", "x", "ch", "sh")):
         return word + "es"
     return word + "s"
+
+
+def size(n: int) -> str:
+    """A size in bytes as people read it, in the unit that shows its
+    digits: "812 bytes", "54.1 kB", "3.2 MB", "1.4 GB" (powers of 1,000)."""
+    if n < 1000:
+        return plural(n, "byte")
+    for unit, scale in (("kB", 1e3), ("MB", 1e6), ("GB", 1e9)):
+        if n < scale * 1000 or unit == "GB":
+            return f"{n / scale:,.1f} {unit}"
+    raise AssertionError("unreachable")

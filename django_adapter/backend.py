@@ -44,7 +44,23 @@ def open_backend(settings_module: Optional[str] = None) -> Backend:
         decompressed_limit=getattr(settings, "ATTGIT_DECOMPRESSED_LIMIT", None),
         identify=identify,
         explain=explain_error,
+        database=describe_database(),
     )
+
+
+def describe_database() -> str:
+    """The default database as a person finds it: engine, name (a SQLite
+    file's absolute path), host, and the settings module that chose it."""
+    from django.conf import settings
+    from django.db import connection
+
+    engine = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL"}.get(connection.vendor,
+                                                                                     connection.vendor)
+    name = str(connection.settings_dict.get("NAME"))
+    if connection.vendor == "sqlite" and name != ":memory:" and "mode=memory" not in name:
+        name = str(Path(name).resolve())
+    return f"{engine} {_describe_database() if connection.settings_dict.get('HOST') else repr(name)} " \
+           f"(settings {settings.SETTINGS_MODULE})"
 
 
 def identify(username: Optional[str]):
@@ -111,21 +127,38 @@ def _shortest(path: Path) -> str:
         return str(path)
 
 
+_NO_SETTINGS = "no Django settings: pass --settings MODULE or set DJANGO_SETTINGS_MODULE"
+
+
+def _inside_checkout(folder: Path) -> bool:
+    """Whether ``folder`` is the checkout that holds the example site, or
+    inside it."""
+    try:
+        folder.resolve().relative_to(EXAMPLES_DIR.parent)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
 def _setup_django(settings_module: Optional[str]) -> None:
     """django.setup() with a clear ConfigError instead of a traceback.
 
     The current directory is importable, as for ``manage.py``, so
     ``attgit --settings attendance_site.settings`` works from ``examples/``.
     In a checkout, the example site is importable too (last on the path, so
-    a project's own modules win) and is the default when no settings are
-    named: the demo environment needs no PYTHONPATH or settings variable.
+    a project's own modules win).  It is the default when no settings are
+    named only while the current folder is inside the checkout (the demo
+    environment needs no settings variable there); anywhere else, an
+    editable install would otherwise act on the demo's database and
+    repository for a cron line that forgot --settings.
     """
     example = (EXAMPLES_DIR / "attendance_site" / "settings.py").is_file()
     if settings_module:
         os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     elif not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        if not example:
-            raise ConfigError("no Django settings: pass --settings MODULE or set DJANGO_SETTINGS_MODULE")
+        if not (example and _inside_checkout(Path.cwd())):
+            raise ConfigError(_NO_SETTINGS + (f" (the example site's settings are the default only inside the "
+                                              f"attgit checkout, {EXAMPLES_DIR.parent})" if example else ""))
         os.environ["DJANGO_SETTINGS_MODULE"] = EXAMPLE_SETTINGS
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())

@@ -222,18 +222,13 @@ class RestoreService:
                                  progress=progress)
 
     def _warnings(self, backup) -> list:
-        from attgit.ops.restore import _older_than_since
+        from attgit.ops.restore import _older_than_since, company_warnings
 
         from .workingcopy import connect
 
         db = connect(self.using)
-        warnings = [str(w) for w in backup.warnings]
         missing = sorted(set(backup.companies()) - set(db.companies()))
-        if missing:
-            shown = ", ".join(repr(c) for c in missing[:10]) + (f" and {len(missing) - 10} more"
-                                                               if len(missing) > 10 else "")
-            warnings.append(f"{len(missing)} compan{'y' if len(missing) == 1 else 'ies'} not in the database "
-                            f"would be created automatically: {shown}")
+        warnings = company_warnings(backup, missing, will="would")
         stale = _older_than_since(db, backup.metadata)
         return warnings + ([stale] if stale else [])
 

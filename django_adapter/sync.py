@@ -69,8 +69,8 @@ class SyncReport:
             return f"Sync from {self.remote} failed: {self.error}"
         if self.status == "up-to-date":
             return f"Sync from {self.remote}: already up to date."
-        text = (f"Synced from {self.remote} ({self.status}): {self.added} added, {self.updated} updated, "
-                f"{self.deleted} deleted, {self._conflicts()}")
+        text = (f"Synced from {self.remote} ({self.status}): {self.added:,} added, {self.updated:,} updated, "
+                f"{self.deleted:,} deleted, {self._conflicts()}")
         return text + (f"; main at {self.commit[:10]}." if self.commit and not self.pending else ".")
 
     def _conflicts(self) -> str:

@@ -50,7 +50,7 @@ def _assert_merge_kept(repo, head_before):
 def _assert_refusal(exc):
     text = str(exc.value)
     assert exc.value.exit_code == ExitCode.CONFLICTS
-    for part in ("a merge is in progress", "the merge of prod waits for you", "1 of 2 conflict(s) unresolved",
+    for part in ("a merge is in progress", "the merge of prod waits for you", "1 of 2 conflicts unresolved",
                  "attgit resolve",
                  "attgit merge --continue", "attgit merge --abort"):
         assert part in text, text

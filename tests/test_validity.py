@@ -232,7 +232,7 @@ def test_commit_refuses_naming_every_invalid_row(tmp_path):
     assert set(found) == {("ABC Corp", "E1", "2025-11-20"), ("ABC Corp", "E2", "2025-11-20"),
                           ("Zeta", "E1\x00", "2025-11-20"), ("Trailing ", None, None)}
     message = str(err.value)
-    for part in ("4 row(s)", "company 'ABC Corp', employee 'E1', date 2025-11-20: field 'status' must be one of",
+    for part in ("4 rows", "company 'ABC Corp', employee 'E1', date 2025-11-20: field 'status' must be one of",
                  "'in_time' must be HH:MM, got '09:00:00xyz'", "'ep_no' contains a NUL",
                  "company 'Trailing ': the company name has surrounding spaces"):
         assert part in message

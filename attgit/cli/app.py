@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from pathlib import Path
 from typing import Optional
 
 import click
@@ -25,9 +26,11 @@ from attgit.words import plural
 class App:
     """What every command needs, opened lazily: repository, backend, locks."""
 
-    def __init__(self, repo: Optional[str], settings: Optional[str], backend: str, wait: float, user: Optional[str]):
+    def __init__(self, repo: Optional[str], settings: Optional[str], backend: str, wait: float, user: Optional[str],
+                 verbose: bool = False):
         self.repo_arg, self.settings, self.backend_spec = repo, settings, backend
-        self.wait, self.user = wait, user
+        self.wait, self.user, self.verbose = wait, user, verbose
+        self._said_where = False
         self._backend: Optional[Backend] = None
         self._repo: Optional[Repository] = None
         self._author: Optional[Author] = None
@@ -47,6 +50,26 @@ class App:
         if not path:
             raise ConfigError("no repository given: pass --repo PATH, set ATTGIT_REPO or the ATTGIT_REPO setting")
         return path
+
+    def where(self) -> str:
+        """Which database and repository this command acts on, in one line,
+        so that a command run from the wrong folder or with the wrong
+        settings says so before it acts."""
+        try:
+            database = self.backend.database or "the backend's database"
+        except ConfigError:
+            database = "no database (no settings)"
+        try:
+            repository = str(Path(self.repo_path()).resolve())
+        except ConfigError:
+            repository = "(none given)"
+        return f"database {database}; repository {repository}"
+
+    def say_where(self) -> None:
+        """With -v, say :meth:`where` on stderr, once, before acting."""
+        if self.verbose and not self._said_where:
+            self._said_where = True
+            click.echo(f"attgit: {self.where()}", err=True)
 
     @property
     def repo(self) -> Repository:
@@ -84,7 +107,7 @@ class App:
             named = self.user or os.environ.get("ATTGIT_USER")
             with contextlib.suppress(Exception):
                 backend.log(command or "sync", user=named, success=False, error=str(exc), refused=True)
-            raise
+            raise _refusal(exc, command, named, "--user" if self.user else "$ATTGIT_USER") from None
 
     @contextlib.contextmanager
     def writing(self, operation: str = ""):
@@ -95,6 +118,7 @@ class App:
         """
         from attgit.ops.reconcile import exclusive
 
+        self.say_where()
         notes: list = []
         try:
             with exclusive(self.repo, self.backend.db, self.wait, notes):
@@ -131,6 +155,23 @@ class App:
             self.log(operation, **details)
         except Exception:  # noqa: BLE001 - an audit row must not fail a read
             pass
+
+
+#: Commands that only read: a refused --user need not stop them
+READ_ONLY = frozenset({"status", "log", "show", "diff", "conflicts", "verify"})
+
+
+def _refusal(exc: PermissionDenied, command: Optional[str], named: Optional[str], source: str) -> PermissionDenied:
+    """What was refused and why: the command, the user it was to act as and
+    where that name came from, then the reason; for a command that only
+    reads, how to run it anyway (as the operator at the shell)."""
+    reason = str(exc)
+    text = f"refused to run `attgit {command or ''}` as user {named!r} (from {source}): {reason}"
+    if command in READ_ONLY:
+        unset = "without --user" if source == "--user" else "with ATTGIT_USER unset"
+        text += (f". `attgit {command}` only reads, and needs no account: run it {unset} "
+                 "to read as the operator at the shell")
+    return PermissionDenied(text)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -186,10 +227,55 @@ def emit_json(data) -> None:
 
 
 def progress_bar(total: int, desc: str):
-    """A tqdm bar on stderr, quiet when stderr is not a terminal."""
+    """A tqdm bar on a terminal; elsewhere (a log file, cron) whole lines,
+    one per tenth of the way (:class:`LineProgress`), never a redrawn bar."""
+    if not _is_terminal(sys.stderr):
+        return LineProgress(total, desc)
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="rec", file=sys.stderr, disable=None, leave=False)
+    return tqdm(total=total, desc=desc, unit="rec", file=sys.stderr, leave=False)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class LineProgress:
+    """Progress where stderr is not a terminal: one line per update, an
+    update being each tenth of the way ("import: 30,000 of 100,000
+    records"), and only for work big enough to wait for (:data:`FROM`):
+    a log gets a few readable lines, not carriage returns or a bar's
+    redraws.  Offers what the commands use of tqdm's interface."""
+
+    #: the smallest total, per unit, that reports progress
+    FROM = {"rec": 10_000, "obj": 10_000, "company": 20}
+    WORDS = {"rec": "record", "obj": "object", "company": "company"}
+
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.n, self.unit = total, desc, 0, "rec"
+        self._said = 0  # tenths already said
+
+    def __enter__(self) -> "LineProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self.refresh()
+
+    def refresh(self) -> None:
+        if not self.total or self.total < self.FROM.get(self.unit, 10_000):
+            return
+        tenth = min(10, self.n * 10 // self.total)
+        if tenth > self._said:
+            self._said = tenth
+            word = self.WORDS.get(self.unit, self.unit)
+            click.echo(f"{self.desc}: {self.n:,} of {plural(self.total, word)}", err=True)
 
 
 @click.group(cls=ExampleGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -202,16 +288,18 @@ def progress_bar(total: int, desc: str):
               help="Wait this long for a lock held by another process.")
 @click.option("--user", "-u", metavar="NAME",
               help="Act as this user, an active root user (else $ATTGIT_USER, else your login).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Say which database and repository a writing command acts on, first.")
 @click.version_option(__version__, prog_name="attgit")
 @click.pass_context
-def cli(ctx, repo, settings, backend, wait, user):
+def cli(ctx, repo, settings, backend, wait, user, verbose):
     """Git for attendance data: snapshot, diff, merge and sync a database.
 
     Example: attgit --settings attendance_site.settings commit -m "nightly"
     """
     if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
         ctx.color = False
-    ctx.obj = App(repo, settings, backend, wait, user)
+    ctx.obj = App(repo, settings, backend, wait, user, verbose)
     if user or os.environ.get("ATTGIT_USER"):
         ctx.obj.check_user(ctx.invoked_subcommand)
 
@@ -249,7 +337,7 @@ def print_conflicts(conflicts, limit: Optional[int] = None) -> None:
             side = lambda r: "(absent)" if r is None else repr(r.get(f))  # noqa: E731, B023 - called at once
             click.echo(f"    {f}: base {side(c.base)} | ours {side(c.ours)} | theirs {side(c.theirs)}")
     if limit is not None and len(conflicts) > limit:
-        click.echo(f"... and {len(conflicts) - limit} more (use --json for all)")
+        click.echo(f"... and {len(conflicts) - limit:,} more (use --json for all)")
 
 
 def default_remote(repo: Repository, name: Optional[str]) -> str:

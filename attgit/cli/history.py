@@ -33,10 +33,17 @@ def init(app: App, path):
 
     Example: attgit init /srv/attgit/prod.git
     """
+    if path:
+        app.repo_arg = path
+    app.say_where()
     target = Path(path or app.repo_path())
     existed = target.exists() and any(target.iterdir())
     repo = Repository.init(target)
     app.log_quietly("init", repository=str(repo.path.resolve()))
+    if repo.adopted:  # git's own repository, now also attgit's
+        click.echo(f"Made the bare git repository in {repo.path.resolve()} an attgit repository "
+                   "(its history is kept; attgit's snapshots go on branch main)")
+        return
     click.echo(f"{'Reinitialized existing' if existed else 'Initialized'} attgit repository in {repo.path.resolve()}")
 
 
@@ -92,17 +99,24 @@ def status(app: App, full, as_json):
     if state is not None:
         result.merge_in_progress, result.conflicts = True, len(state.pending())
     if as_json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), "database": app.backend.database, "repository": str(app.repo.path.resolve())})
         return
-    click.echo(f"On main at {result.head[:10] if result.head else '(no commits yet)'}")
+    click.echo(f"Acting on {app.where()}")
+    click.echo(f"On main at {result.head[:10]}" if result.head
+               else "On main: no commit yet (`attgit commit` makes the first snapshot)")
     if state is not None:
-        click.echo(f"Merge of {state.theirs_name} in progress: {plural(result.conflicts, 'conflict')} to resolve "
-                   "(attgit conflicts; attgit resolve; attgit merge --abort)")
+        if result.conflicts:
+            click.echo(f"Merge of {state.theirs_name} in progress: {plural(result.conflicts, 'conflict')} to resolve "
+                       "(attgit conflicts; attgit resolve; attgit merge --abort)")
+        else:
+            click.echo(f"Merge of {state.theirs_name} in progress: every conflict is resolved; conclude it with "
+                       "`attgit merge --continue` (or undo it with `attgit merge --abort`)")
     if result.clean:
-        click.echo("nothing to commit: the database matches the last commit")
+        click.echo("nothing to commit: the database matches the last commit" if result.head
+                   else "nothing to commit: the database is empty")
     else:
-        click.echo(f"Database changes not committed: {result.added} added, {result.changed} changed, "
-                   f"{result.deleted} deleted in {plural(len(result.companies), 'company')}")
+        click.echo(f"Database changes not committed: {result.added:,} added, {result.changed:,} changed, "
+                   f"{result.deleted:,} deleted in {plural(len(result.companies), 'company')}")
     if full and result.diffs:  # every row was compared: name each difference
         _print_diffs(result.diffs, stat=False)
 
@@ -112,7 +126,7 @@ def _print_invalid_rows(exc, as_json: bool) -> None:
     if as_json:
         emit_json({"clean": False, "invalid_rows": [row.to_dict() for row in exc.rows]})
         return
-    click.echo(f"{len(exc.rows)} row(s) in the database cannot be committed; fix or delete them:")
+    click.echo(f"{plural(len(exc.rows), 'row')} in the database cannot be committed; fix or delete them:")
     for row in exc.rows:
         click.echo(f"  {row.describe()}")
 
@@ -145,7 +159,7 @@ def log(app: App, rev, max_count, oneline, as_json, company, record, date, count
     if as_json:
         emit_json([c.to_dict() for c in commits])
         return
-    if not commits:
+    if not commits and max_count != 0:  # `-n 0` asks for nothing, as git's does
         click.echo("no commits yet: make one with `attgit commit`")
     for info in commits:
         click.echo(_format_oneline(info) if oneline else _format_commit(info))
@@ -210,12 +224,13 @@ def diff(app: App, revs, stat, companies, as_json):
 
     Example: attgit diff HEAD~1 HEAD --company "ABC Corp"
     """
-    from attgit.ops.compare import diff_database, diff_snapshots, trusted_snapshot
+    from attgit.ops.compare import diff_database, diff_snapshots, require_diff_companies, trusted_snapshot
 
     repo = app.repo
     only = set(companies) or None
     if len(revs) > 2:
         raise click.UsageError("diff takes at most two commits")
+    require_diff_companies(repo, only, revs, app.backend.db if len(revs) < 2 else None)
     if len(revs) < 2:
         app.check_capture()
     if len(revs) == 2:
@@ -233,7 +248,7 @@ def _print_diffs(diffs, stat: bool) -> None:
     if not diffs:
         click.echo("no differences")
     for d in diffs:
-        click.echo(click.style(f"{d.company}: +{len(d.added)} -{len(d.removed)} ~{len(d.changed)}", bold=True))
+        click.echo(click.style(f"{d.company}: +{len(d.added):,} -{len(d.removed):,} ~{len(d.changed):,}", bold=True))
         if stat:
             continue
         for r in d.added:

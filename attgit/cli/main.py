@@ -26,8 +26,9 @@ def invoke(argv=None, prog_name: str = "attgit") -> int:
     except AttgitError:
         raise
     except click.exceptions.Abort as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt) and hasattr(exc.__cause__, "signum"):
-            raise exc.__cause__ from None  # SIGTERM/SIGHUP: main() says "terminated"
+        interrupt = exc.__cause__ or exc.__context__
+        if isinstance(interrupt, KeyboardInterrupt):  # click turns Ctrl-C (and SIGTERM/SIGHUP) into Abort
+            raise interrupt from None  # main() exits 130 (Ctrl-C) or 128 + the signal, not 1
         click.echo(f"{prog_name}: aborted", err=True)
         return ExitCode.ERROR
     except click.ClickException as exc:
@@ -60,7 +61,7 @@ def main(argv=None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("attgit: interrupted; nothing was half-applied", err=True)
-        sys.exit(130)
+        sys.exit(128 + 2)  # the shell's code for SIGINT, as git's
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if os.environ.get("ATTGIT_DEBUG"):
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from attgit.cli.app import App, cli, emit_json, pass_app
+from attgit.words import plural, size
 
 
 @cli.command()
@@ -21,11 +22,26 @@ def gc(app: App, as_json):
     """
     from attgit.repo.maintenance import gc as run
 
+    app.say_where()
     result = run(app.repo.path, app.wait)
     app.log_quietly("gc", before=result.before.total_bytes, after=result.after.total_bytes)
     if as_json:
         emit_json(result.to_dict())
     else:
-        click.echo(f"packed {app.repo.path}: {result.before.total_bytes / 1e6:.1f} MB -> "
-                   f"{result.after.total_bytes / 1e6:.1f} MB ({result.after.packs} pack(s), "
-                   f"{result.after.loose_objects} loose objects) in {result.seconds:.1f} s")
+        click.echo(f"packed {app.repo.path} in {result.seconds:.1f} s: {_store(result.before)} -> "
+                   f"{_store(result.after)}{_why_larger(result.before, result.after)}")
+
+
+def _store(usage) -> str:
+    """The object store's size and what holds it: "54.1 kB (1 pack, 0 loose objects)"."""
+    return f"{size(usage.total_bytes)} ({plural(usage.packs, 'pack')}, {plural(usage.loose_objects, 'loose object')})"
+
+
+def _why_larger(before, after) -> str:
+    """Why a repository grew when packed: it happens to small ones, and a
+    bare "0.1 MB -> 0.2 MB" reads like a fault."""
+    if after.total_bytes <= before.total_bytes:
+        return ""
+    return (f"; {size(after.total_bytes - before.total_bytes)} larger: the pack is compressed at a faster level than "
+            "loose objects, and it saves most where many daily versions of a company file are stored as small "
+            "deltas, as history grows")

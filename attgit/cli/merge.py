@@ -30,11 +30,44 @@ def conflicts(app: App, as_json):
             click.echo("no merge in progress")
         return
     if as_json:
-        emit_json([{**c.to_dict(), "resolved": c.id in state.resolutions} for c in state.conflicts])
+        emit_json([{**c.to_dict(), "resolved": c.id in state.resolutions, **_decided(c, state.resolutions)}
+                   for c in state.conflicts])
         return
-    click.echo(f"merge of {state.theirs_name}: {len(state.pending())} of {plural(len(state.conflicts), 'conflict')} "
-               "pending")
+    left = len(state.pending())
+    click.echo(f"merge of {state.theirs_name}: {left:,} of {plural(len(state.conflicts), 'conflict')} pending"
+               + ("; conclude it with `attgit merge --continue`" if not left else ""))
     print_conflicts(state.pending())
+    for conflict in state.conflicts:
+        if conflict.id in state.resolutions:
+            _print_decision(conflict, state.resolutions[conflict.id])
+
+
+def _decided(conflict, resolutions: dict) -> dict:
+    """How a resolved conflict was decided (``decision``: ours, theirs or
+    fields) and the record chosen (``chosen``; None: deleted), for --json."""
+    if conflict.id not in resolutions:
+        return {}
+    chosen = resolutions[conflict.id]
+    return {"decision": _decision(conflict, chosen), "chosen": chosen}
+
+
+def _decision(conflict, chosen) -> str:
+    if chosen == conflict.theirs:
+        return "theirs"
+    if chosen == conflict.ours:
+        return "ours"
+    return "fields"
+
+
+def _print_decision(conflict, chosen) -> None:
+    """A resolved conflict: the decision and the value each disputed field
+    now takes (git's `git diff` after a resolution, in one line)."""
+    decision = _decision(conflict, chosen)
+    if chosen is None:
+        value = "the record is deleted"
+    else:
+        value = ", ".join(f"{f}={chosen.get(f)!r}" for f in conflict.fields) or "the record is kept"
+    click.echo(f"resolved {conflict.id} {rec.describe_key(tuple(conflict.key))}: {decision} -> {value}")
 
 
 @cli.command()
@@ -67,6 +100,7 @@ def resolve(app: App, conflict_id, ours, theirs, fields, all_ours, all_theirs):
         if left:
             click.echo(f"resolved; {plural(left, 'conflict')} left")
             return
+        click.echo("resolved; 0 conflicts left: concluding the merge (as `attgit merge --continue` does)")
         commit = conclude(app.repo, app.backend.db, app.author)
     app.log("merge", commit=commit, source=state.theirs_name, conflicts=len(state.conflicts))
     click.echo(f"all conflicts resolved: [main {commit[:10]}] merge of {state.theirs_name} concluded")

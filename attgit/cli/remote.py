@@ -46,6 +46,7 @@ def remote_add(app: App, name, url):
     """
     from attgit.repo.transport import add_remote
 
+    app.say_where()
     with app.repo.lock(app.wait):
         add_remote(app.repo, name, url)
     app.log_quietly("remote", action="add", remote=name, url=url)
@@ -62,6 +63,7 @@ def remote_remove(app: App, name):
     """
     from attgit.repo.transport import remove_remote
 
+    app.say_where()
     with app.repo.lock(app.wait):
         remove_remote(app.repo, name)
     app.log_quietly("remote", action="remove", remote=name)
@@ -110,6 +112,7 @@ def fetch(app: App, name, repair, as_json):
     """
     from attgit.repo.transport import fetch as run
 
+    app.say_where()
     name = default_remote(app.repo, name)
     if repair:
         return _repair(app, name, as_json)
@@ -231,8 +234,8 @@ def _print_pull(result, name: str, as_json: bool) -> None:
         else:
             verb = "would" if result.status == "preview" else "did"
             kind = "fast-forward" if result.fast_forward else "merge"
-            click.echo(f"{kind} from {name}: {verb} insert {c.get('inserts', 0)}, update {c.get('updates', 0)}, "
-                       f"delete {c.get('deletes', 0)}; {plural(len(result.conflicts), 'conflict')}")
+            click.echo(f"{kind} from {name}: {verb} insert {c.get('inserts', 0):,}, update {c.get('updates', 0):,}, "
+                       f"delete {c.get('deletes', 0):,}; {plural(len(result.conflicts), 'conflict')}")
             print_conflicts(result.conflicts, limit=20)
             if result.commit and result.status != "conflicts":
                 click.echo(f"[main {result.commit[:10]}] {result.status}")
@@ -251,6 +254,7 @@ def clone(app: App, url, name):
     """
     from attgit.ops.clone import clone_into
 
+    app.say_where()
     update, bar = _transfer_progress("clone")
     try:
         with bar:

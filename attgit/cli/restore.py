@@ -18,6 +18,7 @@ from attgit.cli.app import (
     pending_error,
     print_conflicts,
     record_values,
+    short,
 )
 from attgit.errors import ConfigError
 from attgit.format import records as rec
@@ -87,7 +88,7 @@ def checkout(app: App, rev, preview, companies, date_from, date_to, as_json):
     if not preview:
         app.log("checkout", commit=result.commit or "", added=result.counts.get("inserts", 0),
                 updated=result.counts.get("updates", 0), source=rev)
-    _print_restore(result, as_json, what=f"checkout of {rev}")
+    _print_restore(result, as_json, what=f"checkout of {rev}", main=app.repo.head())
 
 
 def _passphrase(passphrase_file, ask: bool, confirm: bool = False):
@@ -161,10 +162,10 @@ def import_(app: App, file, strategy, preview, companies, date_from, date_to, pa
                 skipped=result.counts.get("skipped", 0), records=result.counts.get("records_in_file", 0),
                 pending=result.counts.get("pending", 0),
                 **({"warnings": result.warnings} if result.warnings else {}))
-    _print_restore(result, as_json, what=f"import of {file}")
+    _print_restore(result, as_json, what=f"import of {file}", main=app.repo.head())
 
 
-def _print_restore(result, as_json: bool, what: str) -> None:
+def _print_restore(result, as_json: bool, what: str, main=None) -> None:
     for warning in result.warnings:
         click.echo(f"attgit: warning: {warning}", err=True)
     if as_json:
@@ -173,10 +174,12 @@ def _print_restore(result, as_json: bool, what: str) -> None:
         click.echo(f"{what}: {_counts_line(result)}"
                    + (f"; {plural(len(result.conflicts), 'conflict')}" if result.conflicts else ""))
         if result.status == "preview":
-            _print_samples(result.samples)
-        print_conflicts(result.conflicts, limit=20)
+            _print_samples(result.samples, _changes(result.counts))
+        print_conflicts(result.conflicts, limit=SHOWN)
         if result.status == "nothing":
             click.echo("nothing to change: the database already matches")
+        elif result.status == "conflicts":
+            _print_waiting(result, main)
         elif result.commit:
             click.echo(f"[main {result.commit[:10]}] {result.status}")
     if result.status == "conflicts":
@@ -193,8 +196,35 @@ def _counts_line(result) -> str:
     return f"{verb} insert {c.get('inserts', 0):,}, update {c.get('updates', 0):,}, delete {c.get('deletes', 0):,}"
 
 
-def _print_samples(samples) -> None:
-    for kind, item in samples:
+#: records and conflicts a preview prints (as `attgit pull --preview` does)
+SHOWN = 20
+
+
+def _changes(counts: dict) -> int:
+    """How many records a restore changes (a checkout's inserts, updates
+    and deletes; an import's additions and updates)."""
+    if "records_in_file" in counts:
+        return counts.get("added", 0) + counts.get("updated", 0)
+    return counts.get("inserts", 0) + counts.get("updates", 0) + counts.get("deletes", 0)
+
+
+def _print_waiting(result, main) -> None:
+    """A manual import that stopped on conflicts: main has not moved; say
+    where the database stands and what to do, as git does after a
+    conflicted merge."""
+    left = len([c for c in result.conflicts if c.resolution is None])
+    click.echo(f"main has not moved (it is at {short(str(main) if main else None)}, the database as it was before "
+               "the import): the database has every "
+               f"change that did not conflict and keeps its own values for {plural(left, 'conflicting record')}. "
+               "Resolve them (`attgit conflicts`, `attgit resolve ID --ours|--theirs`), then the merge is "
+               "concluded (`attgit merge --continue`); or undo it all with `attgit merge --abort`.")
+
+
+def _print_samples(samples, total: int) -> None:
+    """The first SHOWN changes, and how many more there are."""
+    from attgit.ops.restore import SAMPLE_SIZE
+
+    for kind, item in samples[:SHOWN]:
         if kind == "add":
             click.echo(click.style(f"+ {rec.describe_key(rec.key(item))}  {record_values(item)}", fg="green"))
         elif kind == "delete":
@@ -202,6 +232,10 @@ def _print_samples(samples) -> None:
         else:
             fields = ", ".join(f"{f}: {item.old[f]!r} -> {item.new[f]!r}" for f in item.fields)
             click.echo(click.style(f"~ {rec.describe_key(item.key)}  {fields}", fg="yellow"))
+    more = max(total, len(samples)) - min(len(samples), SHOWN)
+    if more > 0:
+        which = "all" if total <= SAMPLE_SIZE else f"the first {SAMPLE_SIZE:,}"
+        click.echo(f"... and {more:,} more (use --json for {which})")
 
 
 @cli.command()
@@ -226,6 +260,7 @@ def export(app: App, output, backup_type, since, recipient, passphrase_file, ask
     """
     from attgit.ops.export import export_backup, parse_since
 
+    app.say_where()
     db = app.backend.db
     if not hasattr(db, "records_since") or not hasattr(db, "companies_with_created_at"):
         raise ConfigError("this backend cannot export backup files")

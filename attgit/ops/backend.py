@@ -52,6 +52,9 @@ class Backend:
     #: that cannot be reached, tables not created yet), or None: the CLI asks
     #: before it calls an exception an internal error.
     explain: Callable[[BaseException], Optional[AttgitError]] = field(default=_no_explanation)
+    #: the database in a person's words (engine, name, host, settings):
+    #: said by `attgit status` and, under -v, by every writing command
+    database: Optional[str] = None
 
 
 def load_backend(spec: str, settings: Optional[str]) -> Backend:

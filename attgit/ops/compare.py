@@ -68,6 +68,23 @@ def _diff_database(repo: Repository, db: WorkingCopy, commit=None, full: bool = 
             yield diff
 
 
+def require_diff_companies(repo: Repository, companies: Optional[set], revs: tuple,
+                           db: Optional[WorkingCopy] = None) -> None:
+    """A diff limited to companies neither side holds is a mistake (a
+    mistyped name): UsageError naming the companies there are."""
+    if not companies:
+        return
+    from attgit.ops.companies import require_known
+
+    known: set = set()
+    for rev in revs or ((None,) if db is not None else ()):
+        known.update(repo.snapshot(repo.resolve(rev) if rev is not None else repo.head()).companies())
+    if db is not None and len(revs) < 2:
+        known.update(db.companies())
+    sides = " and ".join(revs) if len(revs) == 2 else f"the database or {revs[0] if revs else 'HEAD'}"
+    require_known(companies, known, sides)
+
+
 @dataclass
 class Status:
     """Where the database stands against the last commit."""

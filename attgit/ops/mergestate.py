@@ -19,6 +19,7 @@ import orjson
 
 from attgit.errors import ConflictsPending, NotFound
 from attgit.merge.conflict import Conflict
+from attgit.words import plural
 
 STATE_FILE = "ATTGIT_MERGE.json"
 WORK_REF = "refs/attgit/merge-work"
@@ -125,7 +126,7 @@ def refuse_while_merging(repo, doing: str) -> None:
         return
     pending, total = len(state.pending()), len(state.conflicts)
     raise ConflictsPending(
-        f"cannot {doing}: a merge is in progress (the merge of {state.theirs_name} waits for you, {pending} of "
-        f"{total} conflict(s) unresolved). Finish it: `attgit conflicts` lists them, `attgit resolve ID --ours|--theirs` settles one, "
+        f"cannot {doing}: a merge is in progress (the merge of {state.theirs_name} waits for you, {pending:,} of "
+        f"{plural(total, 'conflict')} unresolved). Finish it: `attgit conflicts` lists them, `attgit resolve ID --ours|--theirs` settles one, "
         "`attgit merge --continue` concludes it; or undo it with `attgit merge --abort`."
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import logging
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -24,12 +23,12 @@ from attgit.merge.strategy import parse_strategy
 from attgit.merge.trees import MergeOutcome, as_mapping
 from attgit.ops.apply import apply_and_move
 from attgit.ops.commit import database_snapshot, snapshot_database, snapshot_trailers
+from attgit.ops.companies import require_known
 from attgit.ops.manual import start_manual
 from attgit.ops.mergestate import refuse_while_merging
 from attgit.repo.repository import Author, Repository
+from attgit.words import plural
 from attgit.workingcopy import Progress, WorkingCopy
-
-log = logging.getLogger("attgit.restore")
 
 
 @dataclass
@@ -128,6 +127,7 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     refuse_while_merging(repo, f"check out {rev}")
     target_oid = repo.resolve(rev)
     target = repo.snapshot(target_oid)
+    require_known(selection.companies, set(target.companies()) | set(db.companies()), f"the database or {rev}")
     keep = selection.keep if selection.by_date else None
     samples: list = []
     if preview:  # objects go to a throwaway store
@@ -150,12 +150,20 @@ def checkout(repo: Repository, db: WorkingCopy, author: Author, rev: str, *, pre
     new = Snapshot(repo.git, repo.git[tree])
     trailers = snapshot_trailers("checkout", author, len(new.companies()), new.count_records())
     trailers["Checkout-Of"] = str(target_oid)
-    commit = repo.write_commit(tree, [head] if head else [], f"Checkout of {str(target_oid)[:10]} ({rev})",
-                               trailers, author)
+    commit = repo.write_commit(tree, [head] if head else [], _checkout_summary(target_oid, rev), trailers, author)
     with _restoring():
         apply_and_move(repo, db, head, commit, plan, f"attgit checkout {rev}", progress)
     result.status, result.commit = "applied", str(commit)
     return result
+
+
+def _checkout_summary(target, rev: str) -> str:
+    """"Checkout of 1a2b3c4d5e (HEAD~3)": the revision as typed only when it
+    says more than the id (not "Checkout of 1a2b3c4d5e (1a2b3c4d5e)")."""
+    short = str(target)[:10]
+    if str(target).startswith(rev.lower()) or rev.lower().startswith(short):
+        return f"Checkout of {short}"
+    return f"Checkout of {short} ({rev})"
 
 
 # --- import a backup file -------------------------------------------------------
@@ -170,6 +178,7 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     """
     strategy = parse_strategy(strategy)
     refuse_while_merging(repo, f"import {name}")
+    require_known(selection.companies, backup.companies(), f"the backup file {name}")
     samples: list = []
     if preview:  # objects go to a throwaway store
         with repo.scratch() as scratch:
@@ -182,8 +191,9 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     ours = repo.snapshot(head)
     outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection, samples)
     result = _import_result(db, backup, outcome, in_file, samples, pre.commit)
-    for warning in result.warnings:
-        log.warning("import of %s: %s", name, warning)
+    # The warnings travel in the result: each caller shows them once (the
+    # CLI on stderr, the pages, the audit log); logging them here as well
+    # printed each one twice in a terminal.
     if outcome.pending:
         return start_manual(repo, db, author, head, None, None, name, outcome, result, kind="import")
     if head is not None and str(outcome.tree) == ours.tree_id:
@@ -257,17 +267,37 @@ def import_warnings(db: WorkingCopy, backup, plan: Plan) -> list:
     whose company the file does not list (from the reader), companies the
     restore creates, and an incremental file applied onto a database whose
     latest change is older than the file's ``since``."""
-    warnings = [str(w) for w in backup.warnings]
-    created = sorted(plan.created)
-    if created:
-        shown = ", ".join(repr(c) for c in created[:10])
-        more = f" and {len(created) - 10} more" if len(created) > 10 else ""
-        warnings.append(f"{len(created)} compan{'y' if len(created) == 1 else 'ies'} not in the database "
-                        f"will be created automatically: {shown}{more}")
+    warnings = company_warnings(backup, plan.created)
     stale = _older_than_since(db, backup.metadata)
     if stale:
         warnings.append(stale)
     return warnings
+
+
+def company_warnings(backup, created, will: str = "will") -> list:
+    """The file's warnings, with what it says about companies made true
+    against the database: records whose company is in neither the file's
+    list nor the database "reference non-existent companies"; those the
+    database has are not warned about; companies the file lists but the
+    database lacks "will be created".  One warning per company, once."""
+    mismatch = ERROR_MESSAGES["company_mismatch"]
+    warnings = [str(w) for w in backup.warnings if not str(w).startswith(mismatch)]
+    created = sorted(created)
+    unlisted = [c for c in created if c not in backup.declared_companies]
+    if unlisted:
+        warnings.append(f"{mismatch}: {_named(unlisted, backup)} {'is' if len(unlisted) == 1 else 'are'} in "
+                        f"neither the file's company list nor the database and {will} be created")
+    listed = [c for c in created if c not in unlisted]
+    if listed:
+        warnings.append(f"{plural(len(listed), 'company')} not in the database {will} be created automatically: "
+                        f"{_named(listed, backup)}")
+    return warnings
+
+
+def _named(companies: list, backup, shown: int = 10) -> str:
+    """The first companies by name with their records in the file."""
+    names = ", ".join(f"{c!r} ({plural(backup.record_count(c), 'record')})" for c in companies[:shown])
+    return names + (f" and {len(companies) - shown:,} more" if len(companies) > shown else "")
 
 
 def _older_than_since(db: WorkingCopy, metadata: dict) -> Optional[str]:

@@ -118,6 +118,8 @@ class Repository:
         self.git = git
         self.path = path
         self._sound: set = set()  # commits read whole once: libgit2 may walk them
+        #: this open made a plain git repository an attgit one (init says so)
+        self.adopted = False
 
     # --- opening ---------------------------------------------------------
 
@@ -155,6 +157,7 @@ class Repository:
         if head is not None:
             Snapshot(self.git, self.git[head].tree)  # raises when not an attgit snapshot
         self.git.config[CONFIG_KEY] = "1"
+        self.adopted = True
 
     # --- reading ---------------------------------------------------------
 

@@ -31,6 +31,7 @@ from attgit.merge.conflict import KINDS
 from attgit.ops.manual import abort, conclude
 from attgit.ops.mergestate import MergeState
 from attgit.ops.reconcile import exclusive
+from attgit.words import plural
 
 from ..audit import log_operation
 from ..models import Job
@@ -252,7 +253,7 @@ def _start(request, kind: str, need_resolved: bool):
     try:
         state = _merge_in_progress(open_repository())
         if need_resolved and state.pending():
-            raise ConflictsPending(f"{len(state.pending())} conflict(s) still to resolve before the merge "
+            raise ConflictsPending(f"{plural(len(state.pending()), 'conflict')} still to resolve before the merge "
                                    "can be concluded")
         job = jobs.start(request, kind, {"source": state.theirs_name, "conflicts": len(state.conflicts),
                                          "merge_kind": state.kind})

@@ -5,6 +5,9 @@ from __future__ import annotations
 from django import forms
 
 COMMIT_RE = r"\A[0-9a-f]{4,40}\Z"
+#: A revision as the CLI takes it: an id or its prefix, HEAD, HEAD~1, HEAD^2,
+#: main, prod/main; never a path ("..", a leading "/" or "-")
+REVISION_RE = r"\A(?![-/])(?!.*\.\.)[A-Za-z0-9_./~^-]{1,200}\Z"
 UPLOAD_RE = r"\A[0-9a-f]{32}\Z"
 
 STRATEGY_CHOICES = [
@@ -92,9 +95,12 @@ class SourceForm(forms.Form):
         return data
 
 
+_NOT_A_REVISION = "Not a revision: give a commit id (or its first characters), HEAD, HEAD~1 or a branch."
+
+
 class CompareForm(forms.Form):
-    a = forms.RegexField(COMMIT_RE, label="From", error_messages={"invalid": "Not a commit id."})
-    b = forms.RegexField(COMMIT_RE, label="To", error_messages={"invalid": "Not a commit id."})
+    a = forms.RegexField(REVISION_RE, label="From", error_messages={"invalid": _NOT_A_REVISION})
+    b = forms.RegexField(REVISION_RE, label="To", error_messages={"invalid": _NOT_A_REVISION})
 
 
 def errors_of(form: forms.Form) -> str:

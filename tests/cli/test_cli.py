@@ -159,7 +159,7 @@ def test_invalid_settings_is_a_config_error(tmp_path):
 def test_gc_packs_the_repository(seeded):
     run(seeded, "commit", "-m", "first")
     out = run(seeded, "gc")
-    assert out.startswith(f"packed {seeded}: ") and "1 pack(s), 0 loose objects" in out
+    assert out.startswith(f"packed {seeded} in ") and out.rstrip().endswith("(1 pack, 0 loose objects)"), out
     result = orjson.loads(run(seeded, "gc", "--json"))
     assert result["ran"] and result["after"]["loose_objects"] == 0 and result["after"]["packs"] == 1
     fsck(seeded)

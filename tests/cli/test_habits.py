@@ -162,13 +162,14 @@ def test_read_only_commands_are_not_audited(seeded):
 
 # --- the newcomer's path (11.1) -------------------------------------------------
 
-def attgit_process(tmp_path, **env) -> subprocess.CompletedProcess:
+def attgit_process(tmp_path, *args, cwd=ROOT, **env) -> subprocess.CompletedProcess:
     """attgit in a fresh process: no DJANGO_SETTINGS_MODULE, only the
-    checkout itself on the path (as an editable install puts it)."""
+    checkout itself on the path (as an editable install puts it), run in
+    the checkout (where the example site is the default) unless ``cwd``."""
     clean = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
     clean.update(PYTHONPATH=str(ROOT), ATTGIT_VAR_DIR=str(tmp_path), **env)
-    return subprocess.run([sys.executable, "-m", "attgit", "status"], capture_output=True, text=True,
-                          env=clean, cwd=tmp_path, timeout=120)
+    return subprocess.run([sys.executable, "-m", "attgit", *(args or ("status",))], capture_output=True, text=True,
+                          env=clean, cwd=cwd, timeout=120)
 
 
 def test_the_example_site_is_the_default_and_an_unmigrated_database_says_migrate(tmp_path):

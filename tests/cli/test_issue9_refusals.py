@@ -95,10 +95,10 @@ def test_rows_forced_around_the_constraints_are_listed_and_refuse_a_commit(seede
         assert {(r["company"], r["ep_no"], r["date"]) for r in listed} == named
         assert all(r["problems"] for r in listed)
         text = run(seeded, "status", code=ExitCode.INVALID_DATA)
-        assert "4 row(s) in the database cannot be committed" in text
+        assert "4 rows in the database cannot be committed" in text
         assert "field 'status' must be one of" in text and "has surrounding spaces" in text
         out = run(seeded, "commit", code=ExitCode.INVALID_DATA)
-        assert "4 row(s) in the database cannot be committed" in out and "nothing was committed" in out
+        assert "4 rows in the database cannot be committed" in out and "nothing was committed" in out
         for company, ep_no, date in named:
             assert f"company {company!r}" in out
             if ep_no is not None:

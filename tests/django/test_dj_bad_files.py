@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 
 from attgit.errors import ExitCode
 from attgit.format import records as rec
-from django_adapter.models import AttendanceRecord, BackupLog
+from django_adapter.models import AttendanceRecord, BackupLog, Company
 from django_adapter.services import RestoreService
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -102,14 +102,27 @@ def test_unlisted_and_created_companies_are_warned_about_and_logged(site, tmp_pa
     path.write_text(json.dumps(document))
     preview = CliRunner().invoke(cli_entry, ["import", str(path), "--preview"])
     assert preview.exit_code == 0, preview.output
-    assert "'New Corp' (1 records) are not in the file's company list" in preview.stderr
-    assert "1 company not in the database will be created automatically: 'New Corp'" in preview.stderr
+    said = [line for line in preview.stderr.splitlines() if "New Corp" in line]
+    assert said == ["attgit: warning: Some records reference non-existent companies: 'New Corp' (1 record) is in "
+                    "neither the file's company list nor the database and will be created"], preview.stderr
     report = RestoreService().validate_backup(path)
-    assert report["valid"] and len(report["warnings"]) == 2
+    assert report["valid"] and len(report["warnings"]) == 1 and "would be created" in report["warnings"][0]
     call_command("restore_data", "--input", str(path))
     log = BackupLog.objects.filter(operation="restore").latest("created_at")
     assert any("New Corp" in w for w in log.details["warnings"])
     assert AttendanceRecord.objects.filter(company__name="New Corp").count() == 1
+
+
+def test_an_unlisted_company_the_database_has_is_not_called_non_existent(site, tmp_path):
+    document = json.loads(site.read_bytes())
+    known = document["companies"].pop(0)["name"]  # records of it stay; the database has it
+    document["metadata"]["total_companies"] -= 1
+    path = tmp_path / "unlisted.json"
+    path.write_text(json.dumps(document))
+    preview = CliRunner().invoke(cli_entry, ["import", str(path), "--preview"])
+    assert preview.exit_code == 0, preview.output
+    assert "non-existent" not in preview.stderr and "will be created" not in preview.stderr, preview.stderr
+    assert known in {c.name for c in Company.objects.all()}
 
 
 def test_an_incremental_file_onto_an_older_database_is_warned_about(site, tmp_path, capsys):

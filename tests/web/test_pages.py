@@ -219,6 +219,21 @@ def test_compare_highlights_the_changed_fields_per_company(root_client):
     assert root_client.get(f"/history/compare/?a={a}&b={'f' * 40}").status_code == 404
 
 
+def test_compare_takes_any_revision_the_cli_takes(root_client):
+    seed(30)
+    a = finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"})).result["commit"]
+    edit(first_record(), overstay="9")
+    b = finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"})).result["commit"]
+    for old, new in (("HEAD~1", "HEAD"), (a[:7], b[:7]), ("HEAD^", "main"), (a.upper()[:12], "HEAD")):
+        response = root_client.get("/history/compare/", {"a": old, "b": new})
+        assert response.status_code == 200, (old, new, response.status_code)
+        assert (response.context["a"].id, response.context["b"].id) == (a, b)
+        assert response.context["totals"]["changed"] == 1
+    for bad in ("-x", "/etc/passwd", "HEAD..main", "a b"):
+        assert root_client.get("/history/compare/", {"a": bad, "b": "HEAD"}).status_code == 400, bad
+    assert root_client.get("/history/compare/", {"a": "HEAD~5", "b": "HEAD"}).status_code == 404
+
+
 # --- conflicts --------------------------------------------------------------------------------
 
 def _manual_restore(client, changes: int = 2):
@@ -272,7 +287,7 @@ def test_a_typed_value_that_is_not_valid_is_a_message(root_client):
 def test_conclude_waits_for_every_conflict_and_abort_undoes(root_client):
     records = _manual_restore(root_client)
     response = root_client.post("/conflicts/conclude/", follow=True)
-    assert "2 conflict(s) still to resolve" in " ".join(messages_of(response))
+    assert "2 conflicts still to resolve" in " ".join(messages_of(response))
     resolved = finished_job(root_client, root_client.post("/conflicts/resolve/", {"all": "theirs"}))
     assert resolved.status == "done" and (resolved.result["resolved"], resolved.result["left"]) == (2, 0)
     assert BackupLog.objects.filter(operation="resolve").count() == 1  # one action, one row

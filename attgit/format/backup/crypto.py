@@ -60,10 +60,17 @@ def _gpg(home: Optional[str]):
         import gnupg
     except ImportError:
         raise ConfigError("encrypted backup files need python-gnupg: pip install python-gnupg") from None
+    folder = gnupg_home(home)
+    if folder and not os.path.isdir(folder):  # not "install gnupg": the folder is what is missing
+        raise ConfigError(f"the GnuPG home {folder} does not exist: point ATTGIT_GNUPGHOME (or the site's "
+                          "ATTGIT_GNUPGHOME setting) at the folder that holds the backup key, or make it "
+                          f"there (gpg --homedir {folder} --import key.asc)")
     try:
-        return gnupg.GPG(gnupghome=gnupg_home(home))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot run GnuPG (install the gnupg package): {exc}") from None
+        return gnupg.GPG(gnupghome=folder)
+    except OSError as exc:
+        raise ConfigError(f"cannot run GnuPG: {exc} (is the gpg program installed? apt-get install gnupg)") from None
+    except ValueError as exc:
+        raise ConfigError(f"cannot use GnuPG: {exc}") from None
 
 
 def encrypt(plain: BinaryIO, recipient: Optional[str], output: str, home: Optional[str] = None,
@@ -267,10 +274,27 @@ def _check_decrypted(result, home: Optional[str], passphrase_given: bool = False
         keys = sorted({line.split()[2] for line in stderr.splitlines() if line.startswith("[GNUPG:] NO_SECKEY")})
         raise ValidationError(f"{_CANNOT}: it is encrypted for key {', '.join(keys)}, "
                               f"and {where} has no private key for it (wrong key, or set ATTGIT_GNUPGHOME)")
+    if _needs_passphrase(stderr):
+        raise ValidationError(
+            f"{_CANNOT}: its private key in {where} is protected by a passphrase, and GnuPG cannot ask for it "
+            "here (no terminal). Unlock the key in gpg-agent first: run `gpg --decrypt FILE > /dev/null` "
+            f"{'with GNUPGHOME=' + where + ' ' if gnupg_home(home) else ''}in a terminal and type the "
+            "passphrase (the agent keeps it for its cache time), then run attgit again; or keep the backup "
+            "key in a private GnuPG home without a passphrase. The file itself was not read")
     if "BADMDC" in stderr or "manipulated" in stderr or "BEGIN_DECRYPTION" in stderr:
         raise ValidationError(f"{_CANNOT}: it is damaged: it has been altered or cut since it was encrypted "
                               f"(GnuPG: {_gpg_reason(result)}); nothing was read")
     raise ValidationError(f"{_CANNOT}: it is damaged or not an OpenPGP message ({_gpg_reason(result)})")
+
+
+#: What GnuPG says when the secret key is there but locked by a passphrase
+#: it could not ask for (no pinentry, no terminal, cancelled, wrong one)
+_PASSPHRASE_SIGNS = ("NEED_PASSPHRASE", "MISSING_PASSPHRASE", "BAD_PASSPHRASE", "PINENTRY_LAUNCHED",
+                     "Inappropriate ioctl for device", "No pinentry", "Operation cancelled")
+
+
+def _needs_passphrase(stderr: str) -> bool:
+    return "NO_SECKEY" not in stderr and any(sign in stderr for sign in _PASSPHRASE_SIGNS)
 
 
 def _gpg_reason(result) -> str:

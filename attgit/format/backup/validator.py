@@ -223,8 +223,8 @@ class _Validator:
     def _warn_unlisted_companies(self) -> None:
         unlisted = sorted(set(self.spool.files) - set(self.companies))
         if unlisted:
-            shown = ", ".join(f"{c!r} ({self.spool.counts[c]} records)" for c in unlisted[:10])
-            more = f" and {len(unlisted) - 10} more" if len(unlisted) > 10 else ""
+            shown = ", ".join(f"{c!r} ({self.spool.counts[c]:,} record{'' if self.spool.counts[c] == 1 else 's'})" for c in unlisted[:10])
+            more = f" and {len(unlisted) - 10:,} more" if len(unlisted) > 10 else ""
             self.warnings.append(
                 f"{ERROR_MESSAGES['company_mismatch']}: {shown}{more} "
                 "are not in the file's company list and will be created"

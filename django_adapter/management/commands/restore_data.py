@@ -94,17 +94,18 @@ class Command(BaseCommand):
 
     def _progress(self, done: int, total: int) -> None:
         if total and (done == total or done % 10000 < 1000):
-            self.stderr.write(f"  applied {done:,} of {total:,} records", ending="\r")
+            # redrawn in place on a terminal; a whole line each in a log file
+            self.stderr.write(f"  applied {done:,} of {total:,} records", ending="\r" if self.stderr.isatty() else "\n")
 
     def _report(self, result, preview: bool) -> None:
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")
         c = result.counts
         add, update, skip = ("would add", "update", "skip") if preview else ("added", "updated", "skipped")
-        pending = f" ({c['pending']} of them pending conflicts)" if c.get("pending") else ""
-        self.stdout.write(f"{add} {c.get('added', 0)}, {update} {c.get('updated', 0)}, {skip} {c.get('skipped', 0)}"
-                          f"{pending}, conflicts {len(result.conflicts)} "
-                          f"(records in file: {c.get('records_in_file', 0)})")
+        pending = f" ({c['pending']:,} of them pending conflicts)" if c.get("pending") else ""
+        self.stdout.write(f"{add} {c.get('added', 0):,}, {update} {c.get('updated', 0):,}, "
+                          f"{skip} {c.get('skipped', 0):,}{pending}, conflicts {len(result.conflicts):,} "
+                          f"(records in file: {c.get('records_in_file', 0):,})")
         for kind, item in result.samples if preview else []:
             if kind == "add":
                 self.stdout.write(f"  add    {' / '.join(rec_key(item))}")
@@ -117,6 +118,6 @@ class Command(BaseCommand):
             how = conflict.resolution or "pending"
             self.stdout.write(f"  conflict {conflict.id} {' / '.join(conflict.key)} [{how}] {fields}")
         if len(result.conflicts) > 50:
-            self.stdout.write(f"  ... and {len(result.conflicts) - 50} more")
+            self.stdout.write(f"  ... and {len(result.conflicts) - 50:,} more")
         if result.commit and result.status == "applied":
             self.stdout.write(f"restore committed as {result.commit[:10]}")
