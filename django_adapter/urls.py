@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import views
 from .web import account, backup, conflicts, history, jobs, preview, restore
@@ -8,6 +9,7 @@ from .web import account, backup, conflicts, history, jobs, preview, restore
 app_name = "attgit"
 
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="attgit:attendance_list"), name="home"),
     path("login/", account.LoginView.as_view(), name="login"),
     path("logout/", account.LogoutView.as_view(), name="logout"),
     path("attendance/", views.attendance_list, name="attendance_list"),
