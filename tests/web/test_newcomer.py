@@ -163,12 +163,14 @@ def test_a_new_project_follows_the_readme_and_backs_up_and_restores_in_a_browser
             context = launched.new_context(base_url=url, accept_downloads=True)
             context.set_default_timeout(60_000)
             page = context.new_page()
-            page.goto("/attgit/backup/")  # anonymous: sent to the app's login page
-            assert page.url == f"{url}/attgit/login/?next=/attgit/backup/", page.url
+            page.goto("/attgit/")  # the README's address; anonymous: sent to the app's login page
+            assert page.url == f"{url}/attgit/login/?next=/attgit/attendance/", page.url
             page.fill("input[name=username]", "admin")
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
-            page.wait_for_url("**/attgit/backup/")
+            page.wait_for_url("**/attgit/attendance/")
+            assert page.locator("p.count").inner_text() == f"{RECORDS} records"
+            page.click("nav.sections >> text=Backup")
 
             page.click("text=Create backup")  # a job: only the worker finishes it
             page.wait_for_selector("#summary")
