@@ -85,3 +85,32 @@ def test_missing_change_log_triggers_are_named():
         changelog.install(connection)
     assert issue.id == "attgit.W007" and "migrate" in issue.hint
     assert attgit_checks.check_triggers(databases=["default"]) == []
+
+
+
+@pytest.mark.django_db
+def test_a_new_project_signs_in_on_the_app_s_own_pages(settings, client):
+    from django.contrib.auth import get_user_model
+
+    settings.ROOT_URLCONF = "dj_urls_newcomer"
+    # Django's defaults, which name pages a new project does not have.
+    settings.LOGIN_URL, settings.LOGIN_REDIRECT_URL, settings.LOGOUT_REDIRECT_URL = \
+        "/accounts/login/", "/accounts/profile/", None
+    get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
+    assert client.get("/attgit/backup/").url == "/attgit/login/?next=/attgit/backup/"
+    assert client.get("/attgit/").url == "/attgit/attendance/"
+    page = client.get("/attgit/login/")
+    assert page.status_code == 200 and b'name="password"' in page.content
+    signed_in = client.post("/attgit/login/", {"username": "admin", "password": "pw"})
+    assert signed_in.status_code == 302 and signed_in.url == "/attgit/attendance/"
+    assert client.get("/attgit/attendance/").status_code == 200
+    assert client.post("/attgit/logout/").url == "/attgit/login/"
+
+
+@pytest.mark.django_db
+def test_with_django_s_auth_urls_the_project_s_login_page_is_used_and_renders(settings, client):
+    settings.ROOT_URLCONF = "dj_urls_auth"
+    settings.LOGIN_URL, settings.LOGIN_REDIRECT_URL = "/accounts/login/", "/accounts/profile/"
+    assert client.get("/attgit/backup/").url == "/accounts/login/?next=/attgit/backup/"
+    page = client.get("/accounts/login/")  # registration/login.html: the app's template
+    assert page.status_code == 200 and b'name="password"' in page.content
