@@ -512,7 +512,7 @@ def verdict(row: Row, results: Results) -> str:
 
 
 def table(results: Results) -> str:
-    head = "| issue | operation | records | seconds | CPU s | records/s | peak MB | target | met |"
+    head = "| area | operation | records | seconds | CPU s | records/s | peak MB | target | met |"
     lines = [head, "|---|---|---:|---:|---:|---:|---:|---|---|"]
     for row in results.rows:
         lines.append(table_line(row, results))
@@ -527,7 +527,7 @@ def table_line(row: Row, results: Results) -> str:
     else:
         rate = f"{row.records / m.seconds:,.0f}" if row.throughput and m.seconds > 0 else ""
         cells = [f"{m.seconds:.2f}", f"{m.cpu_seconds:.2f}", rate, f"{m.peak_mb:.0f}"]
-    return "| " + " | ".join([row.issue, operation, f"{row.records:,}", *cells, row.target.text,
+    return "| " + " | ".join([row.issue.split()[-1], operation, f"{row.records:,}", *cells, row.target.text,
                               verdict(row, results)]) + " |"
 
 

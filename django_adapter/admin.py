@@ -192,7 +192,7 @@ def _sync_view(model_admin, request, remote_id):
             job = jobs.start(request, Job.SYNC, {"remote_id": remote.pk, "remote": remote.name, "url": remote.url,
                                                  "theirs": result["theirs"], "strategy": result["strategy"],
                                                  "preview": str(preview.pk)})
-            return redirect("job_progress", job.pk)
+            return redirect("attgit:job_progress", job.pk)
         preview = _preview_job(request.GET.get("job"), remote)
         if preview is None:
             job = jobs.start(request, Job.SYNC_PREVIEW, {"remote_id": remote.pk, "remote": remote.name,

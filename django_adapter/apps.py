@@ -13,8 +13,11 @@ class AttendanceConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_migrate
 
+        from . import checks
         from .changelog import ensure_installed
         from .models import Remote
+
+        checks.register()
 
         post_delete.connect(_remote_deleted, sender=Remote, dispatch_uid="attgit-remote-deleted")
         post_migrate.connect(ensure_installed, sender=self)

@@ -50,10 +50,22 @@ def read_options(passphrase: Optional[str] = None) -> dict:
             "spool_dir": spool_parent(getattr(settings, "ATTGIT_REPO", None))}
 
 
+def backup_folder() -> Path:
+    """``ATTGIT_BACKUP_DIR``; unset, ``attgit-files/backups`` beside the
+    repository (``ATTGIT_REPO``), so a new project works without choosing a
+    folder and keeps backups, uploads and job progress together, outside
+    its web root.  Not created here (the callers that write make it)."""
+    folder = getattr(settings, "ATTGIT_BACKUP_DIR", None)
+    if folder:
+        return Path(folder)
+    repo = getattr(settings, "ATTGIT_REPO", None)
+    return (Path(repo).parent if repo else Path.cwd()) / "attgit-files" / "backups"
+
+
 def default_path(backup_type: str, now: Optional[dt.datetime] = None) -> Path:
-    """``<ATTGIT_BACKUP_DIR>/backup_<type>_<UTC time>.json``."""
+    """``<backup folder>/backup_<type>_<UTC time>.json``."""
     now = now or timezone.now()
-    folder = Path(getattr(settings, "ATTGIT_BACKUP_DIR", "backups"))
+    folder = backup_folder()
     return folder / f"backup_{backup_type}_{now.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}.json"
 
 

@@ -1,9 +1,17 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import views
-from .web import backup, conflicts, history, jobs, preview, record_history, restore
+from .web import account, backup, conflicts, history, jobs, preview, record_history, restore
+
+# Every name is under the ``attgit`` namespace (``reverse("attgit:backup_data")``),
+# so the app's names never meet a project's own.
+app_name = "attgit"
 
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="attgit:attendance_list"), name="home"),
+    path("login/", account.LoginView.as_view(), name="login"),
+    path("logout/", account.LogoutView.as_view(), name="logout"),
     path("attendance/", views.attendance_list, name="attendance_list"),
     # Root-only pages (django_adapter.web): backup, restore, history, conflicts.
     path("backup/", backup.backup_data_view, name="backup_data"),

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+import functools
+
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from .access import is_root, visible_records
 from .models import Company
+from .web.account import login_url
 
 PAGE_SIZE = 50
+
+
+def login_required(view):
+    """Django's ``login_required``, sending visitors to the app's login page
+    unless the project names its own (``LOGIN_URL``)."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), login_url())
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 @login_required

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from attgit.format.backup import ERROR_MESSAGES
 
 from ..access import is_root
+from .account import login_url
 
 
 def root_required(view):
@@ -23,7 +24,7 @@ def root_required(view):
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return redirect_to_login(request.get_full_path(), login_url())
         if not is_root(request.user):
             raise PermissionDenied(ERROR_MESSAGES["permission_denied"])
         return view(request, *args, **kwargs)

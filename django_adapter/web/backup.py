@@ -28,7 +28,7 @@ from attgit.ops.commit import snapshot_database
 
 from .. import backups
 from ..audit import log_operation
-from ..backups import parse_since
+from ..backups import backup_folder, parse_since
 from ..models import AttendanceRecord, BackupLog, Job
 from ..repository import open_as
 from ..workingcopy import connect
@@ -45,7 +45,7 @@ LISTED = 15
 
 
 def backup_dir() -> Path:
-    path = Path(settings.ATTGIT_BACKUP_DIR)
+    path = backup_folder()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -73,7 +73,7 @@ def backup_data_view(request):
             except AttgitError as exc:
                 status = errors.say(request, exc)
             else:
-                return redirect("job_progress", job.pk)
+                return redirect("attgit:job_progress", job.pk)
         else:
             status = 400
             messages.error(request, errors_of(form))

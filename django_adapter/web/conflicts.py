@@ -165,13 +165,13 @@ def resolve_conflict_view(request):
         chosen = Filter.of(request.POST)
     except UsageError as exc:
         errors.say(request, exc)
-        return redirect("conflicts")
+        return redirect("attgit:conflicts")
     page = request.POST.get("page", "")
-    back = reverse("conflicts") + "?" + chosen.query(page=page if page.isdigit() else "")
+    back = reverse("attgit:conflicts") + "?" + chosen.query(page=page if page.isdigit() else "")
     try:
         if request.POST.get("all") in SIDES:
             job = _start_bulk(request, request.POST["all"], chosen)
-            return redirect("job_progress", job.pk)
+            return redirect("attgit:job_progress", job.pk)
         done = _resolve_one(request)
     except AttgitError as exc:
         errors.say(request, exc)
@@ -259,8 +259,8 @@ def _start(request, kind: str, need_resolved: bool):
                                          "merge_kind": state.kind})
     except AttgitError as exc:
         errors.say(request, exc)
-        return redirect("conflicts")
-    return redirect("job_progress", job.pk)
+        return redirect("attgit:conflicts")
+    return redirect("attgit:job_progress", job.pk)
 
 
 # --- the jobs -----------------------------------------------------------------------

@@ -53,6 +53,7 @@ from attgit.errors import AttgitError
 from attgit.ops.reconcile import exclusive
 
 from ..audit import log_operation
+from ..backups import backup_folder
 from ..models import Job
 from ..repository import open_repository
 from ..workingcopy import connect
@@ -215,7 +216,7 @@ def retrying(query: Callable, attempts: int = 50):
 
 def job_dir() -> Path:
     folder = getattr(settings, "ATTGIT_JOB_DIR", None)
-    path = Path(folder) if folder else Path(settings.ATTGIT_BACKUP_DIR).parent / "jobs"
+    path = Path(folder) if folder else backup_folder().parent / "jobs"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -324,10 +325,10 @@ def url_of(job: Job) -> str:
     the page that asked for it, every other's on its own page."""
     if job.kind == Job.PREVIEW:
         params = {k: v for k, v in job.params.items() if k in ("upload", "commit", "strategy")}
-        return f"{reverse('preview_restore')}?{urlencode({**params, 'job': job.pk})}"
+        return f"{reverse('attgit:preview_restore')}?{urlencode({**params, 'job': job.pk})}"
     if job.kind == Job.SYNC_PREVIEW:
         return reverse("admin:attendance_remote_sync", args=[job.params["remote_id"]]) + f"?job={job.pk}"
-    return reverse("job_progress", args=[job.pk])
+    return reverse("attgit:job_progress", args=[job.pk])
 
 
 def notice_a_lost_worker(job: Job) -> bool:

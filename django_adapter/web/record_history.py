@@ -31,7 +31,7 @@ EVENTS_LISTED = 200
 def record_history_url(ep_no: str, company: str, date) -> str:
     """The history page of one record (its key, as the list shows it)."""
     day = date.isoformat() if hasattr(date, "isoformat") else str(date)
-    return reverse("record_history") + "?" + urlencode({"ep_no": ep_no, "company": company, "date": day})
+    return reverse("attgit:record_history") + "?" + urlencode({"ep_no": ep_no, "company": company, "date": day})
 
 
 @root_required
@@ -110,4 +110,4 @@ def _audit_url(row: BackupLog) -> str:
     try:
         return reverse("admin:attendance_backuplog_change", args=[row.pk])
     except NoReverseMatch:
-        return reverse("history") + f"#audit-{row.pk}"
+        return reverse("attgit:history") + f"#audit-{row.pk}"

@@ -76,7 +76,7 @@ def _receive_upload(request, handler: uploads.LimitedUploadHandler):
         return restore_page(request, 413)
     if form.cleaned_data.get("passphrase"):
         return _preview_with_passphrase(request, upload, form.cleaned_data["passphrase"])
-    return redirect(f"{reverse('preview_restore')}?{urlencode({'upload': upload.pk})}")
+    return redirect(f"{reverse('attgit:preview_restore')}?{urlencode({'upload': upload.pk})}")
 
 
 def _preview_with_passphrase(request, upload, passphrase: str):
@@ -113,7 +113,7 @@ def apply_restore_view(request):
     strategy = form.cleaned_data["strategy"] or default_strategy()
     if MergeState.load(open_repository()) is not None:
         messages.error(request, errors.MERGING)
-        return redirect("conflicts")
+        return redirect("attgit:conflicts")
     if form.cleaned_data["upload"]:
         upload = uploads.get(form.cleaned_data["upload"])
         kind, params = Job.IMPORT, {"upload": upload.pk, "name": upload.original_name, "strategy": strategy}
@@ -129,8 +129,8 @@ def apply_restore_view(request):
         job = jobs.start(request, kind, params)
     except AttgitError as exc:
         errors.say(request, exc)
-        return redirect(f"{reverse('preview_restore')}?{urlencode(back)}")
-    return redirect("job_progress", job.pk)
+        return redirect(f"{reverse('attgit:preview_restore')}?{urlencode(back)}")
+    return redirect("attgit:job_progress", job.pk)
 
 
 # --- the jobs -----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from django.utils import timezone
 from attgit.errors import ValidationError
 from attgit.format.backup import ERROR_MESSAGES
 
+from ..backups import backup_folder
 from ..models import Upload
 
 DEFAULT_LIMIT = 100 * 1024 * 1024
@@ -44,7 +45,7 @@ def limit() -> int:
 
 def upload_dir() -> Path:
     folder = getattr(settings, "ATTGIT_UPLOAD_DIR", None)
-    path = Path(folder) if folder else Path(settings.ATTGIT_BACKUP_DIR).parent / "uploads"
+    path = Path(folder) if folder else backup_folder().parent / "uploads"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="attendance_list", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="attgit:attendance_list", permanent=False)),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(template_name="attendance/login.html"),

@@ -91,7 +91,7 @@ def test_anonymous_users_are_sent_to_the_login_page(client):
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
     assert client.get(reverse("login")).status_code == 200
-    assert client.get("/").url == reverse("attendance_list")
+    assert client.get("/").url == reverse("attgit:attendance_list")
 
 
 def test_the_page_shows_the_records(client, wc):
@@ -105,7 +105,7 @@ def test_the_page_shows_the_records(client, wc):
 def test_logging_in_and_out(client):
     make_user("root", role=User.ROOT)
     response = client.post(reverse("login"), {"username": "root", "password": "pw"})
-    assert response.status_code == 302 and response.url == reverse("attendance_list")
+    assert response.status_code == 302 and response.url == reverse("attgit:attendance_list")
     assert client.get(URL).status_code == 200
     client.post(reverse("logout"))
     assert client.get(URL).status_code == 302

@@ -1,0 +1,3 @@
+"""A project URLconf that forgot the app's URLs (for the system checks' test)."""
+
+urlpatterns: list = []
