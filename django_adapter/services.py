@@ -33,6 +33,8 @@ from typing import Callable, Optional, Union
 from attgit.errors import AttgitError, DatabaseError
 from attgit.format import records as rec
 from attgit.format.backup import ERROR_MESSAGES, read_backup
+from attgit.format.backup.writer import file_record
+from attgit.format.backup.writer import metadata as file_metadata
 from attgit.merge.company import import_company
 from attgit.merge.strategy import Strategy, parse_strategy
 
@@ -86,6 +88,29 @@ class BackupService:
     def validate_backup(self, file_path) -> dict:
         """Validate a backup file: see :meth:`RestoreService.validate_backup`."""
         return RestoreService(using=self.using).validate_backup(file_path)
+
+    def _generate_checksum(self, record) -> str:
+        """SHA-256 of a record's content (a model instance, or a dict in the
+        file's or attgit's spelling): the checksum a backup file stores for
+        it, the hash of exactly its canonical bytes."""
+        return rec.checksum(_record_of(record))
+
+    def _serialize_record(self, record) -> dict:
+        """A record (model instance or dict) as a backup file holds it:
+        the document's fields with ``company_name``, and its checksum."""
+        return file_record(_record_of(record))
+
+    def _create_metadata(self, record_count: int, backup_type: str = "full", since: Since = None,
+                         companies_count: Optional[int] = None) -> dict:
+        """The metadata section of a backup of ``record_count`` records, as
+        :meth:`create_backup` writes it: ``companies_count`` defaults to the
+        database's companies (a backup lists every company)."""
+        from .models import Company
+
+        if companies_count is None:
+            companies_count = Company.objects.using(self.using).count()
+        when = backups.parse_since(since) if since is not None else None
+        return file_metadata(backup_type, backups._creator(self.user), companies_count, record_count, since=when)
 
 
 class ConflictResolver:
@@ -233,6 +258,15 @@ class RestoreService:
     def _get_unique_key(self, record: dict) -> tuple:
         """The key records are matched by: (ep_no, company_name, date)."""
         return (record["ep_no"], record.get("company_name", record.get("company")), record["date"])
+
+
+def _record_of(record) -> dict:
+    """A canonical record from an AttendanceRecord instance or a dict."""
+    if isinstance(record, dict):
+        return _canonical(record)
+    row = (record.ep_no, record.ep_name, record.company.name, record.date, record.shift, record.status,
+           record.in_time, record.out_time, record.overstay)
+    return rec.from_db_row(row, f"attendance record {record.pk}")
 
 
 def _canonical(record: dict) -> dict:
