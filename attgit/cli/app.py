@@ -70,9 +70,13 @@ class App:
         return Author(named, "", base.time) if named else base
 
     def check_user(self, command: Optional[str]) -> None:
-        """Refuse a named user who may not act before the command runs (the
-        refusal is audited).  With no database set up there are no accounts
-        to check against, and only the commands that need none can run."""
+        """Refuse a user who may not act before the command runs (the
+        refusal is audited): the one named by --user/$ATTGIT_USER, else the
+        shell's login when it names a user of the site.  With no database
+        set up there are no accounts to check against, and only the
+        commands that need none can run; without a name, a database that
+        cannot be asked is left for the command to report."""
+        named = self.user or os.environ.get("ATTGIT_USER") or None
         try:
             backend = self.backend
         except ConfigError:
@@ -80,10 +84,13 @@ class App:
         try:
             self._author = self._identify(backend)
         except PermissionDenied as exc:
-            named = self.user or os.environ.get("ATTGIT_USER")
             with contextlib.suppress(Exception):
-                backend.log(command or "sync", user=named, success=False, error=str(exc), refused=True)
+                backend.log(command or "sync", user=named or _login(), success=False, error=str(exc),
+                            refused=True)
             raise
+        except Exception:  # noqa: BLE001 - the operator's own check waits for the command
+            if named:
+                raise
 
     @contextlib.contextmanager
     def writing(self, operation: str = ""):
@@ -172,6 +179,16 @@ class ExampleGroup(click.Group):
 ExampleGroup.group_class = ExampleGroup
 
 
+class TopGroup(ExampleGroup):
+    """The ``attgit`` group: it keeps the subcommand's arguments where its
+    own callback can see them (so ``attgit CMD --help`` asks nobody's role)."""
+
+    def parse_args(self, ctx: click.Context, args: list) -> list:
+        rest = super().parse_args(ctx, args)
+        ctx.meta["attgit.subcommand_args"] = list(rest)
+        return rest
+
+
 def _move_example(command: click.Command) -> None:
     text = command.help or ""
     head, sep, example = text.rpartition("Example:")
@@ -191,7 +208,7 @@ def progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="rec", file=sys.stderr, disable=None, leave=False)
 
 
-@click.group(cls=ExampleGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=TopGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--repo", "-C", metavar="PATH",
               help="The bare repository (else $ATTGIT_REPO, else the ATTGIT_REPO setting).")
 @click.option("--settings", metavar="MODULE", help="Django settings module (else $DJANGO_SETTINGS_MODULE).")
@@ -211,8 +228,18 @@ def cli(ctx, repo, settings, backend, wait, user):
     if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
         ctx.color = False
     ctx.obj = App(repo, settings, backend, wait, user)
-    if user or os.environ.get("ATTGIT_USER"):
+    if not {"-h", "--help"} & set(ctx.meta.get("attgit.subcommand_args", ())):
         ctx.obj.check_user(ctx.invoked_subcommand)
+
+
+def _login() -> str:
+    """The shell's login name (as the Django backend reads it)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def record_values(record: dict) -> str:

@@ -172,8 +172,9 @@ def _print_samples(samples) -> None:
               + SINCE_RULE + ".")
 @click.option("--encrypt", "recipient", metavar="RECIPIENT",
               help="Encrypt the file for this public key (key id, fingerprint or e-mail in the GnuPG home).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (counts, the file's metadata) as JSON.")
 @pass_app
-def export(app: App, output, backup_type, since, recipient):
+def export(app: App, output, backup_type, since, recipient, as_json):
     """Write the database as a JSON backup file (the design document's format).
 
     The file is private (mode 0600) and appears only when complete; free disk
@@ -196,5 +197,9 @@ def export(app: App, output, backup_type, since, recipient):
                             encrypt_to=recipient, gnupghome=app.backend.gnupghome)
     app.log("backup_" + backup_type, filename=os.path.basename(output), companies=summary.companies,
             records=summary.records, **({"encrypted_for": recipient} if recipient else {}))
+    if as_json:
+        emit_json({"file": output, "companies": summary.companies, "records": summary.records,
+                   "bytes": summary.bytes, "encrypted_for": recipient, "metadata": summary.metadata})
+        return
     sealed = f", encrypted for {recipient}" if recipient else ""
     click.echo(f"wrote {output}: {plural(summary.companies, 'company')}, {plural(summary.records, 'record')}{sealed}")
