@@ -233,13 +233,13 @@ def _diff_files(app: App, revs, only, stack: contextlib.ExitStack):
 
     if len(revs) != 2:
         raise click.UsageError("compare a backup file with a commit or another file: attgit diff HEAD backup.json")
-    sides = []
+    sides: list = []
     for rev in revs:
         if os.path.isfile(rev):
             sides.append(BackupVersion(stack.enter_context(read_backup(rev, gnupghome=_gnupghome(app)))))
         else:
             sides.append(app.repo.snapshot(rev))
-    return diff_versions(*sides, companies=only, labels=tuple(revs))
+    return diff_versions(sides[0], sides[1], companies=only, labels=tuple(revs))
 
 
 def _looks_like_a_file(rev: str) -> bool:
