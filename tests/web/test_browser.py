@@ -271,3 +271,35 @@ def _remote_permissions():
     from django.contrib.auth.models import Permission
 
     return Permission.objects.filter(codename__in=["view_remote", "change_remote"])
+
+
+def test_a_downloaded_backup_is_compared_with_a_later_snapshot(page, tmp_path, worker):
+    """Issue 20.6: the history page's compare form takes a file on one side."""
+    worker.start()
+    seed(60, companies=3)
+    make_user("root", role="root")
+    log_in(page, "root")
+    page.click("nav.sections >> text=Backup")
+    page.click("text=Create backup")
+    page.wait_for_selector("#summary")
+    with page.expect_download() as info:
+        page.click("[data-download]")
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+
+    first = AttendanceRecord.objects.order_by("id").first()
+    AttendanceRecord.objects.filter(pk=first.pk).update(overstay="7", updated_at=timezone.now())
+    page.click("nav.sections >> text=Backup")
+    page.click("text=Create backup")
+    page.wait_for_selector("#summary")
+
+    page.goto("/history/")
+    form = page.locator("#compare-file")
+    form.locator("input[type=file]").set_input_files(str(saved))
+    form.locator("input[name=side][value=a]").check()
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".tiles")
+    totals = {k: page.locator(f'[data-total="{k}"]').inner_text() for k in ("added", "removed", "changed")}
+    assert totals == {"added": "0", "removed": "0", "changed": "1"}
+    assert page.locator("td.changed ins").first.inner_text() == "7"
+    assert saved.name in page.locator("main").inner_text()
