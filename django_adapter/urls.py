@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views
-from .web import backup, conflicts, history, jobs, preview, restore
+from .web import backup, conflicts, history, jobs, preview, restore, schedule
 
 urlpatterns = [
     path("attendance/", views.attendance_list, name="attendance_list"),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/retry/", jobs.retry_job_view, name="retry_job"),
     path("history/", history.history_view, name="history"),
     path("history/compare/", history.compare_view, name="compare"),
+    path("schedule/", schedule.schedule_view, name="schedule"),
     path("conflicts/", conflicts.conflicts_view, name="conflicts"),
     path("conflicts/resolve/", conflicts.resolve_conflict_view, name="resolve_conflict"),
     path("conflicts/conclude/", conflicts.conclude_merge_view, name="conclude_merge"),
