@@ -38,7 +38,7 @@ from attgit.format.backup.writer import metadata as file_metadata
 from attgit.merge.company import import_company
 from attgit.merge.strategy import Strategy, parse_strategy
 
-from . import backups
+from . import backups, storage
 from .audit import log_operation
 
 #: The design document's strategy names, and attgit's own accepted too.
@@ -64,7 +64,10 @@ class BackupService:
         ``since`` (or the document's ``since_date``): for an incremental
         backup, the records updated at or after it; a date is its midnight
         in the site's TIME_ZONE (:data:`attgit.ops.export.SINCE_RULE`).
-        ``output`` defaults to a timestamped file in ATTGIT_BACKUP_DIR.
+        ``output`` defaults to a timestamped file in the backup storage
+        (ATTGIT_BACKUP_DIR, or STORAGES["attgit_backups"]: then
+        "storage_name" names it there, and "file_path" is None when the
+        storage is not this server's folder).
 
         Returns {"success", "file_path", "record_count", "metadata"} (and
         "error" when success is False).
@@ -75,11 +78,13 @@ class BackupService:
             when = backups.parse_since(moment) if moment is not None else None
             summary = backups.create_backup(path, backup_type, when, self.user, self.using,
                                             encrypt_to=self.encrypt_to)
+            stored = None if output else storage.store(path)
         except (AttgitError, OSError) as exc:
             return {"success": False, "file_path": None, "record_count": 0, "metadata": None,
                     "error": str(exc)}
-        return {"success": True, "file_path": str(path), "record_count": summary.records,
-                "metadata": summary.metadata}
+        kept = str(path) if stored is None or storage.is_local(storage.backup_storage()) else None
+        return {"success": True, "file_path": kept, "record_count": summary.records,
+                "metadata": summary.metadata, **({"storage_name": stored} if stored else {})}
 
     def create_incremental_backup(self, since: Since, **options) -> dict:
         """An incremental backup of the records updated since ``since``."""

@@ -8,6 +8,7 @@ from attgit.errors import AttgitError
 from attgit.ops.export import SINCE_RULE
 from attgit.words import plural
 
+from ... import storage
 from ...backups import BACKUP_TYPES, create_backup, default_path, parse_since
 from ..actor import command_actor
 
@@ -25,7 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("--since", help="incremental: records updated on or after this moment; "
                                             + SINCE_RULE)
         parser.add_argument("--output", help="file to write (default: a timestamped file "
-                                             "in ATTGIT_BACKUP_DIR)")
+                                             "in the backup storage: ATTGIT_BACKUP_DIR, or "
+                                             "STORAGES['attgit_backups'])")
         parser.add_argument("--encrypt", metavar="RECIPIENT", dest="recipient",
                             help="encrypt the file for this public key (key id, fingerprint or e-mail in "
                                  "ATTGIT_GNUPGHOME); restore_data and the restore page decrypt it")
@@ -44,6 +46,8 @@ class Command(BaseCommand):
             if backup_type == "incremental" and not since_at:
                 raise CommandError("--type incremental needs --since DATE")
             summary = create_backup(path, backup_type, since_at, actor.user, database, encrypt_to=recipient)
+            if not output:
+                path = _kept(storage.store(path))
         except AttgitError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
@@ -53,4 +57,10 @@ class Command(BaseCommand):
             f"wrote {backup_type} backup of {plural(summary.companies, 'company')} and "
             f"{plural(summary.records, 'record')} to {path}" + (f", encrypted for {recipient}" if recipient else "")
         )
+
+
+def _kept(name: str) -> str:
+    """Where a default-named file went: its path here, or the storage's name for it."""
+    kept = storage.backup_storage()
+    return str(storage.backup_dir() / name) if storage.is_local(kept) else f"{name} in the backup storage"
 
