@@ -303,3 +303,20 @@ def test_a_downloaded_backup_is_compared_with_a_later_snapshot(page, tmp_path, w
     assert totals == {"added": "0", "removed": "0", "changed": "1"}
     assert page.locator("td.changed ins").first.inner_text() == "7"
     assert saved.name in page.locator("main").inner_text()
+
+
+def test_the_schedule_page_shows_the_next_run_and_the_last_results(page, settings):
+    """Issue 20.4: the root page of the schedule, reached from the menu."""
+    from django_adapter.schedule import run_due
+
+    settings.ATTGIT_SCHEDULE = {"snapshot": "weekly mon 02:00", "backup": "0 3 * * *", "keep": {"days": 30}}
+    seed(20, companies=2)
+    run_due()
+    make_user("root", role="root")
+    log_in(page, "root")
+    page.click("nav.sections >> text=Schedule")
+    page.wait_for_selector("tr[data-kind=snapshot]")
+    assert "weekly mon 02:00" in page.locator("tr[data-kind=snapshot]").inner_text()
+    assert page.locator("tr[data-kind=backup] td[data-next]").inner_text().strip()
+    text = page.locator("main").inner_text()
+    assert "committed" in text and "written" in text and "keep those from the last 30 days" in text
