@@ -81,6 +81,10 @@ class App:
             backend = self.backend
         except ConfigError:
             return
+        except Exception:  # noqa: BLE001 - a backend that cannot load is the command's to report
+            if named:
+                raise
+            return
         try:
             self._author = self._identify(backend)
         except PermissionDenied as exc:
