@@ -11,10 +11,13 @@ management commands and the ``attgit`` command.
 - **Who acts in a command?**  :func:`acting`: a command given a user
   (``--user``, ``$ATTGIT_USER``) acts as that user, who must exist, be
   active and be root, or it is refused (:class:`PermissionDenied`, exit
-  code 13).  A command given none acts for the operator at the shell:
-  whoever can run it can already read the database, so a fresh environment
-  with no users can still clone.  It is logged under the login name, and
-  with the user where a root user of that name exists.
+  code 13).  A command given none acts for the operator at the shell, by
+  the shell's login: when the login names a user of the site, that user
+  must be active and root as well (a company user does not become root by
+  opening a shell); when it names none, whoever can run the command can
+  already read the database, so a fresh environment with no users can
+  still clone.  It is logged under the login name, and with the user
+  where a root user of that name exists.
 - **Which records does a user see?**  :func:`visible_records` (the design
   document's Property 1): root sees every company, a company user only
   their own, anybody else nothing.
@@ -86,13 +89,29 @@ class Actor:
 
 def acting(username: Optional[str] = None, using: str = "default") -> Actor:
     """The actor of a command: ``username`` (else ``$ATTGIT_USER``), who
-    must be an active root user; else the operator's login."""
+    must be an active root user; else the operator's login (see
+    :func:`login_actor`)."""
     username = username or os.environ.get("ATTGIT_USER") or None
     if username:
         return Actor.of(named_root(username, using))
-    login = operator_login()
-    user = root_named(login, using)
-    return Actor.of(user) if user is not None else Actor(login)
+    return login_actor(operator_login(), using)
+
+
+def login_actor(login: str, using: str = "default") -> Actor:
+    """The operator at the shell: the site's user of the same name, who
+    must then be an active root user (PermissionDenied otherwise, so that
+    ``LOGNAME=acmeuser`` does not act as root); a login no user has acts
+    under its own name."""
+    User = get_user_model()
+    user = User._default_manager.db_manager(using).filter(**{User.USERNAME_FIELD: login}).first()
+    if user is None:
+        return Actor(login)
+    if not is_root(user):
+        state = "not active" if not user.is_active else "not a root user"
+        raise PermissionDenied(f"{ERROR_MESSAGES['permission_denied']}: your login {login!r} is the user "
+                               f"{login!r} of this site, who is {state}; name a root user with --user NAME "
+                               "or ATTGIT_USER")
+    return Actor.of(user)
 
 
 def named_root(username: str, using: str = "default"):

@@ -406,3 +406,30 @@ class Job(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class ScheduleSlot(models.Model):
+    """One due time of a schedule (ATTGIT_SCHEDULE), claimed by the run
+    that acts on it.
+
+    The unique (kind, slot) is what makes a due time run once: every
+    scheduler process, however many run and however often they restart,
+    claims the slot by inserting this row first, and the database lets one
+    insert through.  A failed run gives its slot back (the row is deleted)
+    so the next look retries it; a run whose process died stays ``running``.
+    """
+
+    RUNNING, DONE = "running", "done"
+    kind = models.CharField(max_length=16)
+    slot = models.DateTimeField()
+    status = models.CharField(max_length=16, default=RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-slot"]
+        constraints = [models.UniqueConstraint(fields=["kind", "slot"], name="schedule_slot_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.slot:%Y-%m-%d %H:%M} ({self.status})"

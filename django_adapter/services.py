@@ -33,10 +33,12 @@ from typing import Callable, Optional, Union
 from attgit.errors import AttgitError, DatabaseError
 from attgit.format import records as rec
 from attgit.format.backup import ERROR_MESSAGES, read_backup
+from attgit.format.backup.writer import file_record
+from attgit.format.backup.writer import metadata as file_metadata
 from attgit.merge.company import import_company
 from attgit.merge.strategy import Strategy, parse_strategy
 
-from . import backups
+from . import backups, storage
 from .audit import log_operation
 
 #: The design document's strategy names, and attgit's own accepted too.
@@ -65,8 +67,10 @@ class BackupService:
         ``since`` (or the document's ``since_date``): for an incremental
         backup, the records updated at or after it; a date is its midnight
         in the site's TIME_ZONE (:data:`attgit.ops.export.SINCE_RULE`).
-        ``output`` defaults to a timestamped file in ATTGIT_BACKUP_DIR; one
-        ending in ``.gz`` is gzipped.
+        ``output`` defaults to a timestamped file in the backup storage
+        (ATTGIT_BACKUP_DIR, or STORAGES["attgit_backups"]: then
+        "storage_name" names it there, and "file_path" is None when the
+        storage is not this server's folder); one ending in ``.gz`` is gzipped.
 
         Returns {"success", "file_path", "record_count", "metadata"} (and
         "error" when success is False).
@@ -77,11 +81,13 @@ class BackupService:
             when = backups.parse_since(moment) if moment is not None else None
             summary = backups.create_backup(path, backup_type, when, self.user, self.using,
                                             encrypt_to=self.encrypt_to, passphrase=self.passphrase)
+            stored = None if output else storage.store(path)
         except (AttgitError, OSError) as exc:
             return {"success": False, "file_path": None, "record_count": 0, "metadata": None,
                     "error": str(exc)}
-        return {"success": True, "file_path": str(path), "record_count": summary.records,
-                "metadata": summary.metadata}
+        kept = str(path) if stored is None or storage.is_local(storage.backup_storage()) else None
+        return {"success": True, "file_path": kept, "record_count": summary.records,
+                "metadata": summary.metadata, **({"storage_name": stored} if stored else {})}
 
     def create_incremental_backup(self, since: Since, **options) -> dict:
         """An incremental backup of the records updated since ``since``."""
@@ -90,6 +96,29 @@ class BackupService:
     def validate_backup(self, file_path) -> dict:
         """Validate a backup file: see :meth:`RestoreService.validate_backup`."""
         return RestoreService(using=self.using, passphrase=self.passphrase).validate_backup(file_path)
+
+    def _generate_checksum(self, record) -> str:
+        """SHA-256 of a record's content (a model instance, or a dict in the
+        file's or attgit's spelling): the checksum a backup file stores for
+        it, the hash of exactly its canonical bytes."""
+        return rec.checksum(_record_of(record))
+
+    def _serialize_record(self, record) -> dict:
+        """A record (model instance or dict) as a backup file holds it:
+        the document's fields with ``company_name``, and its checksum."""
+        return file_record(_record_of(record))
+
+    def _create_metadata(self, record_count: int, backup_type: str = "full", since: Since = None,
+                         companies_count: Optional[int] = None) -> dict:
+        """The metadata section of a backup of ``record_count`` records, as
+        :meth:`create_backup` writes it: ``companies_count`` defaults to the
+        database's companies (a backup lists every company)."""
+        from .models import Company
+
+        if companies_count is None:
+            companies_count = Company.objects.using(self.using).count()
+        when = backups.parse_since(since) if since is not None else None
+        return file_metadata(backup_type, backups._creator(self.user), companies_count, record_count, since=when)
 
 
 class ConflictResolver:
@@ -235,6 +264,15 @@ class RestoreService:
     def _get_unique_key(self, record: dict) -> tuple:
         """The key records are matched by: (ep_no, company_name, date)."""
         return (record["ep_no"], record.get("company_name", record.get("company")), record["date"])
+
+
+def _record_of(record) -> dict:
+    """A canonical record from an AttendanceRecord instance or a dict."""
+    if isinstance(record, dict):
+        return _canonical(record)
+    row = (record.ep_no, record.ep_name, record.company.name, record.date, record.shift, record.status,
+           record.in_time, record.out_time, record.overstay)
+    return rec.from_db_row(row, f"attendance record {record.pk}")
 
 
 def _canonical(record: dict) -> dict:

@@ -2,7 +2,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from . import views
-from .web import account, backup, conflicts, history, jobs, preview, record_history, restore
+from .web import account, backup, conflicts, history, jobs, preview, record_history, restore, schedule
 
 # Every name is under the ``attgit`` namespace (``reverse("attgit:backup_data")``),
 # so the app's names never meet a project's own.
@@ -25,6 +25,7 @@ urlpatterns = [
     path("history/", history.history_view, name="history"),
     path("history/compare/", history.compare_view, name="compare"),
     path("history/record/", record_history.record_history_view, name="record_history"),
+    path("schedule/", schedule.schedule_view, name="schedule"),
     path("conflicts/", conflicts.conflicts_view, name="conflicts"),
     path("conflicts/resolve/", conflicts.resolve_conflict_view, name="resolve_conflict"),
     path("conflicts/conclude/", conflicts.conclude_merge_view, name="conclude_merge"),

@@ -94,20 +94,32 @@ class App:
         return Author(named, "", base.time) if named else base
 
     def check_user(self, command: Optional[str]) -> None:
-        """Refuse a named user who may not act before the command runs (the
-        refusal is audited).  With no database set up there are no accounts
-        to check against, and only the commands that need none can run."""
+        """Refuse a user who may not act before the command runs (the
+        refusal is audited): the one named by --user/$ATTGIT_USER, else the
+        shell's login when it names a user of the site.  With no database
+        set up there are no accounts to check against, and only the
+        commands that need none can run; without a name, a database that
+        cannot be asked is left for the command to report."""
+        named = self.user or os.environ.get("ATTGIT_USER") or None
         try:
             backend = self.backend
         except ConfigError:
             return
+        except Exception:  # noqa: BLE001 - a backend that cannot load is the command's to report
+            if named:
+                raise
+            return
         try:
             self._author = self._identify(backend)
         except PermissionDenied as exc:
-            named = self.user or os.environ.get("ATTGIT_USER")
             with contextlib.suppress(Exception):
-                backend.log(command or "sync", user=named, success=False, error=str(exc), refused=True)
-            raise _refusal(exc, command, named, "--user" if self.user else "$ATTGIT_USER") from None
+                backend.log(command or "sync", user=named or _login(), success=False, error=str(exc),
+                            refused=True)
+            source = ("--user" if self.user else "$ATTGIT_USER") if named else "the shell's login"
+            raise _refusal(exc, command, named or _login(), source) from None
+        except Exception:  # noqa: BLE001 - the operator's own check waits for the command
+            if named:
+                raise
 
     @contextlib.contextmanager
     def writing(self, operation: str = ""):
@@ -167,7 +179,7 @@ def _refusal(exc: PermissionDenied, command: Optional[str], named: Optional[str]
     reads, how to run it anyway (as the operator at the shell)."""
     reason = str(exc)
     text = f"refused to run `attgit {command or ''}` as user {named!r} (from {source}): {reason}"
-    if command in READ_ONLY:
+    if command in READ_ONLY and source != "the shell's login":
         unset = "without --user" if source == "--user" else "with ATTGIT_USER unset"
         text += (f". `attgit {command}` only reads, and needs no account: run it {unset} "
                  "to read as the operator at the shell")
@@ -212,6 +224,16 @@ class ExampleGroup(click.Group):
 
 
 ExampleGroup.group_class = ExampleGroup
+
+
+class TopGroup(ExampleGroup):
+    """The ``attgit`` group: it keeps the subcommand's arguments where its
+    own callback can see them (so ``attgit CMD --help`` asks nobody's role)."""
+
+    def parse_args(self, ctx: click.Context, args: list) -> list:
+        rest = super().parse_args(ctx, args)
+        ctx.meta["attgit.subcommand_args"] = list(rest)
+        return rest
 
 
 def _move_example(command: click.Command) -> None:
@@ -278,7 +300,7 @@ class LineProgress:
             click.echo(f"{self.desc}: {self.n:,} of {plural(self.total, word)}", err=True)
 
 
-@click.group(cls=ExampleGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=TopGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--repo", "-C", metavar="PATH",
               help="The bare repository (else $ATTGIT_REPO, else the ATTGIT_REPO setting).")
 @click.option("--settings", metavar="MODULE", help="Django settings module (else $DJANGO_SETTINGS_MODULE).")
@@ -300,8 +322,18 @@ def cli(ctx, repo, settings, backend, wait, user, verbose):
     if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
         ctx.color = False
     ctx.obj = App(repo, settings, backend, wait, user, verbose)
-    if user or os.environ.get("ATTGIT_USER"):
+    if not {"-h", "--help"} & set(ctx.meta.get("attgit.subcommand_args", ())):
         ctx.obj.check_user(ctx.invoked_subcommand)
+
+
+def _login() -> str:
+    """The shell's login name (as the Django backend reads it)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def record_values(record: dict) -> str:

@@ -7,6 +7,8 @@ Example: attgit commit -m "nightly" && attgit log --oneline
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import click
@@ -20,6 +22,7 @@ from attgit.cli.app import (
     record_values,
     short,
 )
+from attgit.errors import ConfigError, NotFound
 from attgit.format import records as rec
 from attgit.repo.repository import Repository
 from attgit.words import plural
@@ -220,16 +223,24 @@ def diff(app: App, revs, stat, companies, as_json):
     """Show record-level differences.
 
     With no REV: the database against the last commit.  With one: the
-    database against that commit.  With two: between the commits.
+    database against that commit.  With two: between the commits.  A REV
+    that names an existing file is a backup file: two of them, or a commit
+    and a file, compare the same way (line by line, company by company).
 
     Example: attgit diff HEAD~1 HEAD --company "ABC Corp"
     """
     from attgit.ops.compare import diff_database, diff_snapshots, require_diff_companies, trusted_snapshot
 
-    repo = app.repo
     only = set(companies) or None
     if len(revs) > 2:
-        raise click.UsageError("diff takes at most two commits")
+        raise click.UsageError("diff takes at most two commits or backup files")
+    for rev in revs:
+        if not os.path.isfile(rev) and _looks_like_a_file(rev):
+            raise NotFound(f"no such backup file: {rev} (nor a commit of that name)")
+    if any(os.path.isfile(r) for r in revs):
+        with contextlib.ExitStack() as stack:
+            return _show(_diff_files(app, revs, only, stack), stat, as_json)
+    repo = app.repo
     require_diff_companies(repo, only, revs, app.backend.db if len(revs) < 2 else None)
     if len(revs) < 2:
         app.check_capture()
@@ -237,17 +248,52 @@ def diff(app: App, revs, stat, companies, as_json):
         diffs = diff_snapshots(repo.snapshot(revs[0]), repo.snapshot(revs[1]), only, trusted_snapshot(repo))
     else:
         diffs = diff_database(repo, app.backend.db, revs[0] if revs else None, companies=only)
-    listed = list(diffs)
+    _show(list(diffs), stat, as_json)  # whole first: an invalid row is named before any output
+
+
+def _diff_files(app: App, revs, only, stack: contextlib.ExitStack):
+    """The differences when a side is a backup file (read and validated
+    whole first, spooled per company; a wrong file changes nothing)."""
+    from attgit.format.backup import read_backup
+    from attgit.ops.compare import BackupVersion, diff_versions
+
+    if len(revs) != 2:
+        raise click.UsageError("compare a backup file with a commit or another file: attgit diff HEAD backup.json")
+    sides: list = []
+    for rev in revs:
+        if os.path.isfile(rev):
+            sides.append(BackupVersion(stack.enter_context(read_backup(rev, gnupghome=_gnupghome(app)))))
+        else:
+            sides.append(app.repo.snapshot(rev))
+    return diff_versions(sides[0], sides[1], companies=only, labels=tuple(revs))
+
+
+def _looks_like_a_file(rev: str) -> bool:
+    """A name meant as a file (a path, or a backup file's ending), which
+    no commit name is likely to be."""
+    return os.sep in rev or rev.endswith((".json", ".gz", ".gpg", ".asc", ".pgp"))
+
+
+def _gnupghome(app: App):
+    """The GnuPG home of the site, when there is one (two plain files need none)."""
+    try:
+        return app.backend.gnupghome
+    except ConfigError:
+        return None
+
+
+def _show(diffs, stat: bool, as_json: bool) -> None:
+    """Print company by company as the diffs come (JSON: one list)."""
     if as_json:
-        emit_json([d.to_dict() for d in listed])
+        emit_json([d.to_dict() for d in diffs])
     else:
-        _print_diffs(listed, stat=stat)
+        _print_diffs(diffs, stat=stat)
 
 
 def _print_diffs(diffs, stat: bool) -> None:
-    if not diffs:
-        click.echo("no differences")
+    shown = 0
     for d in diffs:
+        shown += 1
         click.echo(click.style(f"{d.company}: +{len(d.added):,} -{len(d.removed):,} ~{len(d.changed):,}", bold=True))
         if stat:
             continue
@@ -258,6 +304,8 @@ def _print_diffs(diffs, stat: bool) -> None:
         for change in d.changed:
             fields = ", ".join(f"{f}: {change.old[f]!r} -> {change.new[f]!r}" for f in change.fields)
             click.echo(click.style(f"~ {rec.describe_key(change.key)}  {fields}", fg="yellow"))
+    if not shown:
+        click.echo("no differences")
 
 
 @cli.command()

@@ -77,9 +77,11 @@ def _print_decision(conflict, chosen) -> None:
 @click.option("--field", "fields", multiple=True, metavar="NAME=ours|theirs|VALUE", help="Decide one field.")
 @click.option("--all-ours", is_flag=True, help="Every pending conflict: ours.")
 @click.option("--all-theirs", is_flag=True, help="Every pending conflict: theirs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
-def resolve(app: App, conflict_id, ours, theirs, fields, all_ours, all_theirs):
-    """Resolve conflicts; the merge is concluded when none is left.
+def resolve(app: App, conflict_id, ours, theirs, fields, all_ours, all_theirs, as_json):
+    """Resolve conflicts; the merge is concluded when none is left.  Each
+    decision is written to the audit log (BackupLog), as the web page does.
 
     Example: attgit resolve 3fa2c1 --field status=theirs --field in_time=09:15
     """
@@ -93,17 +95,34 @@ def resolve(app: App, conflict_id, ours, theirs, fields, all_ours, all_theirs):
         state = MergeState.load(app.repo)
         if state is None:
             raise NoMergeInProgress()
-        for conflict in _chosen(state, conflict_id, all_side):
-            state.resolve(conflict.id, all_side or _choice(side, fields))
+        chosen = _chosen(state, conflict_id, all_side)
+        choice = all_side or _choice(side, fields)
+        for conflict in chosen:
+            state.resolve(conflict.id, choice)
         state.save(app.repo)
         left = len(state.pending())
-        if left:
-            click.echo(f"resolved; {plural(left, 'conflict')} left")
-            return
-        click.echo("resolved; 0 conflicts left: concluding the merge (as `attgit merge --continue` does)")
-        commit = conclude(app.repo, app.backend.db, app.author)
-    app.log("merge", commit=commit, source=state.theirs_name, conflicts=len(state.conflicts))
-    click.echo(f"all conflicts resolved: [main {commit[:10]}] merge of {state.theirs_name} concluded")
+        _log_decision(app, chosen, choice, left, state.theirs_name, bulk=bool(all_side))
+        if not left and not as_json:
+            click.echo("resolved; 0 conflicts left: concluding the merge (as `attgit merge --continue` does)")
+        commit = None if left else conclude(app.repo, app.backend.db, app.author)
+    if commit:
+        app.log("merge", commit=commit, source=state.theirs_name, conflicts=len(state.conflicts))
+    if as_json:
+        emit_json({"resolved": [c.id for c in chosen], "choice": choice, "left": left, "commit": commit,
+                   "concluded": commit is not None})
+    elif commit:
+        click.echo(f"all conflicts resolved: [main {commit[:10]}] merge of {state.theirs_name} concluded")
+    else:
+        click.echo(f"resolved; {plural(left, 'conflict')} left")
+
+
+def _log_decision(app: App, chosen: list, choice, left: int, source: str, bulk: bool) -> None:
+    """One audit row per decision, in the web page's words: a conflict and
+    its choice, or for --all-ours/--all-theirs the side and how many."""
+    if bulk:
+        app.log("resolve", choice=choice, resolved=len(chosen), left=left, source=source)
+    else:
+        app.log("resolve", conflict=chosen[0].id, choice=choice, left=left, source=source)
 
 
 def _one_side(ours_flag: str, ours: bool, theirs_flag: str, theirs: bool):

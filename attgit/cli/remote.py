@@ -24,22 +24,29 @@ from attgit.words import plural
 
 @cli.group(invoke_without_command=True)
 @click.option("-v", "--verbose", is_flag=True, help="With no subcommand: list remotes with their URLs.")
+@click.option("--json", "as_json", is_flag=True, help="With no subcommand: list remotes as JSON.")
 @click.pass_context
-def remote(ctx, verbose):
+def remote(ctx, verbose, as_json):
     """Manage remotes: other environments' repositories.  Alone, list them
     (as `git remote` does; `-v` adds the URLs).
 
     Example: attgit remote add prod ssh://deploy@prod/srv/attgit.git
     """
     if ctx.invoked_subcommand is None:
-        _print_remotes(ctx.find_object(App), verbose)
+        if as_json:
+            from attgit.repo.transport import list_remotes
+
+            emit_json(list_remotes(ctx.find_object(App).repo))
+        else:
+            _print_remotes(ctx.find_object(App), verbose)
 
 
 @remote.command(name="add")
 @click.argument("name")
 @click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
-def remote_add(app: App, name, url):
+def remote_add(app: App, name, url, as_json):
     """Add a remote NAME at URL (a path, file://, git://, ssh:// or https://).
 
     Example: attgit remote add prod /srv/attgit/prod.git
@@ -50,13 +57,14 @@ def remote_add(app: App, name, url):
     with app.repo.lock(app.wait):
         add_remote(app.repo, name, url)
     app.log_quietly("remote", action="add", remote=name, url=url)
-    click.echo(f"added remote {name} -> {url}")
+    _say(as_json, {"action": "add", "name": name, "url": url}, f"added remote {name} -> {url}")
 
 
 @remote.command(name="remove")
 @click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
-def remote_remove(app: App, name):
+def remote_remove(app: App, name, as_json):
     """Remove the remote NAME.
 
     Example: attgit remote remove prod
@@ -67,7 +75,7 @@ def remote_remove(app: App, name):
     with app.repo.lock(app.wait):
         remove_remote(app.repo, name)
     app.log_quietly("remote", action="remove", remote=name)
-    click.echo(f"removed remote {name}")
+    _say(as_json, {"action": "remove", "name": name}, f"removed remote {name}")
 
 
 @remote.command(name="list")
@@ -91,6 +99,14 @@ def _print_remotes(app: App, verbose: bool) -> None:
 
     for r in list_remotes(app.repo):
         click.echo(f"{r['name']}\t{r['url']}" if verbose else r["name"])
+
+
+def _say(as_json: bool, data: dict, text: str) -> None:
+    """The result as JSON with --json, else the sentence."""
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(text)
 
 
 def _transfer_progress(desc: str):
@@ -127,8 +143,9 @@ def fetch(app: App, name, repair, as_json):
 
 @cli.command()
 @click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
-def push(app: App, name):
+def push(app: App, name, as_json):
     """Send main to a remote; refused unless it is a fast-forward there.
 
     NAME defaults to the only remote, else to origin.
@@ -144,11 +161,10 @@ def push(app: App, name):
             result = run(app.repo, name, update)
         except RemoteError as exc:
             raise _push_error(name, exc) from None
-    if result.up_to_date:
-        click.echo(f"{name} is up to date at {short(result.pushed)}")
-    else:
+    if not result.up_to_date:
         app.log("push", commit=result.pushed, remote=name)
-        click.echo(f"{name}: {short(result.previous, '(empty)')} -> {short(result.pushed)}")
+    _say(as_json, result.to_dict(), f"{name} is up to date at {short(result.pushed)}" if result.up_to_date
+         else f"{name}: {short(result.previous, '(empty)')} -> {short(result.pushed)}")
 
 
 def _repair(app: App, name: str, as_json: bool) -> None:
@@ -246,8 +262,9 @@ def _print_pull(result, name: str, as_json: bool) -> None:
 @cli.command()
 @click.argument("url")
 @click.option("--name", default="origin", show_default=True, help="Name of the remote to create.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
-def clone(app: App, url, name):
+def clone(app: App, url, name, as_json):
     """Create the repository from URL and load its main into an empty database.
 
     Example: attgit --repo /srv/attgit/dev.git clone /srv/attgit/prod.git
@@ -266,4 +283,5 @@ def clone(app: App, url, name):
     for note in result.notes:
         click.echo(f"attgit: {note}", err=True)
     app.log("pull", commit=result.commit, remote=name, added=result.records, status="clone")
-    click.echo(f"cloned {url} into {result.repo.path}: {plural(result.records, 'record')} loaded at {result.commit[:10]}")
+    _say(as_json, {**result.to_dict(), "url": url, "remote": name},
+         f"cloned {url} into {result.repo.path}: {plural(result.records, 'record')} loaded at {result.commit[:10]}")

@@ -245,9 +245,10 @@ def _print_samples(samples, total: int) -> None:
               + SINCE_RULE + ".")
 @click.option("--encrypt", "recipient", metavar="RECIPIENT",
               help="Encrypt the file for this public key (key id, fingerprint or e-mail in the GnuPG home).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (counts, the file's metadata) as JSON.")
 @with_passphrase
 @pass_app
-def export(app: App, output, backup_type, since, recipient, passphrase_file, ask_passphrase):
+def export(app: App, output, backup_type, since, recipient, passphrase_file, ask_passphrase, as_json):
     """Write the database as a JSON backup file (the design document's format).
 
     The file is private (mode 0600) and appears only when complete; free disk
@@ -277,6 +278,11 @@ def export(app: App, output, backup_type, since, recipient, passphrase_file, ask
     app.log("backup_" + backup_type, filename=os.path.basename(output), companies=summary.companies,
             records=summary.records, **({"encrypted_for": recipient} if recipient else {}),
             **({"encrypted_with": "passphrase"} if passphrase is not None else {}))
+    if as_json:
+        emit_json({"file": output, "companies": summary.companies, "records": summary.records,
+                   "bytes": summary.bytes, "encrypted_for": recipient,
+                   "encrypted_with_passphrase": passphrase is not None, "metadata": summary.metadata})
+        return
     sealed = f", encrypted for {recipient}" if recipient else ""
     sealed += ", encrypted with the passphrase" if passphrase is not None else ""
     click.echo(f"wrote {output}: {plural(summary.companies, 'company')}, {plural(summary.records, 'record')}{sealed}")

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
+from attgit.format import layout
 from attgit.format import records as rec
-from attgit.format.snapshot import Snapshot, split_snapshots
+from attgit.format.lines import split_versions
+from attgit.format.snapshot import Snapshot, encode_sorted, split_snapshots
 from attgit.merge.diff import CompanyDiff, diff_company
 from attgit.ops.capture import diff_pending, pending_changes
 from attgit.ops.validity import naming_invalid_rows
@@ -38,6 +40,50 @@ def diff_snapshots(old: Snapshot, new: Snapshot, companies: Optional[set] = None
             continue
         before, after = split_snapshots(company, [old, new], trusted, ["the old snapshot", "the new snapshot"]).sides
         yield diff_company(company, before, after)
+
+
+class BackupVersion:
+    """A backup file seen as a version of the data, the way a snapshot is:
+    each company's canonical lines, sorted by (date, ep_no), made on demand
+    one company at a time (the file is already validated and spooled per
+    company by :func:`attgit.format.backup.read_backup`)."""
+
+    #: the lines are built here from validated records: a valid blob, so a
+    #: line shared with it is a valid record (see :mod:`attgit.format.lines`)
+    trusted = True
+
+    def __init__(self, backup):
+        self.backup = backup
+        self._names = backup.companies()
+        self._known = set(self._names)
+
+    def companies(self) -> list:
+        return self._names
+
+    def company_bytes(self, company: str) -> bytes:
+        if company not in self._known:
+            return b""
+        return encode_sorted(company, self.backup.records(company))[0]
+
+
+def diff_versions(old, new, companies: Optional[set] = None,
+                  labels: tuple = ("the old version", "the new version")) -> Iterator[CompanyDiff]:
+    """Per-company differences between two versions of the data, each a
+    :class:`Snapshot` or a :class:`BackupVersion`: the same line-level split
+    and keyed diff commits get (:func:`diff_snapshots`), one company in
+    memory at a time.  Companies whose lines are byte-equal are skipped; a
+    backup file's lines are the trusted side (a snapshot's lines shared
+    with them need no parse), else every differing line is parsed."""
+    old_names, new_names = set(old.companies()), set(new.companies())
+    for company in sorted(old_names | new_names):
+        if companies is not None and company not in companies:
+            continue
+        before, after = old.company_bytes(company), new.company_bytes(company)
+        if before == after and (company in old_names) == (company in new_names):
+            continue
+        trusted = before if getattr(old, "trusted", False) else after if getattr(new, "trusted", False) else None
+        split = split_versions(company, layout.company_path(company), [before, after], trusted, list(labels))
+        yield diff_company(company, *split.sides)
 
 
 def trusted_snapshot(repo: Repository) -> Snapshot:

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from attgit.errors import AttgitError, ValidationError
 from attgit.ops.commit import snapshot_database
 
-from .. import backups
+from .. import backups, storage
 from ..audit import log_operation
 from ..backups import backup_folder, parse_since
 from ..models import AttendanceRecord, BackupLog, Job
@@ -89,7 +89,7 @@ def download_backup_view(request, filename):
     """Send a backup file this site made; anything else is 404."""
     path = registered_backup(filename)
     log_operation("download", request.user, filename=filename)
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=filename,
+    return FileResponse(storage.open_file(path.name), as_attachment=True, filename=filename,
                         content_type=CONTENT_TYPES[path.suffix])
 
 
@@ -119,7 +119,8 @@ def file_name(params: dict) -> str:
 
 def registered_backup(filename: str) -> Path:
     """The path of the backup called ``filename``, if the BackupLog lists it
-    and it is still in ATTGIT_BACKUP_DIR; else Http404.
+    and it is still in the backup storage (:mod:`django_adapter.storage`:
+    ATTGIT_BACKUP_DIR unless STORAGES["attgit_backups"] names another); else Http404.
 
     The name must be one this site makes (no separators, no dots but the
     extension's), so it cannot leave the directory; it is then looked up in
@@ -133,7 +134,7 @@ def registered_backup(filename: str) -> Path:
         raise Http404("No such backup.")
     folder = backup_dir().resolve()
     path = folder / filename
-    if path.resolve().parent != folder or not path.is_file():
+    if path.resolve().parent != folder or not storage.exists(filename):
         raise Http404("That backup file is no longer on the server.")
     return path
 
@@ -147,10 +148,9 @@ def recent_backups(limit: int = LISTED) -> list:
     for log in BackupLog.objects.filter(operation__in=BACKUP_OPERATIONS, success=True) \
             .select_related("user")[:limit]:
         name = Path(log.filename).name
-        path = backup_dir() / name
-        available = bool(NAME_RE.match(name)) and path.is_file()
+        available = bool(NAME_RE.match(name)) and storage.exists(name)
         entries.append({"log": log, "name": name, "available": available,
-                        "size": _size(path if available else Path(log.filename), log)})
+                        "size": storage.size(name) if available else _size(Path(log.filename), log)})
     return entries
 
 
@@ -190,6 +190,7 @@ def run_backup(job: Job, progress: jobs.Progress) -> dict:
     path = backup_dir() / name
     summary = write_file(path, backup_type, since, author.name, progress.counter("Writing the backup file"),
                          _expected_records(since), encrypt_to=recipient, passphrase=passphrase)
+    storage.store(path)
     log_operation(f"backup_{backup_type}", job.user, filename=str(path), commit=commit,
                   companies=summary.companies, records=summary.records, since=since, job=str(job.pk),
                   snapshot="new" if snap.created else "unchanged",

@@ -103,6 +103,16 @@ class CompareForm(forms.Form):
     b = forms.RegexField(REVISION_RE, label="To", error_messages={"invalid": _NOT_A_REVISION})
 
 
+class CompareFileForm(forms.Form):
+    """A backup file on one side of a comparison, a snapshot on the other."""
+
+    backup_file = forms.FileField(label="Backup file (.json)", allow_empty_file=True,
+                                  widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}))
+    commit = forms.RegexField(COMMIT_RE, label="Snapshot", error_messages={"invalid": "Not a commit id."})
+    side = forms.ChoiceField(label="The file is", choices=[("a", "From (the older side)"), ("b", "To (the newer side)")],
+                             initial="b", widget=forms.RadioSelect)
+
+
 def errors_of(form: forms.Form) -> str:
     """A form's errors as one sentence for a page message."""
     parts = []

@@ -3,21 +3,25 @@ audit log, and a comparison of any two snapshots."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from django.contrib import messages
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
 
 from attgit.errors import AttgitError
-from attgit.ops.compare import diff_snapshots, trusted_snapshot
+from attgit.format.backup import read_backup
+from attgit.ops.compare import BackupVersion, diff_snapshots, diff_versions, trusted_snapshot
 
+from ..backups import gnupg_home
 from ..models import BackupLog, Company
 from ..repository import open_repository
-from . import display, errors
+from . import display, errors, uploads
 from .access import root_required
-from .forms import CompareForm, errors_of
+from .forms import CompareFileForm, CompareForm, errors_of
 
 COMMITS_LISTED = 100
 LOG_LISTED = 50
@@ -39,6 +43,7 @@ def history_view(request):
         "logs": [(log, PurePath(log.filename).name) for log in BackupLog.objects.select_related("user")[:LOG_LISTED]],
         "form": CompareForm(initial={"a": commits[1]["id"] if len(commits) > 1 else "",
                                      "b": commits[0]["id"] if commits else ""}),
+        "file_form": CompareFileForm(),
     })
 
 
@@ -68,10 +73,17 @@ class CompanyChanges:
     hidden: int = 0
 
 
+@csrf_exempt  # checked by _compare_upload, once the size limit has been applied (see uploads)
 @root_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def compare_view(request):
-    """What changed from snapshot ``a`` to snapshot ``b``, company by company."""
+    """What changed from snapshot ``a`` to snapshot ``b``, company by
+    company; a POST puts an uploaded backup file on one side."""
+    if request.method == "POST":
+        refused = uploads.refuse_oversize(request)
+        if refused is not None:
+            return render(request, "attendance/compare.html", {}, status=errors.say(request, refused))
+        return _compare_upload(request, uploads.limit_uploads(request))
     form = CompareForm(request.GET)
     if not form.is_valid():
         messages.error(request, errors_of(form))
@@ -82,6 +94,56 @@ def compare_view(request):
         diffs = list(diff_snapshots(repo.snapshot(a), repo.snapshot(b), trusted=trusted_snapshot(repo)))
     except AttgitError as exc:
         return render(request, "attendance/compare.html", {"form": form}, status=errors.say(request, exc))
+    return _render_diffs(request, repo.info(a), repo.info(b), diffs)
+
+
+@dataclass
+class FileSide:
+    """A backup file as one side of a comparison (what the page names)."""
+
+    short: str
+    time: object
+    summary: str
+
+
+@csrf_protect
+def _compare_upload(request, handler):
+    """The uploaded file against a snapshot: read from the upload itself
+    (never kept), validated whole first, compared line by line as commits
+    are (:func:`attgit.ops.compare.diff_versions`)."""
+    form = CompareFileForm(request.POST, request.FILES)
+    if handler.exceeded_at:
+        return render(request, "attendance/compare.html", {},
+                      status=errors.say(request, uploads.too_large(handler.exceeded_at)))
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
+        return render(request, "attendance/compare.html", {}, status=400)
+    uploaded, repo = form.cleaned_data["backup_file"], open_repository()
+    try:
+        commit = repo.resolve(form.cleaned_data["commit"])
+        with read_backup(uploaded.file, max_bytes=uploads.limit(), gnupghome=gnupg_home()) as backup:
+            file_side, snapshot = BackupVersion(backup), repo.snapshot(commit)
+            a, b = (file_side, snapshot) if form.cleaned_data["side"] == "a" else (snapshot, file_side)
+            diffs = list(diff_versions(a, b, labels=("the older side", "the newer side")))
+            described = _file_side(uploaded.name, backup)
+    except AttgitError as exc:
+        return render(request, "attendance/compare.html", {}, status=errors.say(request, exc))
+    info = repo.info(commit)
+    sides = (described, info) if form.cleaned_data["side"] == "a" else (info, described)
+    return _render_diffs(request, *sides, diffs)
+
+
+def _file_side(name: str, backup) -> FileSide:
+    created = backup.metadata.get("created_at")
+    try:
+        when = dt.datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None
+    except (AttributeError, ValueError):
+        when = None
+    shown = uploads._display_name(name)
+    return FileSide(shown, when, f"backup file {shown}, {backup.total_records:,} records")
+
+
+def _render_diffs(request, a, b, diffs: list):
     budget = [COMPARE_BUDGET]
     companies = []
     for diff in diffs:
@@ -90,8 +152,7 @@ def compare_view(request):
         total = sum(diff.counts.values())
         companies.append(CompanyChanges(diff.company, diff.counts, rows, total - len(rows)))
     return render(request, "attendance/compare.html", {
-        "form": form, "a": repo.info(a), "b": repo.info(b), "companies": companies,
-        "columns": display.COLUMNS,
+        "a": a, "b": b, "companies": companies, "columns": display.COLUMNS,
         "totals": {k: sum(c.counts[k] for c in companies) for k in ("added", "removed", "changed")},
     })
 

@@ -12,7 +12,7 @@ from dj_helpers import manage_attgit as attgit
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.core.management import CommandError, call_command
 
-from attgit.errors import ConfigError, ExitCode
+from attgit.errors import ConfigError, ExitCode, PermissionDenied
 from attgit.repo.repository import Repository
 from django_adapter.access import acting, is_root
 from django_adapter.models import AttendanceRecord, BackupLog, Company, User
@@ -137,7 +137,8 @@ def test_the_operator_is_linked_to_a_root_account_of_the_same_name(site):
     assert BackupLog.objects.get().user == ops
     ops.role = User.COMPANY
     ops.save()
-    assert acting().user is None and acting().name == "ops"  # a company account is not linked
+    with pytest.raises(PermissionDenied, match="your login 'ops'"):  # a company account is refused (20.7)
+        acting()
 
 
 # --- the attgit command (through the Django backend) --------------------------------------------

@@ -35,8 +35,9 @@ def test_schedules_parse(text, period, offset):
     assert (schedule.period, schedule.offset) == (period, offset)
 
 
-@pytest.mark.parametrize("text", ["daily", "daily 24:00", "daily 02:60", "hourly :60", "every 7 minutes",
-                                  "every 0 minutes", "every 25 hours", "weekly", "0 2 * * *", ""])
+@pytest.mark.parametrize("text", ["daily 24:00", "daily 02:60", "hourly :60", "every 7 minutes",
+                                  "every 0 minutes", "every 25 hours", "weekly funday", "weekly mon 25:00",
+                                  "weekly mon 02:61", "61 * * * *", "0 2 * * 8", "* * * *", "nightly", ""])
 def test_a_bad_schedule_names_the_setting(text):
     with pytest.raises(ConfigError, match=r"ATTGIT_SCHEDULE\['snapshot'\]"):
         parse_schedule(text)

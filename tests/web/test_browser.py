@@ -330,3 +330,52 @@ def test_a_passphrase_backup_downloads_and_restores_only_with_its_passphrase(pag
     assert result(page, "added") == "50" and AttendanceRecord.objects.count() == 200
     for job in Job.objects.all():  # the passphrase was wiped from every job once used
         assert secret not in str(job.params) and "not the passphrase" not in str(job.params), job.params
+
+
+def test_a_downloaded_backup_is_compared_with_a_later_snapshot(page, tmp_path, worker):
+    """Issue 20.6: the history page's compare form takes a file on one side."""
+    worker.start()
+    seed(60, companies=3)
+    make_user("root", role="root")
+    log_in(page, "root")
+    page.click("nav.sections >> text=Backup")
+    page.click("text=Create backup")
+    page.wait_for_selector("#summary")
+    with page.expect_download() as info:
+        page.click("[data-download]")
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+
+    first = AttendanceRecord.objects.order_by("id").first()
+    AttendanceRecord.objects.filter(pk=first.pk).update(overstay="7", updated_at=timezone.now())
+    page.click("nav.sections >> text=Backup")
+    page.click("text=Create backup")
+    page.wait_for_selector("#summary")
+
+    page.goto("/history/")
+    form = page.locator("#compare-file")
+    form.locator("input[type=file]").set_input_files(str(saved))
+    form.locator("input[name=side][value=a]").check()
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".tiles")
+    totals = {k: page.locator(f'[data-total="{k}"]').inner_text() for k in ("added", "removed", "changed")}
+    assert totals == {"added": "0", "removed": "0", "changed": "1"}
+    assert page.locator("td.changed ins").first.inner_text() == "7"
+    assert saved.name in page.locator("main").inner_text()
+
+
+def test_the_schedule_page_shows_the_next_run_and_the_last_results(page, settings):
+    """Issue 20.4: the root page of the schedule, reached from the menu."""
+    from django_adapter.schedule import run_due
+
+    settings.ATTGIT_SCHEDULE = {"snapshot": "weekly mon 02:00", "backup": "0 3 * * *", "keep": {"days": 30}}
+    seed(20, companies=2)
+    run_due()
+    make_user("root", role="root")
+    log_in(page, "root")
+    page.click("nav.sections >> text=Schedule")
+    page.wait_for_selector("tr[data-kind=snapshot]")
+    assert "weekly mon 02:00" in page.locator("tr[data-kind=snapshot]").inner_text()
+    assert page.locator("tr[data-kind=backup] td[data-next]").inner_text().strip()
+    text = page.locator("main").inner_text()
+    assert "committed" in text and "written" in text and "keep those from the last 30 days" in text

@@ -459,3 +459,45 @@ def test_the_chart_starts_at_zero_and_follows_this_environment_s_own_line(root_c
     dips = [d for d in chart["dots"] if d["records"] < top]
     assert all(d["y"] - chart["top_y"] < 0.1 * (chart["base_y"] - chart["top_y"]) for d in dips)  # no cliff
     assert len(response.context["commits"]) == len(everything)  # the table still lists every snapshot
+
+
+def test_compare_takes_an_uploaded_backup_file_on_either_side(root_client):
+    """Issue 20.6: the file against a snapshot, line by line as commits are."""
+    seed(30)
+    content, _ = backup_bytes(root_client)
+    a = open_repository().head()
+    record = first_record()
+    edit(record, overstay="9")
+    b = finished_job(root_client, root_client.post("/backup/", {"backup_type": "full"})).result["commit"]
+    assert "compare-file" in root_client.get("/history/").content.decode()
+
+    def compare(side, commit):
+        upload = io.BytesIO(content)
+        upload.name = "old-backup.json"
+        return root_client.post("/history/compare/", {"backup_file": upload, "commit": commit, "side": side})
+
+    forward = compare("a", b)
+    assert forward.status_code == 200, messages_of(forward)
+    assert forward.context["totals"] == {"added": 0, "removed": 0, "changed": 1}
+    [company] = forward.context["companies"]
+    assert company.company == record.company.name and "<ins>9</ins>" in forward.content.decode()
+    assert "old-backup.json" in forward.content.decode()
+    backward = compare("b", b)
+    assert backward.context["totals"] == {"added": 0, "removed": 0, "changed": 1}
+    assert "<del>9</del>" in backward.content.decode()
+    same = compare("a", str(a))
+    assert same.context["totals"] == {"added": 0, "removed": 0, "changed": 0} and not same.context["companies"]
+
+
+def test_compare_refuses_a_bad_file_and_a_bad_commit(root_client):
+    seed(5)
+    content, _ = backup_bytes(root_client)
+    head = open_repository().head()
+    bad = io.BytesIO(b'{"metadata": {}}')
+    bad.name = "bad.json"
+    response = root_client.post("/history/compare/", {"backup_file": bad, "commit": str(head), "side": "a"})
+    assert response.status_code == 400 and any("metadata" in m for m in messages_of(response))
+    good = io.BytesIO(content)
+    good.name = "b.json"
+    response = root_client.post("/history/compare/", {"backup_file": good, "commit": "../x", "side": "a"})
+    assert response.status_code == 400 and any("Not a commit id" in m for m in messages_of(response))

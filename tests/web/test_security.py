@@ -25,7 +25,7 @@ URLS = [
     "/backup/", f"/backup/download/{NAME}/", "/restore/", "/restore/preview/?commit=abcd",
     "/restore/apply/", f"/jobs/{JOB}/", f"/jobs/{JOB}/status/", "/history/",
     "/history/compare/?a=abcd&b=abcd", "/conflicts/", "/conflicts/resolve/", "/conflicts/conclude/",
-    "/conflicts/abort/",
+    "/conflicts/abort/", "/schedule/",
 ]
 METHODS = ["get", "post", "put", "patch", "delete", "head", "options"]
 POSTS = ["/backup/", "/restore/", "/restore/apply/", "/conflicts/resolve/", "/conflicts/conclude/",

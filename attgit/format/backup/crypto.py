@@ -294,7 +294,12 @@ _PASSPHRASE_SIGNS = ("NEED_PASSPHRASE", "MISSING_PASSPHRASE", "BAD_PASSPHRASE", 
 
 
 def _needs_passphrase(stderr: str) -> bool:
-    return "NO_SECKEY" not in stderr and any(sign in stderr for sign in _PASSPHRASE_SIGNS)
+    """A locked private key; never for a passphrase-encrypted (symmetric)
+    message, which has no private key and whose own passphrase GnuPG asks
+    for with NEED_PASSPHRASE_SYM."""
+    if "NO_SECKEY" in stderr or "NEED_PASSPHRASE_SYM" in stderr:
+        return False
+    return any(sign in stderr for sign in _PASSPHRASE_SIGNS)
 
 
 def _gpg_reason(result) -> str:

@@ -81,6 +81,23 @@ def _spool_records(spool: BinaryIO, records: Iterable[Mapping]) -> tuple:
     return count, companies
 
 
+def file_record(raw: Mapping) -> dict:
+    """One record as the file holds it (``company_name``, its checksum), from
+    anything :func:`records.normalise` accepts: the same bytes the writer
+    hashes, so a record serialised here and one read from a file agree."""
+    record = rec.normalise(raw)
+    return _file_record(record, rec.checksum(record))
+
+
+def metadata(backup_type: str, created_by: str, companies: int, records: int,
+             created_at: Optional[_dt.datetime] = None, since=None) -> dict:
+    """The metadata section the writer puts first in a file (now, in UTC,
+    unless ``created_at`` is given)."""
+    if backup_type not in BACKUP_TYPES:
+        raise UsageError(f"backup type must be one of {', '.join(BACKUP_TYPES)}, got {backup_type!r}")
+    return _metadata(backup_type, created_by, created_at, since, companies, records)
+
+
 def _file_record(r: dict, digest: str) -> dict:
     return {
         "ep_no": r["ep_no"],

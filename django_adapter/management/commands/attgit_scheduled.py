@@ -22,21 +22,26 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--force", action="store_true", help="snapshot now, due or not")
+        parser.add_argument("--force", action="store_true", help="run now, due or not")
+        parser.add_argument("--kind", choices=["snapshot", "backup"], default="snapshot",
+                            help="which entry of ATTGIT_SCHEDULE: a snapshot (default) or a backup file")
         parser.add_argument("--user", help="act as this user, who must be an active root user "
                                            "(else $ATTGIT_USER, else the operator's login)")
         parser.add_argument("--wait", type=float, default=60.0,
                             help="seconds to wait for another attgit writer (default 60)")
 
-    def handle(self, *args, force, user, wait, **options):
+    def handle(self, *args, force, user, wait, kind="snapshot", **options):
         actor = command_actor("scheduled", user)
         try:
-            run = run_scheduled(actor, force=force, wait=wait)
+            run = run_scheduled(actor, force=force, wait=wait, kind=kind)
         except AttgitError as exc:
             raise CommandError(str(exc), returncode=exc.exit_code) from None
         upcoming = f"; next due {run.next_time:%Y-%m-%d %H:%M %Z}" if run.next_time else ""
         if run.status == "not-due":
             self.stdout.write(f"not due ({run.schedule}){upcoming}")
+        elif run.status == "written":
+            self.stdout.write(f"scheduled backup {run.file}: {run.companies} companies, {run.records} records"
+                              + (f"; removed {', '.join(run.removed)}" if run.removed else "") + upcoming)
         elif run.status == "nothing":
             self.stdout.write(f"scheduled snapshot: nothing to commit ({run.records} records){upcoming}")
         else:

@@ -11,6 +11,7 @@ from attgit.format.backup.crypto import passphrase_from_file
 from attgit.ops.export import SINCE_RULE
 from attgit.words import plural
 
+from ... import storage
 from ...backups import BACKUP_TYPES, create_backup, default_path, parse_since
 from ..actor import command_actor
 
@@ -28,7 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--since", help="incremental: records updated on or after this moment; "
                                             + SINCE_RULE)
         parser.add_argument("--output", help="file to write (default: a timestamped file "
-                                             "in ATTGIT_BACKUP_DIR)")
+                                             "in the backup storage: ATTGIT_BACKUP_DIR, or "
+                                             "STORAGES['attgit_backups'])")
         parser.add_argument("--encrypt", metavar="RECIPIENT", dest="recipient",
                             help="encrypt the file for this public key (key id, fingerprint or e-mail in "
                                  "ATTGIT_GNUPGHOME); restore_data and the restore page decrypt it")
@@ -60,6 +62,8 @@ class Command(BaseCommand):
             passphrase = passphrase_from_file(passphrase_file) if passphrase_file else None
             summary = create_backup(path, backup_type, since_at, actor.user, database, encrypt_to=recipient,
                                     passphrase=passphrase)
+            if not output:
+                path = _kept(storage.store(path))
         except AttgitError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
@@ -70,4 +74,10 @@ class Command(BaseCommand):
             f"{plural(summary.records, 'record')} to {path}" + (f", encrypted for {recipient}" if recipient else "")
             + (", encrypted with the passphrase" if passphrase_file else "")
         )
+
+
+def _kept(name: str) -> str:
+    """Where a default-named file went: its path here, or the storage's name for it."""
+    kept = storage.backup_storage()
+    return str(storage.backup_dir() / name) if storage.is_local(kept) else f"{name} in the backup storage"
 
