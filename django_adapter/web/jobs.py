@@ -44,7 +44,6 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -165,6 +164,13 @@ def operation_of(job: Job) -> Optional[str]:
         return f"backup_{job.params.get('type', 'full')}"
     return {Job.IMPORT: "restore", Job.CHECKOUT: "checkout", Job.PREVIEW: None, Job.SYNC_PREVIEW: None,
             Job.RESOLVE: "resolve", Job.SYNC: "sync"}.get(job.kind, "merge")
+
+
+def mark_confirmed(job: Job) -> None:
+    """Note in the job's parameters that its confirmed preview still held
+    when it began (a retry copies the parameters, so it is not refused for
+    what this job itself did before it stopped)."""
+    _save(job, params={**job.params, "confirmed": True})
 
 
 def _save(job: Job, **fields) -> None:
@@ -302,8 +308,9 @@ def url_of(job: Job) -> str:
     """Where a job's progress and then its outcome are shown: a preview's on
     the page that asked for it, every other's on its own page."""
     if job.kind == Job.PREVIEW:
-        params = {k: v for k, v in job.params.items() if k in ("upload", "commit", "strategy")}
-        return f"{reverse('preview_restore')}?{urlencode({**params, 'job': job.pk})}"
+        from .restore import preview_url
+
+        return preview_url({**job.params, "job": str(job.pk)})
     if job.kind == Job.SYNC_PREVIEW:
         return reverse("admin:attendance_remote_sync", args=[job.params["remote_id"]]) + f"?job={job.pk}"
     return reverse("job_progress", args=[job.pk])

@@ -2,8 +2,10 @@
 
 Counts to add / update / skip / conflicts, a table of the records that
 change with their changed fields highlighted, and the conflicts with base,
-ours and theirs side by side; the person picks a strategy and applies
-(:mod:`.restore`).
+ours and theirs side by side; the person picks a strategy and a selection
+(companies of the file, a date range), previews again, and applies
+(:mod:`.restore`) with a signed token of what was previewed
+(:mod:`.confirm`).
 
 Working that out reads the whole file (or snapshot) and compares it with
 the database -- as long as the restore itself, for a million records -- so
@@ -30,10 +32,10 @@ from ..backups import gnupg_home
 from ..models import Job, Upload
 from ..repository import open_as, open_repository
 from ..workingcopy import connect
-from . import display, errors, jobs, uploads
+from . import confirm, display, errors, jobs, uploads
 from .access import root_required
 from .forms import STRATEGY_CHOICES, STRATEGY_NAMES, SourceForm, errors_of
-from .restore import default_strategy, job_upload, restore_page
+from .restore import choices_of, default_strategy, job_upload, restore_page
 
 #: Rows of changes and conflicts a preview shows (the counts cover all).
 PREVIEW_ROWS = 200
@@ -49,9 +51,13 @@ def preview_restore_view(request):
         messages.error(request, errors_of(form))
         return restore_page(request, 400)
     strategy = form.cleaned_data["strategy"] or default_strategy()
-    job = _preview_job(request.GET.get("job"), form.cleaned_data, strategy)
+    try:
+        selection = confirm.selection_of(form.selection_data(request.GET))
+    except AttgitError as exc:
+        return restore_page(request, errors.say(request, exc))
+    job = _preview_job(request.GET.get("job"), form.cleaned_data, strategy, selection)
     if job is None:
-        return _start_preview(request, form.cleaned_data, strategy)
+        return _start_preview(request, form.cleaned_data, strategy, selection)
     state = jobs.state_of(job)
     if not job.finished or job.status == Job.INTERRUPTED:
         return render(request, "attendance/job.html", {"job": job, "state": state})
@@ -61,26 +67,28 @@ def preview_restore_view(request):
     return _show_preview(request, job)
 
 
-def _preview_job(job_id, source: dict, strategy: str):
-    """The preview job named in the URL, if it is one for this source and strategy."""
+def _preview_job(job_id, source: dict, strategy: str, selection: dict):
+    """The preview job named in the URL, if it is one for this source,
+    strategy and selection."""
     try:
         job = Job.objects.filter(pk=uuid.UUID(job_id or ""), kind=Job.PREVIEW).first()
     except ValueError:
         return None
-    if job is None or job.params.get("strategy") != strategy:
+    if job is None or job.params.get("strategy") != strategy or job.params.get("selection") != selection:
         return None
     if source["upload"]:
         return job if job.params.get("upload") == source["upload"] else None
     return job if job.params.get("commit", "").startswith(source["commit"]) else None
 
 
-def _start_preview(request, source: dict, strategy: str):
+def _start_preview(request, source: dict, strategy: str, selection: dict):
     try:
         if source["upload"]:
             params = {"upload": uploads.get(source["upload"]).pk}
         else:
             params = {"commit": str(open_repository().resolve(source["commit"]))}
         params["strategy"] = strategy
+        params["selection"] = selection
         job = jobs.start(request, Job.PREVIEW, params)
     except AttgitError as exc:
         return restore_page(request, errors.say(request, exc))
@@ -89,10 +97,12 @@ def _start_preview(request, source: dict, strategy: str):
 
 def _show_preview(request, job: Job):
     params, result = job.params, job.result
+    selection = params.get("selection") or confirm.selection_of({})
     context = {**result, "job": job, "strategy": params["strategy"], "columns": display.COLUMNS,
                "strategies": STRATEGY_CHOICES, "preview_rows": PREVIEW_ROWS,
-               "strategy_name": STRATEGY_NAMES[params["strategy"]],
-               "nothing_to_do": nothing_to_do(result["counts"], params["strategy"])}
+               "strategy_name": STRATEGY_NAMES[params["strategy"]], "selection": selection,
+               "nothing_to_do": nothing_to_do(result["counts"], params["strategy"]),
+               "token": confirm.sign("restore", choices_of(params), result.get("state", {}))}
     if result["kind"] == "file":
         context["upload"] = Upload.objects.filter(pk=params["upload"]).first()
         if context["upload"] is None:
@@ -131,6 +141,7 @@ METADATA_SHOWN = ("created_at", "created_by", "backup_type", "since", "total_com
 
 def _preview_file(job: Job, progress: jobs.Progress) -> dict:
     upload = job_upload(job)
+    seen = confirm.state(file=uploads.path_of(upload))  # before reading: what this preview is of
     try:
         backup = read_backup(uploads.path_of(upload), max_bytes=uploads.limit(), gnupghome=gnupg_home(),
                              progress=progress.counter("Checking the file"))
@@ -139,15 +150,18 @@ def _preview_file(job: Job, progress: jobs.Progress) -> dict:
         log_operation("restore", job.user, success=False, error=str(exc), filename=upload.original_name)
         raise
     with backup:
+        confirm.selection_of(job.params.get("selection") or {}, list(backup.companies()))
         progress.phase("Comparing with the database")
         opened = open_as(job.user)
         result = import_backup(opened.repo, connect(), opened.author, backup, upload.original_name,
-                               strategy=job.params["strategy"], preview=True)
+                               strategy=job.params["strategy"], preview=True,
+                               selection=confirm.as_selection(job.params.get("selection")))
         metadata = {k: backup.metadata.get(k) for k in METADATA_SHOWN}
         warnings = list(result.warnings)
+        available = list(backup.companies())
     c = result.counts
     return {
-        "kind": "file", "metadata": metadata, "warnings": warnings,
+        "kind": "file", "metadata": metadata, "warnings": warnings, "state": seen, "available": available,
         "rows": [row.to_dict() for row in display.import_rows(result, job.params["strategy"], PREVIEW_ROWS)],
         "counts": {"add": c.get("added", 0), "update": c.get("updated", 0), "skip": c.get("skipped", 0),
                    "conflicts": len(result.conflicts), "delete": 0, "total": c.get("records_in_file", 0)},
@@ -169,12 +183,15 @@ def _sample_row(kind: str, item) -> display.Row:
 def _preview_commit(job: Job, progress: jobs.Progress) -> dict:
     opened, db, target = open_as(job.user), connect(), job.params["commit"]
     repo = opened.repo
+    seen = confirm.state(repo)
     progress.phase("Comparing with the database")
-    result = checkout(repo, db, opened.author, target, preview=True)
+    result = checkout(repo, db, opened.author, target, preview=True,
+                      selection=confirm.as_selection(job.params.get("selection")))
     rows = [_sample_row(kind, item) for kind, item in result.samples[:PREVIEW_ROWS]]
     c = result.counts
     return {
-        "kind": "commit", "rows": [row.to_dict() for row in rows],
+        "kind": "commit", "rows": [row.to_dict() for row in rows], "state": seen,
+        "available": list(repo.snapshot(target).companies()),
         "counts": {"add": c.get("inserts", 0), "update": c.get("updates", 0), "delete": c.get("deletes", 0),
                    "skip": None, "conflicts": 0, "total": c.get("total", 0)},
         "conflicts": [], "conflict_count": 0,
