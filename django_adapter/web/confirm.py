@@ -51,6 +51,25 @@ class PreviewOutdated(Rejected):
     a token that is not ours); nothing was done."""
 
 
+REFUSED_KEY = "attgit_confirm_refused"
+
+
+def tell_on_preview(request, exc: PreviewOutdated) -> None:
+    """Keep why an Apply was refused until the new preview shows (a new
+    preview passes through its progress page first, which would otherwise
+    show the message and drop it)."""
+    request.session[REFUSED_KEY] = str(exc)
+
+
+def said_on_preview(request) -> None:
+    """The refusal kept by :func:`tell_on_preview`, as a message of the page being shown."""
+    from django.contrib import messages
+
+    text = request.session.pop(REFUSED_KEY, None)
+    if text:
+        messages.error(request, text)
+
+
 def sign(kind: str, choices: dict, state: dict) -> str:
     """The token of a preview of ``kind`` made for ``choices`` against ``state``."""
     return signing.dumps({"kind": kind, "choices": _plain(choices), "state": state}, salt=SALT, compress=True)

@@ -96,6 +96,7 @@ def _start_preview(request, source: dict, strategy: str, selection: dict):
 
 
 def _show_preview(request, job: Job):
+    confirm.said_on_preview(request)
     params, result = job.params, job.result
     selection = params.get("selection") or confirm.selection_of({})
     context = {**result, "job": job, "strategy": params["strategy"], "columns": display.COLUMNS,

@@ -81,6 +81,7 @@ def _receive_upload(request, handler: uploads.LimitedUploadHandler):
 
 
 def restore_page(request, status: int = 200, form=None):
+    confirm.said_on_preview(request)
     repo = open_repository()
     return render(request, "attendance/restore.html", {
         "form": form or UploadForm(),
@@ -117,7 +118,7 @@ def apply_restore_view(request):
         params["expect"] = _confirmed(form.cleaned_data["token"], params)
         job = _start_restore(request, params)
     except confirm.PreviewOutdated as exc:
-        errors.say(request, exc)
+        confirm.tell_on_preview(request, exc)
         return redirect(preview_url(params))
     except AttgitError as exc:
         errors.say(request, exc)

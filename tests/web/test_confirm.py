@@ -18,6 +18,8 @@ from django_adapter.web import confirm, jobs
 
 from .conftest import backup_bytes, bulk_form, confirm_form, finished_job, messages_of, seed
 
+pytestmark = pytest.mark.django_db
+
 
 
 def everything() -> dict:
