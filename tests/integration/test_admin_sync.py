@@ -357,6 +357,38 @@ def test_manage_py_attgit_from_a_shell(make_env):
     assert os.path.isdir(env.repo_path)
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change,said", [
+    ({"strategy": "theirs"}, "you changed the strategy since the preview"),
+    ({"theirs": "0" * 40}, "you changed the remote's commit since the preview"),
+    ({"token": "forged"}, "does not come from a preview of this site"),
+])
+def test_a_sync_confirm_that_is_not_the_preview_is_refused(client, root_user, upstream, site_repo, change, said):
+    from django_adapter.models import Job, Remote
+
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    client.force_login(root_user)
+    shown = preview(client, prod)
+    refused = client.post(shown.request["PATH_INFO"], sync_form(shown, **change), follow=True)
+    assert any(said in text for _, text in messages_of(refused)), messages_of(refused)
+    assert not Job.objects.filter(kind=Job.SYNC).exists() and database() == {} and sync_logs() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_confirm_after_the_database_moved_is_refused(client, root_user, upstream, site_repo):
+    from django_adapter.models import AttendanceRecord, Company, Job, Remote
+
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    client.force_login(root_user)
+    shown = preview(client, prod)
+    AttendanceRecord.objects.create(ep_no="X9", ep_name="New", company=Company.objects.create(name="Local"),
+                                    date="2025-11-21", status="P")
+    before = database()
+    refused = client.post(shown.request["PATH_INFO"], sync_form(shown), follow=True)
+    assert any("the database changed since the preview" in text for _, text in messages_of(refused))
+    assert not Job.objects.filter(kind=Job.SYNC).exists() and database() == before
+
+
 def sync_form(shown, **changes) -> dict:
     """What the sync preview's confirm button sends (``changes``: a tampered field)."""
     context = shown.context
