@@ -8,16 +8,18 @@ keeps the audit log.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import os
+import secrets
 from pathlib import Path
 from typing import Optional
 
 from django.conf import settings
 from django.utils import timezone
 
-from attgit.errors import UsageError
+from attgit.errors import AttgitError, NotFound, UsageError
 from attgit.ops.export import export_backup
 from attgit.ops.export import parse_since as _parse_since
 
@@ -38,22 +40,110 @@ def gnupg_home() -> Optional[str]:
     return getattr(settings, "ATTGIT_GNUPGHOME", None)
 
 
-def default_path(backup_type: str, now: Optional[dt.datetime] = None) -> Path:
-    """``<ATTGIT_BACKUP_DIR>/backup_<type>_<UTC time>.json``."""
-    now = now or timezone.now()
+def default_name(backup_type: str, now: Optional[dt.datetime] = None) -> str:
+    """``backup_<type>_<UTC time to the microsecond>Z_<6 random hex>.json``:
+    two backups in the same second (or microsecond) get different names."""
+    now = (now or timezone.now()).astimezone(dt.timezone.utc)
+    return f"backup_{backup_type}_{now:%Y%m%dT%H%M%S.%fZ}_{_random_part()}.json"
+
+
+def _random_part() -> str:
+    return secrets.token_hex(3)
+
+
+def backup_folder() -> Path:
+    """ATTGIT_BACKUP_DIR, made if missing (the one folder attgit makes itself)."""
     folder = Path(getattr(settings, "ATTGIT_BACKUP_DIR", "backups"))
-    return folder / f"backup_{backup_type}_{now.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def default_path(backup_type: str, now: Optional[dt.datetime] = None) -> Path:
+    """A new default name in ATTGIT_BACKUP_DIR (not yet claimed: see :func:`claim_new`)."""
+    return Path(getattr(settings, "ATTGIT_BACKUP_DIR", "backups")) / default_name(backup_type, now)
+
+
+#: Tries at a new default name before giving up (each collision is a one in 16 million draw).
+CLAIM_TRIES = 50
+
+
+def claim_new(backup_type: str, folder: Optional[Path] = None) -> Path:
+    """A new backup file's path in ``folder`` (ATTGIT_BACKUP_DIR), claimed:
+    created empty with O_EXCL, so no other backup -- in this process or
+    another -- can be given the same name, and none is ever overwritten."""
+    folder = folder if folder is not None else backup_folder()
+    for _ in range(CLAIM_TRIES):
+        path = folder / default_name(backup_type)
+        try:
+            _create_excl(path)
+        except FileExistsError:
+            continue
+        return path
+    raise UsageError(f"could not find a free backup file name in {folder} after {CLAIM_TRIES} tries")
+
+
+def claim(path: Path, force: bool = False) -> bool:
+    """Claim an explicit output path: create it empty with O_EXCL.  An
+    existing file is refused unless ``force`` (then it is replaced only when
+    the new file is complete); a missing folder is NotFound, never made.
+    Returns True when this call created the file (so a failure removes it)."""
+    if not path.parent.is_dir():
+        raise NotFound(f"cannot write the backup file {os.fspath(path)}: its folder {os.fspath(path.parent)} "
+                       "was not found; create it first or choose another")
+    try:
+        _create_excl(path)
+    except FileExistsError:
+        if not force:
+            raise UsageError(f"{os.fspath(path)} already exists: choose another name, or pass --force "
+                             "to replace it") from None
+        return False
+    return True
+
+
+def _create_excl(path: Path) -> None:
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def unclaim(path: Path) -> None:
+    """Remove a claimed name whose backup failed (only while it is still empty)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
+
+
+def make_backup(output: os.PathLike | str | None, backup_type: str = "full",
+                since: Optional[dt.datetime] = None, user=None, using: str = "default",
+                encrypt_to: Optional[str] = None, progress=None, *, force: bool = False):
+    """A backup into a new file of its own: ``output``, claimed (refused if
+    it exists, unless ``force``; its folder must exist), or else a new
+    default name in ATTGIT_BACKUP_DIR.  Logged either way, a refusal too.
+    Returns (path, BackupSummary)."""
+    if backup_type not in BACKUP_TYPES:
+        raise UsageError(f"backup type must be full or incremental, got {backup_type!r}")
+    try:
+        if output is None:
+            path, claimed = claim_new(backup_type), True
+        else:
+            path = Path(output)
+            claimed = claim(path, force)
+    except AttgitError as exc:
+        log_operation(f"backup_{backup_type}", user, success=False, error=str(exc),
+                      filename=str(output or ""), using=using)
+        raise
+    return path, create_backup(path, backup_type, since, user, using, encrypt_to, progress, claimed=claimed)
 
 
 def create_backup(path: os.PathLike | str, backup_type: str = "full",
                   since: Optional[dt.datetime] = None, user=None, using: str = "default",
-                  encrypt_to: Optional[str] = None, progress=None):
+                  encrypt_to: Optional[str] = None, progress=None, *, claimed: bool = False):
     """Write a full or incremental backup file to ``path``; log it either way.
 
     An incremental backup holds every company and the records with
     ``updated_at >= since`` (Property 12).  The file is written by
     :func:`attgit.ops.export.export_backup` (free space checked, mode 0600,
     appears only when complete), encrypted for ``encrypt_to`` when given.
+    ``claimed``: ``path`` was claimed by this backup (:func:`claim_new`,
+    :func:`claim`), so a failure removes the empty claim.
     Returns attgit's BackupSummary.
     """
     operation = f"backup_{backup_type}"
@@ -63,6 +153,8 @@ def create_backup(path: os.PathLike | str, backup_type: str = "full",
     try:
         summary = write_file(path, backup_type, since, _creator(user), using, encrypt_to, progress)
     except Exception as exc:
+        if claimed:
+            unclaim(path)
         log_operation(operation, user, success=False, error=str(exc), **logged)
         raise
     log_operation(operation, user, companies=summary.companies, records=summary.records, **logged)
@@ -71,11 +163,11 @@ def create_backup(path: os.PathLike | str, backup_type: str = "full",
 
 def write_file(path: Path, backup_type: str, since, created_by: str, using: str = "default",
                encrypt_to: Optional[str] = None, progress=None, expected: Optional[int] = None):
-    """The database ``using`` as a backup file at ``path`` (its folder made
-    if missing), without an audit row: the caller logs."""
+    """The database ``using`` as a backup file at ``path``, without an
+    audit row: the caller logs.  The folder must exist (NotFound otherwise:
+    a typo in a path makes no folders)."""
     if backup_type not in BACKUP_TYPES:
         raise UsageError(f"backup type must be full or incremental, got {backup_type!r}")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     return export_backup(connect(using), path, backup_type=backup_type, since=since, created_by=created_by,
                          encrypt_to=encrypt_to, gnupghome=gnupg_home(), progress=progress,
                          expected=expected)

@@ -56,23 +56,25 @@ class BackupService:
         self.encrypt_to = encrypt_to
 
     def create_backup(self, backup_type: str = "full", since: Since = None, *, since_date: Since = None,
-                      output: Union[str, os.PathLike, None] = None) -> dict:
+                      output: Union[str, os.PathLike, None] = None, force: bool = False) -> dict:
         """Write a full or incremental backup file.
 
         ``since`` (or the document's ``since_date``): for an incremental
         backup, the records updated at or after it; a date is its midnight
         in the site's TIME_ZONE (:data:`attgit.ops.export.SINCE_RULE`).
-        ``output`` defaults to a timestamped file in ATTGIT_BACKUP_DIR.
+        ``output`` defaults to a new file in ATTGIT_BACKUP_DIR, named by the
+        time to the microsecond and a random part, created with O_EXCL: no
+        two backups ever share a file.  An ``output`` that exists is refused
+        unless ``force``; one in a missing folder is "not found".
 
         Returns {"success", "file_path", "record_count", "metadata"} (and
         "error" when success is False).
         """
         moment = since if since is not None else since_date
-        path = Path(output) if output else backups.default_path(backup_type)
         try:
             when = backups.parse_since(moment) if moment is not None else None
-            summary = backups.create_backup(path, backup_type, when, self.user, self.using,
-                                            encrypt_to=self.encrypt_to)
+            path, summary = backups.make_backup(output, backup_type, when, self.user, self.using,
+                                                encrypt_to=self.encrypt_to, force=force)
         except (AttgitError, OSError) as exc:
             return {"success": False, "file_path": None, "record_count": 0, "metadata": None,
                     "error": str(exc)}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -20,7 +19,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from attgit.errors import AttgitError
@@ -38,7 +36,7 @@ from .forms import BackupForm, errors_of
 
 BACKUP_OPERATIONS = ("backup_full", "backup_incremental")
 #: The names this module makes (and ``manage.py backup_data``'s default names).
-NAME_RE = re.compile(r"\Abackup_(full|incremental)_\d{8}T\d{6}Z(_[0-9a-f]{6})?\.json\Z")
+NAME_RE = re.compile(r"\Abackup_(full|incremental)_\d{8}T\d{6}(\.\d{6})?Z(_[0-9a-f]{6})?\.json\Z")
 LISTED = 15
 
 
@@ -46,11 +44,6 @@ def backup_dir() -> Path:
     path = Path(settings.ATTGIT_BACKUP_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def new_name(backup_type: str) -> str:
-    now = timezone.now().astimezone(dt.timezone.utc)
-    return f"backup_{backup_type}_{now:%Y%m%dT%H%M%SZ}_{secrets.token_hex(3)}.json"
 
 
 # --- pages -------------------------------------------------------------------------
@@ -149,13 +142,17 @@ def run_backup(job: Job, progress: jobs.Progress) -> dict:
     since = parse_since(job.params["since"]) if job.params.get("since") else None
     opened = open_as(job.user)
     author = opened.author
-    name = new_name(backup_type)
-    progress.phase("Taking a snapshot of the database")
-    snap = snapshot_database(opened.repo, connect(), author, message=f"Snapshot at {backup_type} backup {name}")
-    commit = snap.commit or snap.parent or ""
-    path = backup_dir() / name
-    summary = write_file(path, backup_type, since, author.name, progress.counter("Writing the backup file"),
-                         _expected_records(since))
+    path = backups.claim_new(backup_type, backup_dir())  # a name of its own, created with O_EXCL
+    name = path.name
+    try:
+        progress.phase("Taking a snapshot of the database")
+        snap = snapshot_database(opened.repo, connect(), author, message=f"Snapshot at {backup_type} backup {name}")
+        commit = snap.commit or snap.parent or ""
+        summary = write_file(path, backup_type, since, author.name, progress.counter("Writing the backup file"),
+                             _expected_records(since))
+    except BaseException:
+        backups.unclaim(path)
+        raise
     log_operation(f"backup_{backup_type}", job.user, filename=str(path), commit=commit,
                   companies=summary.companies, records=summary.records, since=since, job=str(job.pk),
                   snapshot="new" if snap.created else "unchanged")

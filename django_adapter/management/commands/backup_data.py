@@ -8,7 +8,7 @@ from attgit.errors import AttgitError
 from attgit.ops.export import SINCE_RULE
 from attgit.words import plural
 
-from ...backups import BACKUP_TYPES, create_backup, default_path, parse_since
+from ...backups import BACKUP_TYPES, make_backup, parse_since
 from ..actor import command_actor
 
 
@@ -24,8 +24,11 @@ class Command(BaseCommand):
                             help="full (default) or incremental")
         parser.add_argument("--since", help="incremental: records updated on or after this moment; "
                                             + SINCE_RULE)
-        parser.add_argument("--output", help="file to write (default: a timestamped file "
-                                             "in ATTGIT_BACKUP_DIR)")
+        parser.add_argument("--output", help="file to write (default: a new file in ATTGIT_BACKUP_DIR, named "
+                                             "by the time and a random part); an existing file is "
+                                             "refused unless --force")
+        parser.add_argument("--force", action="store_true", help="replace the --output file if it exists "
+                                                                 "(once the new one is complete)")
         parser.add_argument("--encrypt", metavar="RECIPIENT", dest="recipient",
                             help="encrypt the file for this public key (key id, fingerprint or e-mail in "
                                  "ATTGIT_GNUPGHOME); restore_data and the restore page decrypt it")
@@ -33,17 +36,17 @@ class Command(BaseCommand):
                                            "(else $ATTGIT_USER, else the operator's login)")
         parser.add_argument("--database", default="default", help="database alias")
 
-    def handle(self, *args, backup_type, since, output, user, database, recipient=None, **options):
+    def handle(self, *args, backup_type, since, output, user, database, recipient=None, force=False, **options):
         actor = command_actor(f"backup_{backup_type}", user, database)
         path = output
         try:
             since_at = parse_since(since) if since else None
             if since_at and backup_type == "full":
                 raise CommandError("--since applies to --type incremental only")
-            path = output or default_path(backup_type)
             if backup_type == "incremental" and not since_at:
                 raise CommandError("--type incremental needs --since DATE")
-            summary = create_backup(path, backup_type, since_at, actor.user, database, encrypt_to=recipient)
+            path, summary = make_backup(output, backup_type, since_at, actor.user, database,
+                                        encrypt_to=recipient, force=force)
         except AttgitError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
