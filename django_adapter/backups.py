@@ -121,6 +121,7 @@ def make_backup(output: os.PathLike | str | None, backup_type: str = "full",
     if backup_type not in BACKUP_TYPES:
         raise UsageError(f"backup type must be full or incremental, got {backup_type!r}")
     try:
+        refuse_while_merging()
         if output is None:
             path, claimed = claim_new(backup_type), True
         else:
@@ -131,6 +132,20 @@ def make_backup(output: os.PathLike | str | None, backup_type: str = "full",
                       filename=str(output or ""), using=using)
         raise
     return path, create_backup(path, backup_type, since, user, using, encrypt_to, progress, claimed=claimed)
+
+
+def refuse_while_merging(repo=None) -> None:
+    """No backup file while a manual merge waits (the database is
+    half-merged): the one refusal every export path gives (exit 7)."""
+    from attgit.ops.mergestate import refuse_export_while_merging
+
+    from .repository import open_repository, repo_path
+
+    if repo is None:
+        if not getattr(settings, "ATTGIT_REPO", None) or not repo_path().is_dir():
+            return  # no repository: no merge can be waiting
+        repo = open_repository(create=False)
+    refuse_export_while_merging(repo)
 
 
 def create_backup(path: os.PathLike | str, backup_type: str = "full",

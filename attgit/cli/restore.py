@@ -183,8 +183,11 @@ def export(app: App, output, backup_type, since, recipient):
     Example: attgit export /backups/attendance.json --encrypt backups@example.com
     """
     from attgit.ops.export import export_backup, parse_since
+    from attgit.ops.mergestate import refuse_export_while_merging
 
     db = app.backend.db
+    if os.path.isdir(app.repo_path()):  # no repository yet: no merge can be waiting
+        refuse_export_while_merging(app.repo)
     if not hasattr(db, "records_since") or not hasattr(db, "companies_with_created_at"):
         raise ConfigError("this backend cannot export backup files")
     if since and backup_type == "full":

@@ -59,6 +59,7 @@ def backup_data_view(request):
             since = form.cleaned_data["since"]
             params = {"type": form.cleaned_data["backup_type"], "since": since.isoformat() if since else None}
             try:
+                backups.refuse_while_merging()
                 job = jobs.start(request, Job.BACKUP, params)
             except AttgitError as exc:
                 status = errors.say(request, exc)
@@ -142,6 +143,7 @@ def run_backup(job: Job, progress: jobs.Progress) -> dict:
     since = parse_since(job.params["since"]) if job.params.get("since") else None
     opened = open_as(job.user)
     author = opened.author
+    backups.refuse_while_merging(opened.repo)
     path = backups.claim_new(backup_type, backup_dir())  # a name of its own, created with O_EXCL
     name = path.name
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError
+from attgit.ops.mergestate import ExportWhileMerging
 from attgit.ops.export import SINCE_RULE
 from attgit.words import plural
 
@@ -47,6 +48,8 @@ class Command(BaseCommand):
                 raise CommandError("--type incremental needs --since DATE")
             path, summary = make_backup(output, backup_type, since_at, actor.user, database,
                                         encrypt_to=recipient, force=force)
+        except ExportWhileMerging as exc:
+            raise CommandError(str(exc), returncode=exc.exit_code) from None
         except AttgitError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
