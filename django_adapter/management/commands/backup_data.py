@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError
-from attgit.ops.mergestate import ExportWhileMerging
 from attgit.ops.export import SINCE_RULE
+from attgit.ops.mergestate import ExportWhileMerging
 from attgit.words import plural
 
 from ...backups import BACKUP_TYPES, make_backup, parse_since
