@@ -12,7 +12,9 @@ import contextlib
 import datetime as dt
 import getpass
 import os
+import re
 import secrets
+import socket
 from pathlib import Path
 from typing import Optional
 
@@ -72,6 +74,7 @@ def claim_new(backup_type: str, folder: Optional[Path] = None) -> Path:
     created empty with O_EXCL, so no other backup -- in this process or
     another -- can be given the same name, and none is ever overwritten."""
     folder = folder if folder is not None else backup_folder()
+    sweep(folder)
     for _ in range(CLAIM_TRIES):
         path = folder / default_name(backup_type)
         try:
@@ -100,15 +103,70 @@ def claim(path: Path, force: bool = False) -> bool:
     return True
 
 
+#: What a claimed, not yet written backup file holds: who claimed it (so a
+#: claim whose process was killed can be told from one being written).
+CLAIM = b"attgit backup being written by "
+
+
 def _create_excl(path: Path) -> None:
-    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        os.write(fd, CLAIM + f"{socket.gethostname()} {os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def _claimant(path: Path) -> Optional[tuple[str, int]]:
+    """(host, pid) of a claim file, or None when ``path`` is not one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(CLAIM) + 300)
+    except OSError:
+        return None
+    if not head.startswith(CLAIM):
+        return None
+    host, _, pid = head[len(CLAIM):].decode(errors="replace").strip().rpartition(" ")
+    return (host, int(pid)) if pid.isdigit() else None
 
 
 def unclaim(path: Path) -> None:
-    """Remove a claimed name whose backup failed (only while it is still empty)."""
+    """Remove a claimed name whose backup failed (only while it is still a claim)."""
     with contextlib.suppress(OSError):
-        if path.stat().st_size == 0:
+        if _claimant(path) is not None:
             path.unlink()
+
+
+_PARTIAL = re.compile(r"\A\..+\.(\d+)\.[0-9a-f]{8}\.partial\Z")
+
+
+def sweep(folder: Path) -> list:
+    """Remove what a killed backup left in ``folder``: claims and hidden
+    partial files of a process that is gone (on this machine).  Returns
+    the names removed."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(folder):
+            partial = _PARTIAL.match(entry.name)
+            if partial:
+                dead = not _alive(int(partial.group(1)))
+            else:
+                claimant = _claimant(Path(entry.path)) if entry.name.startswith("backup_") else None
+                dead = claimant is not None and claimant[0] == socket.gethostname() and not _alive(claimant[1])
+            if dead:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def make_backup(output: os.PathLike | str | None, backup_type: str = "full",

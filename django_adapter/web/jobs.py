@@ -340,7 +340,12 @@ def notice_a_lost_worker(job: Job) -> bool:
         job.refresh_from_db()
         return False
     job.status, job.error, job.finished_at = Job.INTERRUPTED, INTERRUPTED, now
+    which = _what_it_left(job)
+    if which:
+        job.error = f"{INTERRUPTED} {which}"
+        retrying(lambda: Job.objects.filter(pk=job.pk).update(error=job.error))
     Progress(job.pk).remove()
+    sweep_job_dir()
     _task_failed(job)
     operation = operation_of(job)
     if operation:
@@ -348,6 +353,68 @@ def notice_a_lost_worker(job: Job) -> bool:
             log_operation(operation, job.user, success=False, error=INTERRUPTED, job=str(job.pk),
                           filename=job.params.get("name", ""), status="interrupted")
     return True
+
+
+def _what_it_left(job: Job) -> str:
+    """Which of "all" or "none" a lost job left, in a sentence (or "" when
+    it cannot be told).  A restore or sync applies in one transaction that
+    also records, in the database, the commit the database now matches:
+    when that commit is the job's own kind and no older than the job, the
+    change is in; else none of it is.  A bulk resolution saves its merge
+    state in one rename: all or none of the conflicts it counted are
+    resolved.  A backup file appears only when complete."""
+    try:
+        return _LEFT.get(job.kind, lambda job: "")(job)
+    except Exception:  # noqa: BLE001 - a page must show even when this cannot be told
+        logger.exception("attgit: could not tell what lost job %s left", job.pk)
+        return ""
+
+
+def _applied(job: Job, types: tuple) -> bool:
+    repo, db = open_repository(), connect()
+    commit = db.state().commit
+    if not commit or not repo.contains(commit):
+        return False
+    if job.kind == Job.SYNC and commit == job.params.get("theirs"):
+        return True  # a fast-forward: the database took the remote's commit itself
+    info = repo.info(commit)
+    started = (job.started_at or job.created_at).timestamp()
+    return info.type in types and info.time.timestamp() >= int(started)
+
+
+def _restore_left(job: Job) -> str:
+    types = {Job.IMPORT: ("import", "merge-wip"), Job.CHECKOUT: ("checkout",),
+             Job.SYNC: ("merge", "merge-wip")}[job.kind]
+    if _applied(job, types):
+        return "It had finished writing: the database holds ALL of the change (nothing to retry)."
+    return "The database holds NONE of the change: it is as it was before; retry to apply it."
+
+
+def _resolve_left(job: Job) -> str:
+    from attgit.ops.mergestate import MergeState
+
+    state = MergeState.load(open_repository())
+    pending = len(state.pending()) if state else 0
+    if state is not None and pending >= job.params.get("count", 0) and pending:
+        return "NONE of the resolutions was saved: the conflicts still wait; retry to resolve them."
+    return "ALL of its resolutions were saved."
+
+
+def _backup_left(job: Job) -> str:
+    return "No backup file was written (a file appears only when complete); retry to make one."
+
+
+_LEFT = {Job.IMPORT: _restore_left, Job.CHECKOUT: _restore_left, Job.SYNC: _restore_left,
+         Job.RESOLVE: _resolve_left, Job.BACKUP: _backup_left}
+
+
+def sweep_job_dir() -> None:
+    """Remove progress files a killed worker was writing (``*.<pid>.<thread>.tmp``
+    of a process that is gone)."""
+    for partial in job_dir().glob("*.tmp"):
+        parts = partial.name.split(".")
+        if len(parts) >= 4 and parts[-3].isdigit() and not _alive(int(parts[-3])):
+            partial.unlink(missing_ok=True)
 
 
 def _task_failed(job: Job) -> None:
