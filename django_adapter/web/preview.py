@@ -103,6 +103,7 @@ def _show_preview(request, job: Job):
                "strategies": STRATEGY_CHOICES, "preview_rows": PREVIEW_ROWS,
                "strategy_name": STRATEGY_NAMES[params["strategy"]], "selection": selection,
                "nothing_to_do": nothing_to_do(result["counts"], params["strategy"]),
+               "per_record": per_record(result["counts"], params["strategy"]) if result["kind"] == "file" else None,
                "token": confirm.sign("restore", choices_of(params), result.get("state", {}))}
     if result["kind"] == "file":
         context["upload"] = Upload.objects.filter(pk=params["upload"]).first()
@@ -113,6 +114,23 @@ def _show_preview(request, job: Job):
     else:
         context["info"] = open_repository().info(params["commit"])
     return render(request, "attendance/restore_preview.html", context)
+
+
+#: What happens to a record of the file that differs from the database's, per strategy.
+DIFFER_WORDS = {"theirs": "differ: the file's version is taken", "ours": "differ: the database's version is kept",
+                "manual": "differ: they wait for you to decide"}
+
+
+def per_record(counts: dict, strategy: str) -> dict:
+    """One count per record of the file, adding up to the records in it:
+    to add, differing (taken, kept or waiting, by the strategy), identical.
+    (The merge counts a differing record both as a conflict and as an
+    update or a skip; a person should read each record once.)"""
+    total, add, differ = counts.get("total") or 0, counts.get("add") or 0, counts.get("conflicts") or 0
+    updates_beyond = max((counts.get("update") or 0) - (differ if strategy == "theirs" else 0), 0)
+    differ += updates_beyond
+    return {"add": add, "differ": differ, "differ_words": DIFFER_WORDS[strategy],
+            "identical": max(total - add - differ, 0), "total": total}
 
 
 def nothing_to_do(counts: dict, strategy: str) -> bool:
@@ -156,7 +174,8 @@ def _preview_file(job: Job, progress: jobs.Progress) -> dict:
         opened = open_as(job.user)
         result = import_backup(opened.repo, connect(), opened.author, backup, upload.original_name,
                                strategy=job.params["strategy"], preview=True,
-                               selection=confirm.as_selection(job.params.get("selection")))
+                               selection=confirm.as_selection(job.params.get("selection")),
+                               comparing=progress.counter("Comparing with the database"))
         metadata = {k: backup.metadata.get(k) for k in METADATA_SHOWN}
         warnings = list(result.warnings)
         available = list(backup.companies())

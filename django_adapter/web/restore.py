@@ -187,6 +187,7 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
         progress.phase("Comparing with the database")
         result = import_backup(repo, db, opened.author, backup, name, strategy=strategy,
                                selection=confirm.as_selection(selection),
+                               comparing=progress.counter("Comparing with the database"),
                                progress=progress.counter("Writing records"))
         companies = len(backup.companies())
     c = result.counts
@@ -195,6 +196,7 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
                "updated": c.get("updated", 0), "skipped": c.get("skipped", 0), "conflicts": len(result.conflicts),
                "pending": c.get("pending", 0), "records": c.get("records_in_file", 0),
                "companies_created": c.get("companies_created", 0), "selection": selection}
+    summary.update(_per_record(summary, strategy))
     log_operation("restore", job.user, commit=result.commit or "", filename=name, companies=companies,
                   selection=selection, file_sha256=(job.params.get("expect") or {}).get("file", ""),
                   records=summary["records"],
@@ -203,6 +205,16 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
                   pending=summary["pending"], **({"warnings": result.warnings} if result.warnings else {}))
     uploads.discard(upload)
     return summary
+
+
+def _per_record(summary: dict, strategy: str) -> dict:
+    """The summary's counts once per record: added, updated, kept (differed,
+    the database's version kept), waiting (manual conflicts) and identical
+    add up to the records restored (the merge counts a differing record as
+    a conflict too, and a kept or waiting one as skipped)."""
+    kept = summary["conflicts"] if strategy == "ours" else 0
+    waiting = summary["pending"]
+    return {"kept": kept, "waiting": waiting, "identical": max(summary["skipped"] - kept - waiting, 0)}
 
 
 def job_upload(job: Job):

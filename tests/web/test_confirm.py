@@ -6,6 +6,7 @@ the state previewed; anything else is refused and changes nothing."""
 from __future__ import annotations
 
 import io
+from html import unescape
 
 import pytest
 from django.core import signing
@@ -263,3 +264,38 @@ def test_a_bulk_resolution_with_another_side_than_its_button_is_refused(root_cli
     assert len(MergeState.load(open_repository()).pending()) == 5
     job = finished_job(root_client, root_client.post("/conflicts/resolve/", form))
     assert (job.result["resolved"], job.result["side"]) == (5, "ours")
+
+
+# --- words: one count per record, progress while comparing ------------------------------------
+
+@pytest.mark.parametrize("strategy,differ_words", [
+    ("theirs", "differ: the file's version is taken"),
+    ("ours", "differ: the database's version is kept"),
+    ("manual", "differ: they wait for you to decide"),
+])
+def test_the_preview_counts_each_record_once(root_client, differing, strategy, differ_words):
+    upload_id, _ = differing
+    shown = preview(root_client, upload_id, strategy=strategy)
+    n = shown.context["per_record"]
+    assert (n["add"], n["differ"], n["identical"], n["total"]) == (3, 5, 52, 60)
+    html = unescape(shown.content.decode())
+    assert 'data-count="differ">5<' in html and differ_words in html
+    assert 'data-count="conflicts"' not in html and 'data-count="update"' not in html
+    job = finished_job(root_client, root_client.post("/restore/apply/", confirm_form(shown)))
+    r = job.result
+    assert r["added"] + r["updated"] + r["kept"] + r["waiting"] + r["identical"] == 60
+
+
+def test_comparing_reports_counts(root_client, differing, monkeypatch):
+    seen = []
+    real = jobs.Progress.update
+
+    def update(self, phase, done=0, total=0, force=False):
+        seen.append((phase, done, total))
+        return real(self, phase, done, total, force)
+
+    monkeypatch.setattr(jobs.Progress, "update", update)
+    upload_id, _ = differing
+    preview(root_client, upload_id)
+    comparing = [(done, total) for phase, done, total in seen if phase == "Comparing with the database" and total]
+    assert comparing and comparing[-1] == (60, 60) and comparing[0][0] < 60

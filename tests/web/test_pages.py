@@ -136,6 +136,7 @@ def test_restore_preview_counts_and_highlights_then_apply(root_client):
     assert AttendanceRecord.objects.get(pk=changed.pk).shift == changed.shift
     summary = root_client.get(f"/jobs/{job.pk}/").content.decode()
     assert 'data-result="added">1<' in summary and 'data-result="skipped">58<' in summary
+    assert 'data-count="differ">1<' in preview.content.decode()  # the changed record, counted once
     log = BackupLog.objects.get(operation="restore")
     assert (log.user.username, log.records_added, log.records_updated, log.records_skipped) == ("root", 1, 1, 58)
     assert not Upload.objects.exists()  # cleaned up after the apply
