@@ -401,6 +401,12 @@ def _resolve_left(job: Job) -> str:
 
 
 def _backup_left(job: Job) -> str:
+    from ..models import BackupLog
+
+    made = BackupLog.objects.filter(success=True, details__job=str(job.pk)).first()
+    if made is not None:
+        return (f"It had finished: the backup file {Path(made.filename).name} was written whole and logged "
+                "(nothing to retry).")
     return "No backup file was written (a file appears only when complete); retry to make one."
 
 
