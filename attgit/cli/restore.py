@@ -186,7 +186,7 @@ def export(app: App, output, backup_type, since, recipient):
     from attgit.ops.mergestate import refuse_export_while_merging
 
     db = app.backend.db
-    if os.path.isdir(app.repo_path()):  # no repository yet: no merge can be waiting
+    if _has_repository(app):  # no repository: no merge can be waiting
         refuse_export_while_merging(app.repo)
     if not hasattr(db, "records_since") or not hasattr(db, "companies_with_created_at"):
         raise ConfigError("this backend cannot export backup files")
@@ -201,3 +201,11 @@ def export(app: App, output, backup_type, since, recipient):
             records=summary.records, **({"encrypted_for": recipient} if recipient else {}))
     sealed = f", encrypted for {recipient}" if recipient else ""
     click.echo(f"wrote {output}: {plural(summary.companies, 'company')}, {plural(summary.records, 'record')}{sealed}")
+
+
+def _has_repository(app: App) -> bool:
+    """Whether a repository is configured and exists (an export needs none)."""
+    try:
+        return os.path.isdir(app.repo_path())
+    except ConfigError:
+        return False
