@@ -114,13 +114,25 @@ class Problems(ValidationError):
 class ChecksumMismatch(ValidationError):
     """A record's stored checksum is not the hash of its content."""
 
+    #: Characters of a checksum a message shows (``.expected``/``.got`` keep all 64).
+    SHOWN = 12
+
     def __init__(self, expected: str, got: str, where: str | None = None):
         self.expected = expected
         self.got = got
         super().__init__(
-            f"checksum mismatch: stored {expected!r}, content hashes to {got!r}",
+            f"checksum mismatch: stored {short_checksum(expected)}, content hashes to {short_checksum(got)}",
             where,
         )
+
+
+def short_checksum(value: str) -> str:
+    """A checksum as a person reads it: its first 12 characters (git's
+    habit with commit ids), quoted; other values quoted whole."""
+    text = str(value)
+    if len(text) > ChecksumMismatch.SHOWN and all(c in "0123456789abcdef" for c in text.lower()):
+        return repr(text[:ChecksumMismatch.SHOWN] + "…")
+    return repr(text)
 
 
 def problem_lines(exc: Exception) -> list:

@@ -174,7 +174,7 @@ def _sync_view(model_admin, request, remote_id):
     (counts, conflicts, a confirm button).  POST: start the sync job of the
     previewed commit and go to its progress page."""
     from .sync import sync_strategy
-    from .web import jobs
+    from .web import confirm, jobs
     from .web.errors import describe
 
     if not is_root(request.user):
@@ -188,11 +188,7 @@ def _sync_view(model_admin, request, remote_id):
                 model_admin.message_user(request, "Preview the sync first: there is nothing confirmed to run.",
                                          messages.ERROR)
                 return redirect("admin:attendance_remote_sync", remote.pk)
-            result = preview.result
-            job = jobs.start(request, Job.SYNC, {"remote_id": remote.pk, "remote": remote.name, "url": remote.url,
-                                                 "theirs": result["theirs"], "strategy": result["strategy"],
-                                                 "preview": str(preview.pk)})
-            return redirect("attgit:job_progress", job.pk)
+            return _confirm_sync(request, remote, preview)
         preview = _preview_job(request.GET.get("job"), remote)
         if preview is None:
             job = jobs.start(request, Job.SYNC_PREVIEW, {"remote_id": remote.pk, "remote": remote.name,
@@ -210,8 +206,35 @@ def _sync_view(model_admin, request, remote_id):
     return render(request, "admin/attendance/remote/sync.html", {
         **model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "remote": remote,
         "job": preview, "preview": preview.result, "title": f"Sync from {remote.name}",
+        "token": confirm.sign("sync", _sync_choices(remote, preview, preview.result),
+                              preview.result.get("state", {})),
         "up_to_date": preview.result.get("status") == "up-to-date",
     })
+
+
+def _sync_choices(remote, preview, chosen) -> dict:
+    """What a sync confirm is about: the remote, its previewed commit, the strategy."""
+    return {"remote": remote.pk, "preview": str(preview.pk), "theirs": chosen.get("theirs", ""),
+            "strategy": chosen.get("strategy", "")}
+
+
+def _confirm_sync(request, remote, preview):
+    """Start the sync of exactly what was previewed (the token), refused
+    when the form's choices differ or the database or repository moved."""
+    from .web import confirm, jobs
+
+    result = preview.result
+    chosen = {"theirs": request.POST.get("theirs", ""), "strategy": request.POST.get("strategy", "")}
+    try:
+        expected = confirm.verify(request.POST.get("token", ""), "sync", _sync_choices(remote, preview, chosen))
+        confirm.check_state(expected, confirm.state())
+    except confirm.PreviewOutdated as exc:
+        messages.error(request, f"Sync from {remote.name}: {exc}")
+        return redirect("admin:attendance_remote_sync", remote.pk)
+    job = jobs.start(request, Job.SYNC, {"remote_id": remote.pk, "remote": remote.name, "url": remote.url,
+                                         "theirs": result["theirs"], "strategy": result["strategy"],
+                                         "preview": str(preview.pk), "expect": expected})
+    return redirect("attgit:job_progress", job.pk)
 
 
 def _preview_job(job_id, remote):

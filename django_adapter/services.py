@@ -61,26 +61,30 @@ class BackupService:
         self.passphrase = passphrase
 
     def create_backup(self, backup_type: str = "full", since: Since = None, *, since_date: Since = None,
-                      output: Union[str, os.PathLike, None] = None) -> dict:
+                      output: Union[str, os.PathLike, None] = None, force: bool = False) -> dict:
         """Write a full or incremental backup file.
 
         ``since`` (or the document's ``since_date``): for an incremental
         backup, the records updated at or after it; a date is its midnight
         in the site's TIME_ZONE (:data:`attgit.ops.export.SINCE_RULE`).
-        ``output`` defaults to a timestamped file in the backup storage
+        ``output`` defaults to a new file in the backup storage
         (ATTGIT_BACKUP_DIR, or STORAGES["attgit_backups"]: then
         "storage_name" names it there, and "file_path" is None when the
-        storage is not this server's folder); one ending in ``.gz`` is gzipped.
+        storage is not this server's folder), named by the time to the
+        microsecond and a random part, created with O_EXCL: no two backups
+        ever share a file.  An ``output`` that exists is refused unless
+        ``force``; one in a missing folder is "not found"; one ending in
+        ``.gz`` is gzipped.
 
         Returns {"success", "file_path", "record_count", "metadata"} (and
         "error" when success is False).
         """
         moment = since if since is not None else since_date
-        path = Path(output) if output else backups.default_path(backup_type)
         try:
             when = backups.parse_since(moment) if moment is not None else None
-            summary = backups.create_backup(path, backup_type, when, self.user, self.using,
-                                            encrypt_to=self.encrypt_to, passphrase=self.passphrase)
+            path, summary = backups.make_backup(output, backup_type, when, self.user, self.using,
+                                                encrypt_to=self.encrypt_to, force=force,
+                                                passphrase=self.passphrase)
             stored = None if output else storage.store(path)
         except (AttgitError, OSError) as exc:
             return {"success": False, "file_path": None, "record_count": 0, "metadata": None,
@@ -186,12 +190,17 @@ class RestoreService:
                     "error_count": getattr(exc, "total", 1), "problems": [_problem(p) for p in problems]}
         return {"valid": True, "errors": [], "warnings": warnings, "error_count": 0, "problems": []}
 
-    def preview_changes(self, file_path, merge_strategy: str = "backup_wins") -> dict:
+    def preview_changes(self, file_path, merge_strategy: str = "backup_wins", *,
+                        companies: Optional[list] = None, date_from: Since = None, date_to: Since = None) -> dict:
         """What a restore would do; nothing is written.
 
+        ``companies``, ``date_from`` and ``date_to`` limit it to those
+        companies of the file and those dates (as ``restore_data``'s
+        --company/--from/--to); a company the file does not hold is an error.
+
         Returns {"to_add", "to_update", "to_skip", "conflicts"} (counts, and
-        the conflicts as dicts), with "pending", "warnings", "samples" and,
-        for a bad file, "errors".
+        the conflicts as dicts), with "pending", "warnings", "samples",
+        "selection" and, for a bad file, "errors".
         """
         from attgit.ops.restore import import_backup
 
@@ -200,20 +209,25 @@ class RestoreService:
 
         try:
             with read_backup(file_path, **backups.read_options(self.passphrase)) as backup:
+                selection = _selection(companies, date_from, date_to, backup)
                 result = import_backup(open_repository(), connect(self.using), author_for(self.user), backup,
-                                       Path(file_path).name, strategy=merge_strategy, preview=True)
+                                       Path(file_path).name, strategy=merge_strategy, preview=True,
+                                       selection=as_selection(selection))
         except AttgitError as exc:
             return {"to_add": 0, "to_update": 0, "to_skip": 0, "conflicts": [], "errors": _errors(exc)}
         c = result.counts
         return {"to_add": c.get("added", 0), "to_update": c.get("updated", 0), "to_skip": c.get("skipped", 0),
                 "conflicts": [x.to_dict() for x in result.conflicts], "pending": c.get("pending", 0),
                 "records_in_file": c.get("records_in_file", 0), "warnings": list(result.warnings),
-                "samples": result.to_dict()["samples"], "errors": []}
+                "samples": result.to_dict()["samples"], "selection": selection, "errors": []}
 
     def restore_backup(self, file_path, merge_strategy: str = "backup_wins",
-                       progress_callback: Optional[Callable[[int, int], None]] = None) -> dict:
+                       progress_callback: Optional[Callable[[int, int], None]] = None, *,
+                       companies: Optional[list] = None, date_from: Since = None, date_to: Since = None) -> dict:
         """Merge the file into the database in one transaction, after
         committing the database's current state (so it can be undone).
+        ``companies``/``date_from``/``date_to``: only those (see
+        :meth:`preview_changes`); the selection is logged.
 
         Returns {"success", "added", "updated", "skipped", "errors"}, with
         "pending" (manual conflicts, also counted in skipped: added +
@@ -221,24 +235,26 @@ class RestoreService:
         "conflicts", "commit" and "warnings".  The operation is logged.
         """
         name = Path(file_path).name
+        wanted = {"companies": companies, "date_from": date_from, "date_to": date_to}
         try:
-            result = self._restore(file_path, name, merge_strategy, progress_callback)
+            result, selection = self._restore(file_path, name, merge_strategy, progress_callback, wanted)
         except AttgitError as exc:
-            log_operation("restore", self.user, success=False, error=str(exc), filename=name, using=self.using)
+            log_operation("restore", self.user, success=False, error=str(exc), filename=name, using=self.using,
+                          selection=_jsonable_selection(wanted))
             return {"success": False, "added": 0, "updated": 0, "skipped": 0, "errors": _errors(exc)}
         c = result.counts
         log_operation("restore", self.user, commit=result.commit or "", filename=name,
                       records=c.get("records_in_file", 0), added=c.get("added", 0), updated=c.get("updated", 0),
                       skipped=c.get("skipped", 0), pending=c.get("pending", 0), conflicts=len(result.conflicts),
-                      strategy=merge_strategy, status=result.status, using=self.using,
+                      strategy=merge_strategy, status=result.status, using=self.using, selection=selection,
                       **({"warnings": result.warnings} if result.warnings else {}))
         return {"success": True, "added": c.get("added", 0), "updated": c.get("updated", 0),
                 "skipped": c.get("skipped", 0), "errors": [], "pending": c.get("pending", 0),
                 "records_in_file": c.get("records_in_file", 0), "status": result.status,
                 "conflicts": [x.to_dict() for x in result.conflicts], "commit": result.commit,
-                "warnings": list(result.warnings)}
+                "warnings": list(result.warnings), "selection": selection}
 
-    def _restore(self, file_path, name: str, strategy: str, progress):
+    def _restore(self, file_path, name: str, strategy: str, progress, wanted: dict):
         from attgit.ops.reconcile import exclusive
         from attgit.ops.restore import import_backup
 
@@ -247,8 +263,9 @@ class RestoreService:
 
         repo, db = open_repository(), connect(self.using)
         with read_backup(file_path, **backups.read_options(self.passphrase)) as backup, exclusive(repo, db):
+            selection = _selection(backup=backup, **wanted)
             return import_backup(repo, db, author_for(self.user), backup, name, strategy=strategy,
-                                 progress=progress)
+                                 selection=as_selection(selection), progress=progress), selection
 
     def _warnings(self, backup) -> list:
         from attgit.ops.restore import _older_than_since, company_warnings
@@ -273,6 +290,29 @@ def _record_of(record) -> dict:
     row = (record.ep_no, record.ep_name, record.company.name, record.date, record.shift, record.status,
            record.in_time, record.out_time, record.overstay)
     return rec.from_db_row(row, f"attendance record {record.pk}")
+
+
+def _selection(companies, date_from, date_to, backup) -> dict:
+    """The checked selection (the web restore page's and the commands' rules):
+    companies among the file's, dates as YYYY-MM-DD, in order."""
+    from .web.confirm import selection_of
+
+    return selection_of(_jsonable_selection({"companies": companies, "date_from": date_from,
+                                             "date_to": date_to}), list(backup.companies()))
+
+
+def _jsonable_selection(wanted: dict) -> dict:
+    def day(value):
+        return value.isoformat()[:10] if hasattr(value, "isoformat") else (value or "")
+
+    return {"companies": sorted(wanted.get("companies") or []), "date_from": day(wanted.get("date_from")),
+            "date_to": day(wanted.get("date_to"))}
+
+
+def as_selection(chosen: dict):
+    from .web.confirm import as_selection as selection
+
+    return selection(chosen)
 
 
 def _canonical(record: dict) -> dict:

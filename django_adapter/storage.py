@@ -20,14 +20,15 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
+from .backups import backup_folder
+
 ALIAS = "attgit_backups"
 
 
 def backup_dir() -> Path:
-    """The local folder backup files are written in (and kept in, by default)."""
-    path = Path(settings.ATTGIT_BACKUP_DIR)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The local folder backup files are written in (and kept in, by default):
+    :func:`django_adapter.backups.backup_folder`, made if missing."""
+    return backup_folder()
 
 
 def backup_storage() -> Storage:

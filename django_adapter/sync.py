@@ -133,11 +133,13 @@ def _remote_of(job):
 
 def run_sync_preview(job, progress) -> dict:
     """Fetch the remote and work out what merging it would do; apply nothing."""
+    from .web import confirm
     from .web.display import conflict_view
 
     remote, strategy = _remote_of(job), job.params.get("strategy") or sync_strategy()
     opened, db = open_as(job.user), connect()
     repo = opened.repo
+    seen = confirm.state(repo)  # what this preview is of (a fetch moves no branch of ours)
     try:
         progress.phase(f"Fetching {remote.name}")
         set_remote(repo, remote.name, remote.url)
@@ -151,7 +153,7 @@ def run_sync_preview(job, progress) -> dict:
         raise
     counts = result.counts
     return {
-        "remote": remote.name, "url": remote.url, "theirs": str(theirs), "strategy": strategy,
+        "remote": remote.name, "url": remote.url, "theirs": str(theirs), "strategy": strategy, "state": seen,
         "status": result.status, "fast_forward": result.fast_forward,
         "counts": {"add": counts.get("inserts", 0), "update": counts.get("updates", 0),
                    "delete": counts.get("deletes", 0), "conflicts": len(result.conflicts)},
@@ -162,10 +164,15 @@ def run_sync_preview(job, progress) -> dict:
 
 def run_sync(job, progress) -> dict:
     """Merge the previewed commit of the remote into the database."""
+    from .web import confirm, jobs
+
     remote, strategy = _remote_of(job), job.params["strategy"]
     opened, db = open_as(job.user), connect()
     repo = opened.repo
     try:
+        if "expect" in job.params and not job.params.get("confirmed"):
+            confirm.check_state(job.params["expect"], confirm.state(repo))
+            jobs.mark_confirmed(job)
         if not repo.contains(job.params["theirs"]):
             raise NotFound(f"the previewed commit {job.params['theirs'][:10]} of {remote.name} is gone: "
                            "preview the sync again")

@@ -195,7 +195,7 @@ def shoot(base: str, out: Path, var: Path) -> None:
         page.wait_for_selector(".tiles")
         page.check("input[name=strategy][value=manual]")
         page.click("text=Update the preview")
-        page.wait_for_selector("input[name=strategy][value=manual]:checked")
+        page.wait_for_selector("#previewed[data-strategy=manual]")  # the new preview, not the old page
         page.click("text=Apply restore")
         page.wait_for_selector("#summary")
         page.goto("/conflicts/")

@@ -260,9 +260,12 @@ def export(app: App, output, backup_type, since, recipient, passphrase_file, ask
     Example: attgit export backup.json.gz --passphrase-file /root/pass
     """
     from attgit.ops.export import export_backup, parse_since
+    from attgit.ops.mergestate import refuse_export_while_merging
 
     app.say_where()
     db = app.backend.db
+    if _has_repository(app):  # no repository: no merge can be waiting
+        refuse_export_while_merging(app.repo)
     if not hasattr(db, "records_since") or not hasattr(db, "companies_with_created_at"):
         raise ConfigError("this backend cannot export backup files")
     if since and backup_type == "full":
@@ -286,3 +289,11 @@ def export(app: App, output, backup_type, since, recipient, passphrase_file, ask
     sealed = f", encrypted for {recipient}" if recipient else ""
     sealed += ", encrypted with the passphrase" if passphrase is not None else ""
     click.echo(f"wrote {output}: {plural(summary.companies, 'company')}, {plural(summary.records, 'record')}{sealed}")
+
+
+def _has_repository(app: App) -> bool:
+    """Whether a repository is configured and exists (an export needs none)."""
+    try:
+        return os.path.isdir(app.repo_path())
+    except ConfigError:
+        return False

@@ -114,6 +114,28 @@ class MergeState:
         return conflict
 
 
+class ExportWhileMerging(ConflictsPending):
+    """A backup file was asked for while a manual merge waits: refused
+    (exit 7), by every export path with the same words."""
+
+
+def refuse_export_while_merging(repo) -> None:
+    """Raise ExportWhileMerging when a manual merge waits: the database then
+    holds a half-merged state (ours for each conflicting record, theirs for
+    the rest), and a backup of it would pass for a state that never was.
+    ``attgit export``, ``manage.py backup_data``, BackupService and the web
+    backup all call this, so all say the same."""
+    state = MergeState.load(repo)
+    if state is None:
+        return
+    raise ExportWhileMerging(
+        f"no backup was made: a merge of {state.theirs_name} is in progress ({len(state.pending()):,} of "
+        f"{len(state.conflicts):,} conflicts unresolved), so the database holds a half-merged state. "
+        "Finish the merge first (resolve its conflicts, then conclude it) or abort it: on the Conflicts page, "
+        "or with attgit conflicts, attgit merge --continue or attgit merge --abort."
+    )
+
+
 def refuse_while_merging(repo, doing: str) -> None:
     """Raise ConflictsPending when a manual merge waits for a person.
 

@@ -170,11 +170,13 @@ def _checkout_summary(target, rev: str) -> str:
 
 def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, name: str, *,
                   strategy: str = "theirs", preview: bool = False, selection: Selection = Selection(),
-                  progress: Optional[Progress] = None) -> RestoreResult:
+                  progress: Optional[Progress] = None, comparing: Optional[Progress] = None) -> RestoreResult:
     """Two-way merge of a validated backup file into the database.
 
     absent -> add, identical -> skip, different -> strategy; never deletes.
     A preview compares against the database as it is and writes nothing.
+    ``comparing`` hears (records of the file compared, records in the file)
+    company by company; ``progress``, the records written.
     """
     strategy = parse_strategy(strategy)
     refuse_while_merging(repo, f"import {name}")
@@ -183,13 +185,13 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     if preview:  # objects go to a throwaway store
         with repo.scratch() as scratch:
             ours = database_snapshot(repo, db, store=scratch)
-            outcome, in_file = _merge_backup(scratch, ours, backup, strategy, selection, samples)
+            outcome, in_file = _merge_backup(scratch, ours, backup, strategy, selection, samples, comparing)
         outcome.plan.close()
         return _import_result(db, backup, outcome, in_file, samples, None)
     pre = snapshot_database(repo, db, author, message=f"Snapshot before import of {name}")
     head = repo.head()
     ours = repo.snapshot(head)
-    outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection, samples)
+    outcome, in_file = _merge_backup(repo, ours, backup, strategy, selection, samples, comparing)
     result = _import_result(db, backup, outcome, in_file, samples, pre.commit)
     # The warnings travel in the result: each caller shows them once (the
     # CLI on stderr, the pages, the audit log); logging them here as well
@@ -231,14 +233,18 @@ def import_counts(outcome, records_in_file: int) -> dict:
 
 
 def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selection: Selection,
-                  samples: list):
+                  samples: list, comparing: Optional[Progress] = None):
     builder = SnapshotBuilder(repo.git, ours)
     plan, conflicts, counts, in_file = Plan(), [], MergeCounts(), 0
     ours_names = set(ours.companies())
+    total, seen = getattr(backup, "total_records", 0) or 0, 0
     for company in backup.companies():
+        if comparing is not None and total:
+            comparing(seen, total)
         if not selection.wants(company):
             continue
         theirs = backup.records(company)
+        seen += len(theirs)
         if selection.by_date:
             theirs = {k: r for k, r in theirs.items() if selection.keep(r)}
         in_file += len(theirs)
@@ -254,6 +260,8 @@ def _merge_backup(repo: Repository, ours: Snapshot, backup, strategy: str, selec
         plan.add(change)
         if len(change) or change.create:
             builder.put_blob(company, encode_sorted(company, as_mapping(result.records))[0])
+    if comparing is not None and total:
+        comparing(total, total)
     tree = builder.write()
     merged = Snapshot(repo.git, repo.git[tree])
     outcome = MergeOutcome(tree, plan, conflicts, counts, merged.count_records(), len(merged.companies()))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -20,7 +19,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from attgit.errors import AttgitError, ValidationError
@@ -38,7 +36,7 @@ from .forms import BackupForm, errors_of
 
 BACKUP_OPERATIONS = ("backup_full", "backup_incremental")
 #: The names this module makes (and ``manage.py backup_data``'s default names).
-NAME_RE = re.compile(r"\Abackup_(full|incremental)_\d{8}T\d{6}Z(_[0-9a-f]{6})?\.json(\.gz)?(\.gpg)?\Z")
+NAME_RE = re.compile(r"\Abackup_(full|incremental)_\d{8}T\d{6}(\.\d{6})?Z(_[0-9a-f]{6})?\.json(\.gz)?(\.gpg)?\Z")
 #: What a download is sent as, by its name's last suffix.
 CONTENT_TYPES = {".json": "application/json", ".gz": "application/gzip", ".gpg": "application/pgp-encrypted"}
 LISTED = 15
@@ -48,11 +46,6 @@ def backup_dir() -> Path:
     path = backup_folder()
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def new_name(backup_type: str) -> str:
-    now = timezone.now().astimezone(dt.timezone.utc)
-    return f"backup_{backup_type}_{now:%Y%m%dT%H%M%SZ}_{secrets.token_hex(3)}.json"
 
 
 # --- pages -------------------------------------------------------------------------
@@ -69,6 +62,7 @@ def backup_data_view(request):
             params = {"type": form.cleaned_data["backup_type"], "since": since.isoformat() if since else None,
                       **file_options(form.cleaned_data)}
             try:
+                backups.refuse_while_merging()
                 job = jobs.start(request, Job.BACKUP, params)
             except AttgitError as exc:
                 status = errors.say(request, exc)
@@ -109,12 +103,10 @@ def file_options(data: dict) -> dict:
     return params
 
 
-def file_name(params: dict) -> str:
-    """A new backup's name: .json, .json.gz, with .gpg when encrypted."""
-    name = new_name(params["type"])
-    if params.get("compression", "plain") == "gzip":
-        name += ".gz"
-    return name + (".gpg" if params.get("encryption", "none") != "none" else "")
+def file_suffix(params: dict) -> str:
+    """What a new backup's name ends with after .json: .gz, then .gpg when encrypted."""
+    suffix = ".gz" if params.get("compression", "plain") == "gzip" else ""
+    return suffix + (".gpg" if params.get("encryption", "none") != "none" else "")
 
 
 def registered_backup(filename: str) -> Path:
@@ -183,13 +175,18 @@ def run_backup(job: Job, progress: jobs.Progress) -> dict:
     since = parse_since(job.params["since"]) if job.params.get("since") else None
     opened = open_as(job.user)
     author = opened.author
-    name = file_name(job.params)
-    progress.phase("Taking a snapshot of the database")
-    snap = snapshot_database(opened.repo, connect(), author, message=f"Snapshot at {backup_type} backup {name}")
-    commit = snap.commit or snap.parent or ""
-    path = backup_dir() / name
-    summary = write_file(path, backup_type, since, author.name, progress.counter("Writing the backup file"),
-                         _expected_records(since), encrypt_to=recipient, passphrase=passphrase)
+    backups.refuse_while_merging(opened.repo)
+    path = backups.claim_new(backup_type, backup_dir(), suffix=file_suffix(job.params))  # its own name, O_EXCL
+    name = path.name
+    try:
+        progress.phase("Taking a snapshot of the database")
+        snap = snapshot_database(opened.repo, connect(), author, message=f"Snapshot at {backup_type} backup {name}")
+        commit = snap.commit or snap.parent or ""
+        summary = write_file(path, backup_type, since, author.name, progress.counter("Writing the backup file"),
+                             _expected_records(since), encrypt_to=recipient, passphrase=passphrase)
+    except BaseException:
+        backups.unclaim(path)
+        raise
     storage.store(path)
     log_operation(f"backup_{backup_type}", job.user, filename=str(path), commit=commit,
                   companies=summary.companies, records=summary.records, since=since, job=str(job.pk),

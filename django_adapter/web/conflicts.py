@@ -37,7 +37,7 @@ from ..audit import log_operation
 from ..models import Job
 from ..repository import open_as, open_repository
 from ..workingcopy import connect
-from . import display, errors, jobs
+from . import confirm, display, errors, jobs
 from .access import root_required
 
 PAGE_SIZE = 20
@@ -152,6 +152,7 @@ def conflicts_view(request):
         companies=sorted({c.key[1] for c in state.conflicts}), fields=display.COLUMNS,
         kinds=[(k, display.kind_words(k, state.kind)) for k in KINDS if any(c.kind == k for c in state.conflicts)],
         page_query=chosen.query(),
+        tokens=_bulk_tokens(open_repository(), shown, chosen),
     )
     return render(request, "attendance/conflicts.html", context)
 
@@ -180,15 +181,27 @@ def resolve_conflict_view(request):
     return redirect(back)
 
 
+def _bulk_tokens(repo, shown: list, chosen: Filter) -> dict:
+    """The signed token of each bulk button: its side, the filter, and the
+    conflicts the page counted (:mod:`.confirm`)."""
+    seen = confirm.conflicts_state(repo, shown)
+    return {side: confirm.sign("resolve", {"side": side, "filter": asdict(chosen)}, seen) for side in SIDES}
+
+
 def _start_bulk(request, side: str, chosen: Filter) -> Job:
-    state = merge_state(open_repository())
+    """Resolve what the page showed: the same side and filter (the token),
+    and the same pending conflicts -- none resolved or added since."""
+    repo = open_repository()
+    state = merge_state(repo)
     if state is None:
         raise NotFound("no merge is in progress: there is nothing to resolve")
-    count = sum(1 for c in state.pending() if chosen.matches(c))
-    if not count:
+    selected = [c for c in state.pending() if chosen.matches(c)]
+    if not selected:
         raise NotFound("no pending conflict matches the filter: nothing to resolve")
-    return jobs.start(request, Job.RESOLVE, {"side": side, "filter": asdict(chosen), "count": count,
-                                             "source": state.theirs_name})
+    expected = confirm.verify(request.POST.get("token", ""), "resolve", {"side": side, "filter": asdict(chosen)})
+    confirm.check_state(expected, confirm.conflicts_state(repo, selected))
+    return jobs.start(request, Job.RESOLVE, {"side": side, "filter": asdict(chosen), "count": len(selected),
+                                             "source": state.theirs_name, "expect": expected})
 
 
 def _resolve_one(request) -> str:
@@ -272,6 +285,9 @@ def run_resolve(job: Job, progress: jobs.Progress) -> dict:
     repo = open_repository()
     state = _merge_in_progress(repo)
     selected = [c for c in state.pending() if chosen.matches(c)]
+    if "expect" in job.params and not job.params.get("confirmed"):
+        confirm.check_state(job.params["expect"], confirm.conflicts_state(repo, selected))
+        jobs.mark_confirmed(job)
     report = progress.counter("Resolving conflicts")
     for done, conflict in enumerate(selected, 1):
         state.resolutions[conflict.id] = conflict.resolve(side)

@@ -11,6 +11,7 @@ from django.contrib import messages
 
 from attgit.errors import AttgitError, ConflictsPending, Locked, NotFound, ValidationError, problem_lines
 from attgit.format.backup import for_upload
+from attgit.ops.mergestate import ExportWhileMerging
 
 #: HTTP status of each kind of error, the first match wins.
 _STATUS = (
@@ -36,6 +37,8 @@ def describe(exc: AttgitError) -> str:
     text = str(exc)
     if isinstance(exc, Locked):
         return f"{LOCKED} ({text.replace(' (or pass --wait SECONDS)', '')})"
+    if isinstance(exc, ExportWhileMerging):
+        return text  # the same words as backup_data and attgit export
     if isinstance(exc, ConflictsPending) and "attgit merge --abort" in text:
         return MERGING
     return "\n".join([for_upload(text), *(for_upload(line) for line in problem_lines(exc))])

@@ -87,6 +87,16 @@ class SourceForm(forms.Form):
     upload = forms.RegexField(UPLOAD_RE, required=False)
     commit = forms.RegexField(COMMIT_RE, required=False)
     strategy = forms.ChoiceField(choices=STRATEGY_CHOICES, required=False, widget=forms.RadioSelect)
+    date_from = forms.DateField(label="From", required=False)
+    date_to = forms.DateField(label="To", required=False)
+    #: the preview's signed token (:mod:`.confirm`), on an apply
+    token = forms.CharField(required=False, max_length=20000)
+
+    def selection_data(self, data) -> dict:
+        """The selection as sent: the chosen companies (a repeated field) and the dates."""
+        return {"companies": data.getlist("companies"),
+                "date_from": self.cleaned_data["date_from"].isoformat() if self.cleaned_data["date_from"] else "",
+                "date_to": self.cleaned_data["date_to"].isoformat() if self.cleaned_data["date_to"] else ""}
 
     def clean(self):
         data = super().clean()

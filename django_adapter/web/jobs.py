@@ -44,7 +44,6 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -189,6 +188,13 @@ def operation_of(job: Job) -> Optional[str]:
             Job.RESOLVE: "resolve", Job.SYNC: "sync"}.get(job.kind, "merge")
 
 
+def mark_confirmed(job: Job) -> None:
+    """Note in the job's parameters that its confirmed preview still held
+    when it began (a retry copies the parameters, so it is not refused for
+    what this job itself did before it stopped)."""
+    _save(job, params={**job.params, "confirmed": True})
+
+
 def _save(job: Job, **fields) -> None:
     """Write fields of the Job row."""
     for name, value in fields.items():
@@ -324,8 +330,9 @@ def url_of(job: Job) -> str:
     """Where a job's progress and then its outcome are shown: a preview's on
     the page that asked for it, every other's on its own page."""
     if job.kind == Job.PREVIEW:
-        params = {k: v for k, v in job.params.items() if k in ("upload", "commit", "strategy")}
-        return f"{reverse('attgit:preview_restore')}?{urlencode({**params, 'job': job.pk})}"
+        from .restore import preview_url
+
+        return preview_url({**job.params, "job": str(job.pk)})
     if job.kind == Job.SYNC_PREVIEW:
         return reverse("admin:attendance_remote_sync", args=[job.params["remote_id"]]) + f"?job={job.pk}"
     return reverse("attgit:job_progress", args=[job.pk])
@@ -356,7 +363,12 @@ def notice_a_lost_worker(job: Job) -> bool:
         return False
     job.status, job.error, job.finished_at = Job.INTERRUPTED, INTERRUPTED, now
     wipe_passphrase(job)  # a worker killed before its job took it
+    which = _what_it_left(job)
+    if which:
+        job.error = f"{INTERRUPTED} {which}"
+        retrying(lambda: Job.objects.filter(pk=job.pk).update(error=job.error))
     Progress(job.pk).remove()
+    sweep_job_dir()
     _task_failed(job)
     operation = operation_of(job)
     if operation:
@@ -364,6 +376,74 @@ def notice_a_lost_worker(job: Job) -> bool:
             log_operation(operation, job.user, success=False, error=INTERRUPTED, job=str(job.pk),
                           filename=job.params.get("name", ""), status="interrupted")
     return True
+
+
+def _what_it_left(job: Job) -> str:
+    """Which of "all" or "none" a lost job left, in a sentence (or "" when
+    it cannot be told).  A restore or sync applies in one transaction that
+    also records, in the database, the commit the database now matches:
+    when that commit is the job's own kind and no older than the job, the
+    change is in; else none of it is.  A bulk resolution saves its merge
+    state in one rename: all or none of the conflicts it counted are
+    resolved.  A backup file appears only when complete."""
+    try:
+        return _LEFT.get(job.kind, lambda job: "")(job)
+    except Exception:  # noqa: BLE001 - a page must show even when this cannot be told
+        logger.exception("attgit: could not tell what lost job %s left", job.pk)
+        return ""
+
+
+def _applied(job: Job, types: tuple) -> bool:
+    repo, db = open_repository(), connect()
+    commit = db.state().commit
+    if not commit or not repo.contains(commit):
+        return False
+    if job.kind == Job.SYNC and commit == job.params.get("theirs"):
+        return True  # a fast-forward: the database took the remote's commit itself
+    info = repo.info(commit)
+    started = (job.started_at or job.created_at).timestamp()
+    return info.type in types and info.time.timestamp() >= int(started)
+
+
+def _restore_left(job: Job) -> str:
+    types = {Job.IMPORT: ("import", "merge-wip"), Job.CHECKOUT: ("checkout",),
+             Job.SYNC: ("merge", "merge-wip")}[job.kind]
+    if _applied(job, types):
+        return "It had finished writing: the database holds ALL of the change (nothing to retry)."
+    return "The database holds NONE of the change: it is as it was before; retry to apply it."
+
+
+def _resolve_left(job: Job) -> str:
+    from attgit.ops.mergestate import MergeState
+
+    state = MergeState.load(open_repository())
+    pending = len(state.pending()) if state else 0
+    if state is not None and pending >= job.params.get("count", 0) and pending:
+        return "NONE of the resolutions was saved: the conflicts still wait; retry to resolve them."
+    return "ALL of its resolutions were saved."
+
+
+def _backup_left(job: Job) -> str:
+    from ..models import BackupLog
+
+    made = BackupLog.objects.filter(success=True, details__job=str(job.pk)).first()
+    if made is not None:
+        return (f"It had finished: the backup file {Path(made.filename).name} was written whole and logged "
+                "(nothing to retry).")
+    return "No backup file was written (a file appears only when complete); retry to make one."
+
+
+_LEFT = {Job.IMPORT: _restore_left, Job.CHECKOUT: _restore_left, Job.SYNC: _restore_left,
+         Job.RESOLVE: _resolve_left, Job.BACKUP: _backup_left}
+
+
+def sweep_job_dir() -> None:
+    """Remove progress files a killed worker was writing (``*.<pid>.<thread>.tmp``
+    of a process that is gone)."""
+    for partial in job_dir().glob("*.tmp"):
+        parts = partial.name.split(".")
+        if len(parts) >= 4 and parts[-3].isdigit() and not _alive(int(parts[-3])):
+            partial.unlink(missing_ok=True)
 
 
 def _task_failed(job: Job) -> None:

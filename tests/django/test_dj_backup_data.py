@@ -25,7 +25,8 @@ MOMENTS = st.integers(-3, 3).map(lambda hours: T0 + dt.timedelta(hours=hours))
 
 
 def backup(path, *args) -> dict:
-    call_command("backup_data", "--output", str(path), *args, stdout=None)
+    """backup_data into ``path`` (--force: each Hypothesis example writes the same file again)."""
+    call_command("backup_data", "--output", str(path), "--force", *args, stdout=None)
     with open(path, "rb") as f:
         return json.load(f)
 

@@ -132,7 +132,7 @@ def test_an_incremental_file_onto_an_older_database_is_warned_about(site, tmp_pa
     assert "this incremental backup holds the changes since 2999-01-01" in capsys.readouterr().err
     report = RestoreService().validate_backup(inc)
     assert any("database is older" in w for w in report["warnings"])
-    call_command("backup_data", "--type", "incremental", "--since", "2000-01-01", "--output", str(inc))
+    call_command("backup_data", "--type", "incremental", "--since", "2000-01-01", "--output", str(inc), "--force")
     assert not RestoreService().validate_backup(inc)["warnings"]
 
 

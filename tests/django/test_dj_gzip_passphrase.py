@@ -226,9 +226,10 @@ def apply(client, response, **form):
     """Apply the previewed upload (the Apply form's fields), through the worker."""
     from dj_helpers import through_the_worker
 
-    upload_id = response.context["upload"].pk
-    return through_the_worker(client, client.post("/restore/apply/", {"upload": upload_id,
-                                                                      "strategy": "theirs", **form}))
+    context = response.context
+    return through_the_worker(client, client.post("/restore/apply/", {
+        "upload": context["upload"].pk, "strategy": context["strategy"], "token": context["token"],
+        "action": "apply", **form}))
 
 
 def test_the_backup_page_gzips_by_default_and_the_download_says_so(root, tmp_path):

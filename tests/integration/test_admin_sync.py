@@ -97,7 +97,7 @@ def sync(client, *remotes):
         return messages_of(shown)
     if shown.context["up_to_date"]:
         return [("success", f"Sync from {remotes[0].name}: already up to date.")]
-    confirmed = client.post(shown.request["PATH_INFO"], {"job": shown.context["job"].pk})
+    confirmed = client.post(shown.request["PATH_INFO"], sync_form(shown))
     assert confirmed.status_code == 302 and "/jobs/" in confirmed["Location"], confirmed
     job = Job.objects.get(pk=confirmed["Location"].rstrip("/").split("/")[-1])
     assert job.kind == Job.SYNC and job.finished
@@ -238,7 +238,7 @@ def test_the_sync_merges_the_commit_that_was_previewed(client, root_user, upstre
     previewed = shown.context["preview"]["theirs"]
     upstream.row()["status"] = "L"
     upstream.publish()
-    confirmed = client.post(shown.request["PATH_INFO"], {"job": shown.context["job"].pk})
+    confirmed = client.post(shown.request["PATH_INFO"], sync_form(shown))
     job = Job.objects.get(pk=confirmed["Location"].rstrip("/").split("/")[-1])
     assert job.status == Job.DONE and job.params["theirs"] == previewed, job.error
     assert str(Repository.open(site_repo).head()) == previewed and database()[KEY]["status"] != "L"
@@ -263,7 +263,7 @@ def test_nothing_is_merged_inside_a_request(client, root_user, upstream, site_re
     jobs.run(pending.pk)  # the worker
     shown = client.get(waiting.request["PATH_INFO"] + f"?job={pending.pk}")
     assert shown.context["preview"]["counts"]["add"] == 3
-    confirmed = client.post(shown.request["PATH_INFO"], {"job": pending.pk})
+    confirmed = client.post(shown.request["PATH_INFO"], sync_form(shown))
     [queued] = Job.objects.filter(kind=Job.SYNC)
     assert queued.status == Job.QUEUED and database() == {} and sync_logs() == []
     jobs.run(queued.pk)
@@ -279,7 +279,7 @@ def test_a_root_role_staff_user_who_is_not_a_superuser_may_sync(client, django_u
     lead = django_user_model.objects.create_user("lead", password="pw", role="root", is_staff=True)
     client.force_login(lead)
     shown = preview(client, prod)
-    confirmed = client.post(shown.request["PATH_INFO"], {"job": shown.context["job"].pk})
+    confirmed = client.post(shown.request["PATH_INFO"], sync_form(shown))
     job = Job.objects.get(pk=confirmed["Location"].rstrip("/").split("/")[-1])
     assert job.status == Job.DONE, job.error
     [log] = sync_logs()
@@ -355,3 +355,42 @@ def test_manage_py_attgit_from_a_shell(make_env):
     assert "No such command 'pul'" in usage.err and "attgit: error" not in usage.err
     assert "Usage: manage.py attgit [OPTIONS] COMMAND" in run([*manage, "--help"], env.environ()).out
     assert os.path.isdir(env.repo_path)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change,said", [
+    ({"strategy": "theirs"}, "you changed the strategy since the preview"),
+    ({"theirs": "0" * 40}, "you changed the remote's commit since the preview"),
+    ({"token": "forged"}, "does not come from a preview of this site"),
+])
+def test_a_sync_confirm_that_is_not_the_preview_is_refused(client, root_user, upstream, site_repo, change, said):
+    from django_adapter.models import Job, Remote
+
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    client.force_login(root_user)
+    shown = preview(client, prod)
+    refused = client.post(shown.request["PATH_INFO"], sync_form(shown, **change), follow=True)
+    assert any(said in text for _, text in messages_of(refused)), messages_of(refused)
+    assert not Job.objects.filter(kind=Job.SYNC).exists() and database() == {} and sync_logs() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_confirm_after_the_database_moved_is_refused(client, root_user, upstream, site_repo):
+    from django_adapter.models import AttendanceRecord, Company, Job, Remote
+
+    prod = Remote.objects.create(name="prod", url=str(upstream.hub))
+    client.force_login(root_user)
+    shown = preview(client, prod)
+    AttendanceRecord.objects.create(ep_no="X9", ep_name="New", company=Company.objects.create(name="Local"),
+                                    date="2025-11-21", status="P")
+    before = database()
+    refused = client.post(shown.request["PATH_INFO"], sync_form(shown), follow=True)
+    assert any("the database changed since the preview" in text for _, text in messages_of(refused))
+    assert not Job.objects.filter(kind=Job.SYNC).exists() and database() == before
+
+
+def sync_form(shown, **changes) -> dict:
+    """What the sync preview's confirm button sends (``changes``: a tampered field)."""
+    context = shown.context
+    return {"job": context["job"].pk, "token": context["token"], "theirs": context["preview"]["theirs"],
+            "strategy": context["preview"]["strategy"], **changes}

@@ -139,3 +139,47 @@ def parse(content: bytes):
 
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+def confirm_form(preview, **changes) -> dict:
+    """What the preview page's form sends on "Apply restore" when a person
+    leaves it as shown (``changes`` replace fields: a changed choice)."""
+    context = preview.context
+    data = {"token": context["token"], "action": "apply"}
+    if context.get("upload") is not None:
+        data.update(upload=context["upload"].pk, strategy=context["strategy"])
+    else:
+        data["commit"] = context["info"].id
+    selection = context["selection"]
+    data.update(companies=selection["companies"], date_from=selection["date_from"], date_to=selection["date_to"])
+    data.update(changes)
+    return {k: v for k, v in data.items() if v not in (None, "", [])}
+
+
+def previewed(client, upload_id: str, timeout: float = 60.0, **query):
+    """The preview page of a kept upload, once a real worker has worked it out."""
+    from django.utils.http import urlencode
+
+    from django_adapter.models import Job
+
+    response = client.get(f"/restore/preview/?{urlencode({'upload': upload_id, **query}, doseq=True)}")
+    assert response.status_code == 302, response.content[:500]
+    location = response["Location"]
+    job_id = location.split("job=")[1].split("&")[0]
+    deadline = time.monotonic() + timeout
+    while not Job.objects.get(pk=job_id).finished:
+        assert time.monotonic() < deadline, f"the preview job {job_id} did not finish"
+        time.sleep(0.05)
+    shown = client.get(location)
+    assert shown.status_code == 200, shown.content[:500]
+    return shown
+
+
+def bulk_form(client, side: str, **filter) -> dict:
+    """What a bulk button of the conflicts page sends (its side, the filter
+    and the page's token), as a person sees the page now."""
+    from django.utils.http import urlencode
+
+    page = client.get(f"/conflicts/?{urlencode(filter)}")
+    assert page.status_code == 200 and page.context.get("tokens"), "the conflicts page shows no bulk buttons"
+    return {"all": side, **filter, "token": page.context["tokens"][side]}

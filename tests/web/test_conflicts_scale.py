@@ -13,7 +13,7 @@ from attgit.ops.mergestate import MergeState
 from django_adapter.models import AttendanceRecord, BackupLog, Job
 from django_adapter.repository import open_repository
 
-from .conftest import finished_job, messages_of
+from .conftest import bulk_form, finished_job, messages_of
 from .merges import seed_conflicts
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +83,7 @@ def test_filters_by_company_field_and_kind_and_pages_keep_the_filter(merge, root
 @pytest.mark.slow
 def test_bulk_resolution_is_a_job_with_one_audit_row_per_action(merge, root_client):
     before = AttendanceRecord.objects.count()
-    job = finished_job(root_client, root_client.post("/conflicts/resolve/", {"all": "ours", "kind": "modify/delete"}))
+    job = finished_job(root_client, root_client.post("/conflicts/resolve/", bulk_form(root_client, "ours", kind="modify/delete")))
     assert job.kind == Job.RESOLVE and job.status == "done", job.error
     assert (job.result["resolved"], job.result["left"]) == (500, 4500)
     page = root_client.get(f"/jobs/{job.pk}/").content.decode()
@@ -93,7 +93,7 @@ def test_bulk_resolution_is_a_job_with_one_audit_row_per_action(merge, root_clie
     assert (log.details["resolved"], log.details["choice"], log.details["filter"]["kind"]) == \
         (500, "ours", "modify/delete")
 
-    job = finished_job(root_client, root_client.post("/conflicts/resolve/", {"all": "theirs"}))
+    job = finished_job(root_client, root_client.post("/conflicts/resolve/", bulk_form(root_client, "theirs")))
     assert (job.result["resolved"], job.result["left"]) == (4500, 0)
     print(f"bulk resolution of 4,500 conflicts: {job.seconds:.2f} s in the job")
     assert BackupLog.objects.filter(operation="resolve").count() == 2

@@ -20,7 +20,7 @@ from django_adapter.models import AttendanceRecord, BackupLog, Company, Job, Upl
 from django_adapter.repository import open_repository
 from django_adapter.workingcopy import connect
 
-from .conftest import QUEUED_ONLY, backup_bytes, finished_job, messages_of, parse, seed
+from .conftest import QUEUED_ONLY, backup_bytes, bulk_form, confirm_form, finished_job, messages_of, parse, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +128,7 @@ def test_restore_preview_counts_and_highlights_then_apply(root_client):
     again = root_client.get(ours.request["PATH_INFO"] + "?" + ours.request["QUERY_STRING"])
     assert again.status_code == 200 and Job.objects.filter(kind="preview").count() == 2  # shown again, not redone
 
-    job = finished_job(root_client, root_client.post("/restore/apply/", {"upload": upload_id, "strategy": "theirs"}))
+    job = finished_job(root_client, root_client.post("/restore/apply/", confirm_form(preview)))
     assert job.status == "done", job.error
     r = job.result
     assert (r["added"], r["updated"], r["skipped"], r["conflicts"], r["status"]) == (1, 1, 58, 1, "applied")
@@ -136,6 +136,7 @@ def test_restore_preview_counts_and_highlights_then_apply(root_client):
     assert AttendanceRecord.objects.get(pk=changed.pk).shift == changed.shift
     summary = root_client.get(f"/jobs/{job.pk}/").content.decode()
     assert 'data-result="added">1<' in summary and 'data-result="skipped">58<' in summary
+    assert 'data-count="differ">1<' in preview.content.decode()  # the changed record, counted once
     log = BackupLog.objects.get(operation="restore")
     assert (log.user.username, log.records_added, log.records_updated, log.records_skipped) == ("root", 1, 1, 58)
     assert not Upload.objects.exists()  # cleaned up after the apply
@@ -148,7 +149,7 @@ def test_a_file_into_an_empty_database_creates_everything(root_client):
     Company.objects.all().delete()
     preview = upload(root_client, content)
     assert counts(preview)["add"] == 40
-    job = finished_job(root_client, root_client.post("/restore/apply/", {"upload": preview.context["upload"].pk}))
+    job = finished_job(root_client, root_client.post("/restore/apply/", confirm_form(preview)))
     assert job.result["added"] == 40 and Company.objects.count() == 4
 
 
@@ -172,7 +173,7 @@ def test_restore_a_snapshot_from_the_history(root_client):
     assert preview.status_code == 200
     assert counts(preview) == {"add": 1, "update": 1, "delete": 0, "conflicts": 0, "total": 2}
     assert "<del>Renamed</del>" in preview.content.decode()
-    job = finished_job(root_client, root_client.post("/restore/apply/", {"commit": first}))
+    job = finished_job(root_client, root_client.post("/restore/apply/", confirm_form(preview)))
     assert job.status == "done" and (job.result["added"], job.result["updated"]) == (1, 1)
     assert AttendanceRecord.objects.count() == 30 and AttendanceRecord.objects.get(pk=record.pk).ep_name != "Renamed"
     repo = open_repository()
@@ -244,8 +245,8 @@ def _manual_restore(client, changes: int = 2):
     for r in records:
         edit(r, in_time="11:11", overstay="7")
     preview = upload(client, content)
-    job = finished_job(client, client.post("/restore/apply/", {"upload": preview.context["upload"].pk,
-                                                                "strategy": "manual"}))
+    manual = open_preview(client, f"/restore/preview/?upload={preview.context['upload'].pk}&strategy=manual")
+    job = finished_job(client, client.post("/restore/apply/", confirm_form(manual)))
     assert job.status == "done" and job.result["status"] == "conflicts" and job.result["pending"] == changes
     return records
 
@@ -288,7 +289,7 @@ def test_conclude_waits_for_every_conflict_and_abort_undoes(root_client):
     records = _manual_restore(root_client)
     response = root_client.post("/conflicts/conclude/", follow=True)
     assert "2 conflicts still to resolve" in " ".join(messages_of(response))
-    resolved = finished_job(root_client, root_client.post("/conflicts/resolve/", {"all": "theirs"}))
+    resolved = finished_job(root_client, root_client.post("/conflicts/resolve/", bulk_form(root_client, "theirs")))
     assert resolved.status == "done" and (resolved.result["resolved"], resolved.result["left"]) == (2, 0)
     assert BackupLog.objects.filter(operation="resolve").count() == 1  # one action, one row
     job = finished_job(root_client, root_client.post("/conflicts/abort/"))
@@ -444,7 +445,7 @@ def test_the_chart_starts_at_zero_and_follows_this_environment_s_own_line(root_c
     from .merges import seed_conflicts
 
     seed_conflicts(tmp_path, conflicts=10, records=300, companies=2)
-    job = finished_job(root_client, root_client.post("/conflicts/resolve/", {"all": "theirs"}))
+    job = finished_job(root_client, root_client.post("/conflicts/resolve/", bulk_form(root_client, "theirs")))
     assert job.status == "done"
     assert finished_job(root_client, root_client.post("/conflicts/conclude/")).status == "done"
     repo = open_repository()

@@ -16,7 +16,7 @@ from django_adapter.models import AttendanceRecord, BackupLog, Job
 from django_adapter.repository import open_repository
 from django_adapter.workingcopy import connect
 
-from .conftest import make_user, seed, wait_for_job
+from .conftest import confirm_form, make_user, previewed, seed, wait_for_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,7 +60,7 @@ def test_a_worker_killed_mid_restore_leaves_before_or_after_and_the_job_can_be_r
         worker, client, tmp_path, point):
     upload, before, after = prepared_restore(client, tmp_path)
     paused = worker.start(point)
-    response = client.post("/restore/apply/", {"upload": upload, "strategy": "theirs"})
+    response = client.post("/restore/apply/", confirm_form(previewed(client, upload)))
     assert response.status_code == 302 and "/jobs/" in response["Location"]
     paused.wait_until_paused(point)
     job = Job.objects.get(pk=response["Location"].rstrip("/").split("/")[-1])

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError
 from attgit.format.backup.crypto import passphrase_from_file
 from attgit.ops.export import SINCE_RULE
+from attgit.ops.mergestate import ExportWhileMerging
 from attgit.words import plural
 
 from ... import storage
-from ...backups import BACKUP_TYPES, create_backup, default_path, parse_since
+from ...backups import BACKUP_TYPES, make_backup, parse_since
 from ..actor import command_actor
 
 
@@ -28,9 +27,11 @@ class Command(BaseCommand):
                             help="full (default) or incremental")
         parser.add_argument("--since", help="incremental: records updated on or after this moment; "
                                             + SINCE_RULE)
-        parser.add_argument("--output", help="file to write (default: a timestamped file "
-                                             "in the backup storage: ATTGIT_BACKUP_DIR, or "
-                                             "STORAGES['attgit_backups'])")
+        parser.add_argument("--output", help="file to write (default: a new file in the backup storage -- "
+                                             "ATTGIT_BACKUP_DIR, or STORAGES['attgit_backups'] -- named by the "
+                                             "time and a random part); an existing file is refused unless --force")
+        parser.add_argument("--force", action="store_true", help="replace the --output file if it exists "
+                                                                 "(once the new one is complete)")
         parser.add_argument("--encrypt", metavar="RECIPIENT", dest="recipient",
                             help="encrypt the file for this public key (key id, fingerprint or e-mail in "
                                  "ATTGIT_GNUPGHOME); restore_data and the restore page decrypt it")
@@ -45,25 +46,25 @@ class Command(BaseCommand):
         parser.add_argument("--database", default="default", help="database alias")
 
     def handle(self, *args, backup_type, since, output, user, database, recipient=None, passphrase_file=None,
-               gzip=False, **options):
+               gzip=False, force=False, **options):
         actor = command_actor(f"backup_{backup_type}", user, database)
         path = output
         try:
             since_at = parse_since(since) if since else None
             if since_at and backup_type == "full":
                 raise CommandError("--since applies to --type incremental only")
-            path = output or default_path(backup_type)
-            if gzip and not output:
-                path = Path(path).with_name(Path(path).name + ".gz")
             if backup_type == "incremental" and not since_at:
                 raise CommandError("--type incremental needs --since DATE")
             if recipient and passphrase_file:
                 raise CommandError("--encrypt and --passphrase-file: choose one")
             passphrase = passphrase_from_file(passphrase_file) if passphrase_file else None
-            summary = create_backup(path, backup_type, since_at, actor.user, database, encrypt_to=recipient,
-                                    passphrase=passphrase)
+            path, summary = make_backup(output, backup_type, since_at, actor.user, database,
+                                        encrypt_to=recipient, force=force, passphrase=passphrase,
+                                        suffix=".gz" if gzip else "")
             if not output:
                 path = _kept(storage.store(path))
+        except ExportWhileMerging as exc:
+            raise CommandError(str(exc), returncode=exc.exit_code) from None
         except AttgitError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
