@@ -6,20 +6,24 @@ repository and backend, the writers' locks, and output helpers.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
-import orjson
 
 from attgit import __version__
 from attgit.errors import AttgitError, ConfigError, NotFound, PermissionDenied, UsageError
-from attgit.format import objects
-from attgit.format import records as rec
-from attgit.ops.backend import DEFAULT_BACKEND, Backend, load_backend
-from attgit.repo.repository import Author, Repository, default_author
 from attgit.words import plural
+
+if TYPE_CHECKING:  # imported where used: `attgit --version` and `attgit log` start without them
+    from attgit.ops.backend import Backend
+    from attgit.repo.repository import Author, Repository
+
+#: The default of --backend (attgit.ops.backend.DEFAULT_BACKEND, which a test keeps equal):
+#: importing that module here would load pygit2 before any command needs it.
+DEFAULT_BACKEND = "django_adapter.backend:open_backend"
 
 
 class App:
@@ -35,6 +39,8 @@ class App:
 
     @property
     def backend(self) -> Backend:
+        from attgit.ops.backend import load_backend
+
         if self._backend is None:
             self._backend = load_backend(self.backend_spec, self.settings)
             _EXPLAINERS.append(self._backend.explain)
@@ -50,6 +56,8 @@ class App:
 
     @property
     def repo(self) -> Repository:
+        from attgit.repo.repository import Repository
+
         if self._repo is None:
             self._repo = Repository.open(self.repo_path())
         return self._repo
@@ -63,6 +71,8 @@ class App:
         return self._author
 
     def _identify(self, backend: Backend) -> Author:
+        from attgit.repo.repository import Author, default_author
+
         named = self.user or os.environ.get("ATTGIT_USER") or None
         if backend.identify is not None:
             return backend.identify(named)
@@ -95,12 +105,26 @@ class App:
         from attgit.ops.reconcile import exclusive
 
         notes: list = []
+        with self.audited(operation), exclusive(self.repo, self.backend.db, self.wait, notes):
+            for note in notes:
+                click.echo(f"attgit: {note}", err=True)
+            self.check_capture()
+            yield
+
+    @contextlib.contextmanager
+    def writing_repo(self, operation: str):
+        """The repository's lock alone, for a command that never touches the
+        database (push): no database lock, no reconcile, so it neither waits
+        for nor starts the database; a failure is audited as in writing()."""
+        with self.audited(operation), self.repo.lock(self.wait):
+            yield
+
+    @contextlib.contextmanager
+    def audited(self, operation: str):
+        """Write a failure to the audit log (with the operation's name)
+        before it propagates to the user."""
         try:
-            with exclusive(self.repo, self.backend.db, self.wait, notes):
-                for note in notes:
-                    click.echo(f"attgit: {note}", err=True)
-                self.check_capture()
-                yield
+            yield
         except AttgitError as exc:
             if operation:
                 with contextlib.suppress(Exception):
@@ -137,12 +161,14 @@ pass_app = click.make_pass_decorator(App)
 #: How each backend opened in this process turns its own exceptions (an
 #: unreachable database, missing tables) into attgit errors; see explain().
 #: libgit2's errors about damaged objects are explained first.
-_EXPLAINERS: list = [objects.explain_git_error]
+_EXPLAINERS: list = []
 
 
 def explain(exc: BaseException) -> Optional[AttgitError]:
     """The attgit error a backend makes of a foreign exception, or None."""
-    for explainer in _EXPLAINERS:
+    from attgit.format import objects
+
+    for explainer in [objects.explain_git_error, *_EXPLAINERS]:
         explained = explainer(exc)
         if explained is not None:
             return explained
@@ -171,6 +197,42 @@ class ExampleGroup(click.Group):
 
 ExampleGroup.group_class = ExampleGroup
 
+#: The modules holding the commands (attgit/cli/<family>.py); a new one is
+#: added here.
+FAMILIES = ("history", "maintenance", "merge", "remote", "restore")
+#: Which family holds a command: running it imports that module alone.  A
+#: command missing here is still found (every family is imported then).
+COMMAND_FAMILY = {
+    **dict.fromkeys(("init", "commit", "status", "log", "show", "diff", "verify"), "history"),
+    "gc": "maintenance",
+    **dict.fromkeys(("conflicts", "resolve", "merge"), "merge"),
+    **dict.fromkeys(("remote", "fetch", "push", "pull", "clone"), "remote"),
+    **dict.fromkeys(("checkout", "import", "export"), "restore"),
+}
+
+
+def load_commands(family: Optional[str] = None) -> None:
+    """Import one family of commands (registering them), or every family."""
+    for name in (family,) if family else FAMILIES:
+        importlib.import_module(f"attgit.cli.{name}")
+
+
+class LazyGroup(ExampleGroup):
+    """The top command group: a command's module is imported when the
+    command is looked up, so `attgit log` never imports what `attgit pull`
+    needs (start-up is most of a short command's time)."""
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands:
+            load_commands(COMMAND_FAMILY.get(cmd_name))
+        if cmd_name not in self.commands:
+            load_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx):
+        load_commands()
+        return super().list_commands(ctx)
+
 
 def _move_example(command: click.Command) -> None:
     text = command.help or ""
@@ -181,6 +243,8 @@ def _move_example(command: click.Command) -> None:
 
 
 def emit_json(data) -> None:
+    import orjson
+
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode())
 
 
@@ -191,7 +255,7 @@ def progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="rec", file=sys.stderr, disable=None, leave=False)
 
 
-@click.group(cls=ExampleGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--repo", "-C", metavar="PATH",
               help="The bare repository (else $ATTGIT_REPO, else the ATTGIT_REPO setting).")
 @click.option("--settings", metavar="MODULE", help="Django settings module (else $DJANGO_SETTINGS_MODULE).")
@@ -216,6 +280,8 @@ def cli(ctx, repo, settings, backend, wait, user):
 
 
 def record_values(record: dict) -> str:
+    from attgit.format import records as rec
+
     return " ".join(f"{f}={record[f]}" for f in rec.VALUE_FIELDS if record[f] not in (None, ""))
 
 
@@ -241,6 +307,8 @@ def pending_error(n: int):
 
 
 def print_conflicts(conflicts, limit: Optional[int] = None) -> None:
+    from attgit.format import records as rec
+
     for c in conflicts[:limit]:
         how = f" -> {c.resolution}" if c.resolution else " (pending)"
         click.echo(f"conflict {c.id} {c.kind} {rec.describe_key(tuple(c.key))}{how}")
