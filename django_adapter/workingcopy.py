@@ -242,7 +242,7 @@ class DjangoWorkingCopy:
             if expect is not None and before > expect:
                 raise Rejected("the database changed while attgit was working (someone edited "
                                "attendance meanwhile); nothing was applied: run the command again")
-            with self._loading(self._write_mode()):
+            with self._loading(self._table_empty()):
                 result = self._write(changes, progress, total)
             watermark = self._log_high() if expect is not None else self.state().watermark
             self._consume(before, expect)
@@ -252,7 +252,7 @@ class DjangoWorkingCopy:
 
         return self._in_transaction(write_and_record)
 
-    def _write_mode(self) -> bool:
+    def _table_empty(self) -> bool:
         """Whether this apply loads an empty attendance table (a clone, a
         first load, an import into a new database): then it may write the
         fast way (:func:`django_adapter.bulk.empty_table_load`), since the
