@@ -44,7 +44,7 @@ VENV = Path(os.environ.get("BENCH_VENV", ROOT / ".venv" / "bin"))
 TABLE = "attendance_attendancerecord"
 COLUMNS = ("ep_no", "ep_name", "company_id", "date", "shift", "status", "in_time", "out_time", "overstay",
            "created_at", "updated_at")
-STARTUP = (["--version"], ["log", "-n", "1"], ["show"], ["status"], ["remote"])
+STARTUP = (["--version"], ["log", "-n", "1"], ["status"], ["remote"])  # not show: it diffs the commit
 
 
 def env(db_url: str, repo: Path) -> dict:
