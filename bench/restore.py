@@ -35,6 +35,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,23 +57,18 @@ def child(argv: list, environ: dict) -> dict:
     """Run ``argv`` to its end: wall, CPU and peak MB (``os.wait4``: the
     child and the children it waited for, git and pool workers), stdout."""
     started = time.perf_counter()
-    process = subprocess.Popen(argv, env=environ, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = process.stdout.read()
-    err = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    with tempfile.TemporaryFile() as errors:  # a file, so a chatty stderr cannot block the child
+        process = subprocess.Popen(argv, env=environ, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors)
+        out = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        errors.seek(0)
+        err = errors.read()
     process.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, argv))} failed ({process.returncode}):\n{err.decode()[-2000:]}")
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak": usage.ru_maxrss / 1024,
             "out": out.decode()}
-
-
-class Clock:
-    """Runs the children (one place to add a repeat or a profile later)."""
-
-    def run(self, argv: list, environ: dict) -> dict:
-        return child(argv, environ)
 
 
 def migrate(db_url: str, repo: Path) -> None:
@@ -195,12 +191,12 @@ def main() -> None:
     parser.add_argument("--postgres", help="an EMPTY-able PostgreSQL database URL of your own")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    n, work, clock = args.records, args.workdir, Clock()
+    n, work = args.records, args.workdir
     ready = prepare(work, n, args.companies)
     out = ["| step | records | wall s | CPU s | records/s (wall) | peak MB | floor |", "|---|---:|---:|---:|---:|---:|---|"]
 
     dev_url, dev_repo = fresh(work, "dev")
-    clone = clock.run(["attgit", "clone", str(ready["hub"]), "--name", "hub"], env(dev_url, dev_repo))
+    clone = child(["attgit", "clone", str(ready["hub"]), "--name", "hub"], env(dev_url, dev_repo))
     template = work / "template.sqlite3"
     template.unlink(missing_ok=True)
     migrate(f"sqlite:///{template}", work / "unused.git")
@@ -208,7 +204,7 @@ def main() -> None:
     for checks in ("on", "off"):
         target = work / f"floor-{checks}.sqlite3"
         shutil.copyfile(template, target)
-        done = clock.run([sys.executable, __file__, "floor-sqlite", str(work / "dev.sqlite3"), str(target), checks],
+        done = child([sys.executable, __file__, "floor-sqlite", str(work / "dev.sqlite3"), str(target), checks],
                          os.environ.copy())
         floors[checks] = json.loads(done["out"])
     floor_text = (f"sqlite3 executemany in key order: {floors['on']['cpu']:.2f} s CPU with CHECKs, "
@@ -216,28 +212,28 @@ def main() -> None:
     out.append(line("attgit clone into empty SQLite", n, clone["wall"], clone["cpu"], clone["peak"], floor_text))
 
     imp_url, imp_repo = fresh(work, "imp")
-    clock.run(["attgit", "init"], env(imp_url, imp_repo))
-    imported = clock.run(["attgit", "import", str(ready["backup"])], env(imp_url, imp_repo))
+    child(["attgit", "init"], env(imp_url, imp_repo))
+    imported = child(["attgit", "import", str(ready["backup"])], env(imp_url, imp_repo))
     out.append(line("attgit import (full file) into empty SQLite", n, imported["wall"], imported["cpu"],
                     imported["peak"], floor_text))
 
     if args.postgres:
         pg_repo = work / "pg.git"
         empty_postgres(args.postgres, pg_repo)
-        pg = clock.run(["attgit", "clone", str(ready["hub"]), "--name", "hub"], env(args.postgres, pg_repo))
-        copy = clock.run([sys.executable, __file__, "floor-copy", str(work / "dev.sqlite3"), args.postgres],
+        pg = child(["attgit", "clone", str(ready["hub"]), "--name", "hub"], env(args.postgres, pg_repo))
+        copy = child([sys.executable, __file__, "floor-copy", str(work / "dev.sqlite3"), args.postgres],
                          os.environ.copy())
         floor = json.loads(copy["out"])
         out.append(line("attgit clone into empty PostgreSQL", n, pg["wall"], pg["cpu"], pg["peak"],
                         f"COPY into a copy of the table: {floor['wall']:.2f} s wall"))
 
-    verify = clock.run(["attgit", "verify"], env(dev_url, dev_repo))
-    fsck = clock.run(["git", "-C", str(dev_repo), "fsck", "--strict", "--no-dangling"], os.environ.copy())
+    verify = child(["attgit", "verify"], env(dev_url, dev_repo))
+    fsck = child(["git", "-C", str(dev_repo), "fsck", "--strict", "--no-dangling"], os.environ.copy())
     out.append(line("attgit verify", n, verify["wall"], verify["cpu"], verify["peak"],
                     f"git fsck --strict: {fsck['wall']:.2f} s wall, {fsck['cpu']:.2f} s CPU"))
 
     for argv in STARTUP:
-        runs = [clock.run(["attgit", *argv], env(dev_url, dev_repo)) for _ in range(5)]
+        runs = [child(["attgit", *argv], env(dev_url, dev_repo)) for _ in range(5)]
         out.append(line(f"start-up: attgit {' '.join(argv)}", 0, min(r["wall"] for r in runs),
                         min(r["cpu"] for r in runs), max(r["peak"] for r in runs)))
     load = os.getloadavg()
