@@ -9,6 +9,7 @@ transaction the caller holds; none commits.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Sequence
 
@@ -161,3 +162,95 @@ class RecordWriter:
                 f"{describe_key(tuple(key))}): the database changed since the change was "
                 "computed; nothing was changed, run the command again"
             )
+
+
+# --- loading an empty table -------------------------------------------------
+
+@contextlib.contextmanager
+def empty_table_load(connection, checked: bool):
+    """Write into an EMPTY attendance table the way a restore should: without
+    the change-log triggers (the caller's transaction records the commit the
+    rows are, and consumes the "everything" entry putting them back logs),
+    without the secondary indexes (rebuilt once, sorted, at the end rather
+    than row by row), and, when ``checked`` (every row was validated by
+    attgit's own parse in this process), without re-running the CHECK
+    constraints per row on SQLite (``PRAGMA ignore_check_constraints``;
+    they cost as much as the insert itself).
+
+    Runs inside the caller's transaction, with other writers kept out (the
+    SQLite write lock; a table lock on PostgreSQL), so no edit of another
+    session can happen while the triggers are away, and a crash anywhere
+    rolls the DDL back with the rows: the triggers and indexes are never
+    missing outside this transaction.
+    """
+    from . import changelog
+
+    logged = changelog.installed(connection)
+    if logged:
+        changelog.uninstall(connection)
+    indexes = _drop_secondary_indexes(connection)
+    sqlite_unchecked = checked and connection.vendor == "sqlite"
+    if sqlite_unchecked:
+        _sqlite_pragma(connection, "ignore_check_constraints", 1)
+    try:
+        yield
+    finally:
+        if sqlite_unchecked:
+            _sqlite_pragma(connection, "ignore_check_constraints", 0)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # PostgreSQL alters no table with deferred checks pending:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # run them now (the rest of the transaction too)
+        for sql in indexes:
+            cursor.execute(sql)
+    if logged:
+        changelog.install(connection)
+
+
+def records_empty(connection) -> bool:
+    """Whether the attendance table holds no row (one index probe)."""
+    table = connection.ops.quote_name(AttendanceRecord._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")
+        return cursor.fetchone() is None
+
+
+def _sqlite_pragma(connection, name: str, value: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA {name} = {int(value)}")
+
+
+def _drop_secondary_indexes(connection) -> list[str]:
+    """Drop the attendance table's droppable indexes and return the
+    statements that recreate them exactly (read from the catalog).
+
+    SQLite: every explicitly created index (the unique key is part of the
+    table and stays; rows arrive in its order, so it only appends).
+    PostgreSQL: the unique key constraint too (its index is built once,
+    sorted, when it is added back), the company foreign key (checked once,
+    by one join, when added back, rather than by a deferred trigger per
+    row) and plain indexes; the primary key stays.
+    """
+    table = AttendanceRecord._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+                           "AND sql IS NOT NULL", [table])
+            found = cursor.fetchall()
+            for name, _ in found:
+                cursor.execute(f'DROP INDEX "{name}"')
+            return [sql for _, sql in found]
+        if connection.vendor != "postgresql":
+            return []
+        quoted = connection.ops.quote_name(table)
+        cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE conrelid = %s::regclass AND contype IN ('u', 'f')", [table])
+        constraints = cursor.fetchall()
+        cursor.execute("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                       "WHERE indrelid = %s::regclass AND NOT indisprimary AND NOT indisunique", [table])
+        plain = cursor.fetchall()
+        for name, _ in constraints:
+            cursor.execute(f'ALTER TABLE {quoted} DROP CONSTRAINT "{name}"')
+        for name, _ in plain:
+            cursor.execute(f"DROP INDEX {name}")
+        return ([f'ALTER TABLE {quoted} ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints]
+                + [definition for _, definition in plain])

@@ -44,7 +44,7 @@ from attgit.errors import DatabaseError, Rejected
 from attgit.format.records import from_db_row
 from attgit.workingcopy import ApplyResult, ChangeSet, CompanyChange, DatabaseState, Progress
 
-from . import changelog
+from . import bulk, changelog
 from .bulk import RecordWriter
 from .dblock import database_lock, describe
 from .models import AttendanceRecord, ChangeLog, Company, SyncState
@@ -242,7 +242,8 @@ class DjangoWorkingCopy:
             if expect is not None and before > expect:
                 raise Rejected("the database changed while attgit was working (someone edited "
                                "attendance meanwhile); nothing was applied: run the command again")
-            result = self._write(changes, progress, total)
+            with self._loading(self._table_empty()):
+                result = self._write(changes, progress, total)
             watermark = self._log_high() if expect is not None else self.state().watermark
             self._consume(before, expect)
             self._record_state(commit, watermark)
@@ -250,6 +251,21 @@ class DjangoWorkingCopy:
             return result
 
         return self._in_transaction(write_and_record)
+
+    def _table_empty(self) -> bool:
+        """Whether this apply loads an empty attendance table (a clone, a
+        first load, an import into a new database): then it may write the
+        fast way (:func:`django_adapter.bulk.empty_table_load`), since the
+        transaction that writes also records the commit the rows are."""
+        return bulk.records_empty(self.connection)
+
+    def _loading(self, empty: bool):
+        """The empty-table load around the writes when ``empty``: every row an
+        apply writes comes from a snapshot or a backup file attgit parsed and
+        validated, so the SQLite CHECKs need not run again per row."""
+        if not empty:
+            return contextlib.nullcontext()
+        return bulk.empty_table_load(self.connection, checked=True)
 
     def _exclude_writers(self) -> None:
         if self.connection.vendor == "postgresql":

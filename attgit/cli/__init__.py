@@ -6,8 +6,18 @@ one family of commands, and only parses, calls one library function and
 prints.  ``main`` maps library errors to exit codes.
 """
 
-from attgit.cli import history, maintenance, merge, remote, restore  # noqa: F401  (registers the commands)
-from attgit.cli.app import cli
 from attgit.cli.main import invoke, main
 
 __all__ = ["cli", "invoke", "main"]
+
+
+def __getattr__(name: str):
+    """``attgit.cli.cli``: the command group with every command registered.
+    The ``attgit`` command itself imports only the module of the command it
+    runs (:class:`attgit.cli.app.LazyGroup`)."""
+    if name == "cli":
+        from attgit.cli.app import cli, load_commands
+
+        load_commands()
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,21 +6,25 @@ repository and backend, the writers' locks, and output helpers.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
-import orjson
 
 from attgit import __version__
 from attgit.errors import AttgitError, ConfigError, NotFound, PermissionDenied, UsageError
-from attgit.format import objects
-from attgit.format import records as rec
-from attgit.ops.backend import DEFAULT_BACKEND, Backend, load_backend
-from attgit.repo.repository import Author, Repository, default_author
 from attgit.words import plural
+
+if TYPE_CHECKING:  # imported where used: `attgit --version` and `attgit log` start without them
+    from attgit.ops.backend import Backend
+    from attgit.repo.repository import Author, Repository
+
+#: The default of --backend (attgit.ops.backend.DEFAULT_BACKEND, which a test keeps equal):
+#: importing that module here would load pygit2 before any command needs it.
+DEFAULT_BACKEND = "django_adapter.backend:open_backend"
 
 
 class App:
@@ -38,6 +42,8 @@ class App:
 
     @property
     def backend(self) -> Backend:
+        from attgit.ops.backend import load_backend
+
         if self._backend is None:
             self._backend = load_backend(self.backend_spec, self.settings)
             _EXPLAINERS.append(self._backend.explain)
@@ -73,6 +79,8 @@ class App:
 
     @property
     def repo(self) -> Repository:
+        from attgit.repo.repository import Repository
+
         if self._repo is None:
             self._repo = Repository.open(self.repo_path())
             _sweep_spools(self._repo.path)
@@ -87,6 +95,8 @@ class App:
         return self._author
 
     def _identify(self, backend: Backend) -> Author:
+        from attgit.repo.repository import Author, default_author
+
         named = self.user or os.environ.get("ATTGIT_USER") or None
         if backend.identify is not None:
             return backend.identify(named)
@@ -132,12 +142,26 @@ class App:
 
         self.say_where()
         notes: list = []
+        with self.audited(operation), exclusive(self.repo, self.backend.db, self.wait, notes):
+            for note in notes:
+                click.echo(f"attgit: {note}", err=True)
+            self.check_capture()
+            yield
+
+    @contextlib.contextmanager
+    def writing_repo(self, operation: str):
+        """The repository's lock alone, for a command that never touches the
+        database (push): no database lock, no reconcile, so it neither waits
+        for nor starts the database; a failure is audited as in writing()."""
+        with self.audited(operation), self.repo.lock(self.wait):
+            yield
+
+    @contextlib.contextmanager
+    def audited(self, operation: str):
+        """Write a failure to the audit log (with the operation's name)
+        before it propagates to the user."""
         try:
-            with exclusive(self.repo, self.backend.db, self.wait, notes):
-                for note in notes:
-                    click.echo(f"attgit: {note}", err=True)
-                self.check_capture()
-                yield
+            yield
         except AttgitError as exc:
             if operation:
                 with contextlib.suppress(Exception):
@@ -191,12 +215,14 @@ pass_app = click.make_pass_decorator(App)
 #: How each backend opened in this process turns its own exceptions (an
 #: unreachable database, missing tables) into attgit errors; see explain().
 #: libgit2's errors about damaged objects are explained first.
-_EXPLAINERS: list = [objects.explain_git_error]
+_EXPLAINERS: list = []
 
 
 def explain(exc: BaseException) -> Optional[AttgitError]:
     """The attgit error a backend makes of a foreign exception, or None."""
-    for explainer in _EXPLAINERS:
+    from attgit.format import objects
+
+    for explainer in [objects.explain_git_error, *_EXPLAINERS]:
         explained = explainer(exc)
         if explained is not None:
             return explained
@@ -225,10 +251,47 @@ class ExampleGroup(click.Group):
 
 ExampleGroup.group_class = ExampleGroup
 
+#: The modules holding the commands (attgit/cli/<family>.py); a new one is
+#: added here.
+FAMILIES = ("history", "maintenance", "merge", "remote", "restore")
+#: Which family holds a command: running it imports that module alone.  A
+#: command missing here is still found (every family is imported then).
+COMMAND_FAMILY = {
+    **dict.fromkeys(("init", "commit", "status", "log", "show", "diff", "verify"), "history"),
+    "gc": "maintenance",
+    **dict.fromkeys(("conflicts", "resolve", "merge"), "merge"),
+    **dict.fromkeys(("remote", "fetch", "push", "pull", "clone"), "remote"),
+    **dict.fromkeys(("checkout", "import", "export"), "restore"),
+}
 
-class TopGroup(ExampleGroup):
-    """The ``attgit`` group: it keeps the subcommand's arguments where its
-    own callback can see them (so ``attgit CMD --help`` asks nobody's role)."""
+
+def load_commands(family: Optional[str] = None) -> None:
+    """Import one family of commands (registering them), or every family."""
+    for name in (family,) if family else FAMILIES:
+        importlib.import_module(f"attgit.cli.{name}")
+
+
+class LazyGroup(ExampleGroup):
+    """The top command group: a command's module is imported when the
+    command is looked up, so `attgit log` never imports what `attgit pull`
+    needs (start-up is most of a short command's time)."""
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands:
+            load_commands(COMMAND_FAMILY.get(cmd_name))
+        if cmd_name not in self.commands:
+            load_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx):
+        load_commands()
+        return super().list_commands(ctx)
+
+
+class TopGroup(LazyGroup):
+    """The ``attgit`` group: commands imported when looked up
+    (:class:`LazyGroup`), and the subcommand's arguments kept where its own
+    callback can see them (so ``attgit CMD --help`` asks nobody's role)."""
 
     def parse_args(self, ctx: click.Context, args: list) -> list:
         rest = super().parse_args(ctx, args)
@@ -245,6 +308,8 @@ def _move_example(command: click.Command) -> None:
 
 
 def emit_json(data) -> None:
+    import orjson
+
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode())
 
 
@@ -337,6 +402,8 @@ def _login() -> str:
 
 
 def record_values(record: dict) -> str:
+    from attgit.format import records as rec
+
     return " ".join(f"{f}={record[f]}" for f in rec.VALUE_FIELDS if record[f] not in (None, ""))
 
 
@@ -362,6 +429,8 @@ def pending_error(n: int):
 
 
 def print_conflicts(conflicts, limit: Optional[int] = None) -> None:
+    from attgit.format import records as rec
+
     for c in conflicts[:limit]:
         how = f" -> {c.resolution}" if c.resolution else " (pending)"
         click.echo(f"conflict {c.id} {c.kind} {rec.describe_key(tuple(c.key))}{how}")

@@ -156,7 +156,7 @@ def push(app: App, name, as_json):
 
     name = default_remote(app.repo, name)
     update, bar = _transfer_progress(f"push {name}")
-    with app.writing("push"), bar:
+    with app.writing_repo("push"), bar:
         try:
             result = run(app.repo, name, update)
         except RemoteError as exc:

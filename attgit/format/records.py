@@ -191,11 +191,22 @@ def from_canonical_line(line: bytes, where: str | None = None) -> dict:
 
 
 _FIELD_SET = frozenset(FIELDS)
+#: The fields in the order a canonical line holds them (sorted).
+_SORTED_FIELDS = tuple(sorted(FIELDS))
 _TEXT_FIELDS = ("ep_no", "ep_name", "company", "shift", "status", "overstay")
+#: field -> text values already accepted there (str only, so 1 never passes for "1"):
+#: names, shifts and companies repeat on every line, and a set lookup is
+#: several times cheaper than the checks it stands for
+_SEEN_TEXT: dict[str, set] = {name: set() for name in _TEXT_FIELDS}
 
 
 def _fast_line(line: bytes):
-    """The record of a canonical line whose checksum is right, else None."""
+    """The record of a canonical line whose checksum is right, else None.
+
+    Run once per line of every blob a clone or a merge parses, so it is
+    written for speed: orjson keeps the line's key order, so one tuple
+    comparison checks the field set and its sorted order, and re-encoding
+    without sorting must then give the body back byte for byte."""
     if not line.startswith(_LINE_HEAD) or line[77:79] != b'",':
         return None
     body = b"{" + line[79:].rstrip(b"\n")
@@ -205,18 +216,38 @@ def _fast_line(line: bytes):
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if type(data) is not dict or data.keys() != _FIELD_SET:
+    if type(data) is not dict or tuple(data) != _SORTED_FIELDS:
         return None
     for name in _TEXT_FIELDS:
         value = data[name]
-        if type(value) is not str or value != value.strip() or "\x00" in value:
+        if value not in _SEEN_TEXT[name] and not _text_ok(name, value):
             return None
-    for name in ("in_time", "out_time"):
-        if data[name] is not None and type(data[name]) is not str:
-            return None
-    if type(data["date"]) is not str or not _plausible(data) or canonical_bytes(data) != body:
+    in_time, out_time = data["in_time"], data["out_time"]
+    if not (data["date"] in _SEEN_DATES or _known_str(data["date"], _SEEN_DATES, _valid_date)) \
+            or not (in_time is None or in_time in _SEEN_TIMES or _known_str(in_time, _SEEN_TIMES, _valid_time)) \
+            or not (out_time is None or out_time in _SEEN_TIMES or _known_str(out_time, _SEEN_TIMES, _valid_time)) \
+            or orjson.dumps(data) != body:
         return None
     return data
+
+
+def _known_str(value, seen: set, check) -> bool:
+    return type(value) is str and _known(value, seen, check)
+
+
+def _text_ok(name: str, value) -> bool:
+    """A text field's value as normalise leaves it (a str, trimmed, no NUL,
+    not too long, a known status, a non-empty key part); remembered once
+    accepted."""
+    if type(value) is not str or value != value.strip() or "\x00" in value or len(value) > MAX_LENGTHS[name]:
+        return False
+    if (name == "status" and value not in _STATUS_SET) or (name in ("ep_no", "company") and not value):
+        return False
+    seen = _SEEN_TEXT[name]
+    if len(seen) > _SEEN_LIMIT:
+        seen.clear()
+    seen.add(value)
+    return True
 
 
 def verify_checksum(record: Mapping[str, Any], stored: Any, where: str | None) -> None:

@@ -121,6 +121,17 @@ def plan_between(old: Snapshot, new: Snapshot, companies: Optional[set] = None,
     return plan
 
 
+def load_changes(new: Snapshot) -> Iterator[CompanyChange]:
+    """The changes that load ``new`` into an EMPTY database (a clone, a
+    first load), company by company, each parsed and checked as it is
+    written: the plan of an empty database is "insert everything", so
+    nothing is diffed or spooled (pickling a million records and reading
+    them back cost more than writing them).  Records come in file order,
+    (date, ep_no): the order of the table's key within a company."""
+    for company in new.companies():
+        yield CompanyChange(company, inserts=list(new.records(company).values()), create=True)
+
+
 def _sample_diff(samples: list, diff, size: int) -> None:
     for kind, items in (("add", diff.added), ("delete", diff.removed), ("update", diff.changed)):
         for item in items[: max(size - len(samples), 0)]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from attgit.errors import UsageError
-from attgit.merge.plan import plan_between
+from attgit.merge.plan import load_changes
 from attgit.ops.capture import log_position
 from attgit.ops.reconcile import exclusive
 from attgit.repo.repository import Repository
@@ -49,6 +49,7 @@ def clone_into(url: str, path: str | Path, db: WorkingCopy, name: str = "origin"
     with exclusive(repo, db, wait, notes):  # reconcile loads main into the empty database
         head = repo.head()
         if db.state().commit != str(head):  # a database that recorded another commit once
-            plan = plan_between(repo.snapshot(None), repo.snapshot(head))
-            db.apply(plan.changes(), str(head), load_progress, plan.counts.total, expect=log_position(db))
+            target = repo.snapshot(head)
+            db.apply(load_changes(target), str(head), load_progress, target.count_records(),
+                     expect=log_position(db))
     return CloneResult(repo, str(head), repo.snapshot(head).count_records(), notes)

@@ -13,7 +13,7 @@ from typing import Optional
 
 import pygit2
 
-from attgit.merge.plan import plan_between
+from attgit.merge.plan import load_changes, plan_between
 from attgit.merge.trees import merge_snapshots
 from attgit.ops.apply import apply_and_move
 from attgit.ops.capture import database_tree, log_position, pending_changes
@@ -127,8 +127,9 @@ def _load_main(repo: Repository, db: WorkingCopy, head: pygit2.Oid) -> str:
     that has history (a copied repository, a new environment): it gets
     main's snapshot, as `attgit clone` would give it, rather than a commit
     that deletes everything."""
-    plan = plan_between(repo.snapshot(None), repo.snapshot(head))
-    db.apply(plan.changes(), str(head), None, plan.counts.total, expect=log_position(db))
+    target = repo.snapshot(head)
+    total = target.count_records()
+    db.apply(load_changes(target), str(head), None, total, expect=log_position(db))
     return f"the database was empty and had never matched a commit: loaded main ({str(head)[:10]}, " \
-           f"{plural(plan.counts.inserts, 'record')})"
+           f"{plural(total, 'record')})"
 

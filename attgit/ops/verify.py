@@ -8,6 +8,8 @@ id)."""
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -50,6 +52,7 @@ def verify(repo: Repository, progress: Optional[Callable[[str], None]] = None) -
 
 def _verify(repo: Repository, progress: Optional[Callable[[str], None]]) -> VerifyResult:
     result = VerifyResult()
+    counted = _count_in_parallel(repo)
     seen: dict = {}  # blob id -> record count
     read: set = set()  # ids of the commits and trees read whole, and of the small blobs
     places: dict = {}  # object id -> (the first commit that uses it, its path there)
@@ -63,7 +66,7 @@ def _verify(repo: Repository, progress: Optional[Callable[[str], None]]) -> Veri
             result.add_damage(damage)
             continue
         try:
-            _verify_commit(repo, repo.info(oid), seen, result, read, places)
+            _verify_commit(repo, repo.info(oid), seen, result, read, places, counted)
         except CorruptObject as exc:
             result.add_damage(exc.at(oid))
         except AttgitError as exc:
@@ -88,7 +91,8 @@ def _verify_unused(repo: Repository, result: VerifyResult, read: set, places: di
                                         commit, path))
 
 
-def _verify_commit(repo: Repository, info, seen: dict, result: VerifyResult, read: set, places: dict) -> None:
+def _verify_commit(repo: Repository, info, seen: dict, result: VerifyResult, read: set, places: dict,
+                   counted: dict) -> None:
     snap = repo.snapshot(info.id)
     assert snap.tree is not None  # every commit has a tree
     companies = snap.companies()
@@ -105,7 +109,7 @@ def _verify_commit(repo: Repository, info, seen: dict, result: VerifyResult, rea
         if oid is None:
             raise AttgitError(f"company {company!r} has no file {layout.company_path(company)}")
         if oid not in seen:
-            seen[oid] = _count(snap, company, result)
+            seen[oid] = counted.get(str(oid)) or _count(snap, company, result)
         total += seen[oid] or 0
     listed = {layout.company_path(c) for c in companies}
     strays = [p for p in snap.file_paths() if p not in listed]
@@ -114,6 +118,62 @@ def _verify_commit(repo: Repository, info, seen: dict, result: VerifyResult, rea
     _check_count(info, "Companies", len(companies), result)
     if all(seen[snap.blob_id(c)] is not None for c in companies):
         _check_count(info, "Records", total, result)
+
+
+#: Company files below this many bytes in all are checked in this process:
+#: starting workers costs more than it saves.
+PARALLEL_BYTES = 8 << 20
+
+
+def _count_in_parallel(repo: Repository) -> dict:
+    """{blob id: verified record count} of main's company files, checked on
+    every core (parsing and hashing every line is nearly all of verify's
+    time).  Only what is found sound is returned: a file a worker could not
+    read or found invalid is checked again in the main walk, which names the
+    damage with its commit and path as it always did."""
+    jobs = _company_files(repo)
+    workers = min(os.cpu_count() or 1, len(jobs))
+    if workers < 2 or sum(size for _, _, size in jobs) < PARALLEL_BYTES:
+        return {}
+    jobs.sort(key=lambda job: -job[2])  # the largest first, so the cores finish together
+    with ProcessPoolExecutor(workers) as pool:
+        counts = pool.map(_count_blob, [str(repo.path)] * len(jobs), [o for o, _, _ in jobs],
+                          [c for _, c, _ in jobs])
+        return {oid: n for (oid, _, _), n in zip(jobs, counts) if n is not None}
+
+
+def _company_files(repo: Repository) -> list:
+    """[(blob id, company, size)] of every distinct company file in main's
+    history, as far as commits and trees can be read (the main walk reports
+    what cannot)."""
+    files: dict = {}
+    for oid, damage in repo.commit_ids():
+        if damage is not None:
+            continue
+        try:
+            snap = repo.snapshot(oid)
+            for company in snap.companies():
+                blob = snap.blob_id(company)
+                if blob is not None and str(blob) not in files:
+                    files[str(blob)] = (company, repo.git.odb.read_header(blob)[1])
+        except (AttgitError, KeyError, ValueError):
+            continue
+    return [(oid, company, size) for oid, (company, size) in files.items()]
+
+
+def _count_blob(path: str, oid: str, company: str) -> Optional[int]:
+    """In a worker: the company file's verified record count, None when it
+    is damaged or invalid in any way."""
+    from attgit.format import objects
+    from attgit.format.snapshot import decode_company
+
+    try:
+        with strict_reads():
+            repo = Repository.open(path)
+            data = objects.read(repo.git, oid, "blob")
+            return len(decode_company(company, data, layout.company_path(company)))
+    except Exception:  # noqa: BLE001 - the main walk names whatever is wrong
+        return None
 
 
 def _count(snap, company: str, result: VerifyResult) -> Optional[int]:
