@@ -387,8 +387,23 @@ def cli(ctx, repo, settings, backend, wait, user, verbose):
     if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
         ctx.color = False
     ctx.obj = App(repo, settings, backend, wait, user, verbose)
-    if not {"-h", "--help"} & set(ctx.meta.get("attgit.subcommand_args", ())):
+    if _checks_the_user(ctx, user):
         ctx.obj.check_user(ctx.invoked_subcommand)
+
+
+#: Commands that read the repository alone: without a named user they ask
+#: no database who the shell's login is (the repository's own file
+#: permissions, private to its owner, say who may read it), so they start
+#: no Django at all.
+REPOSITORY_ONLY = frozenset({"log", "show"})
+
+
+def _checks_the_user(ctx: click.Context, user: Optional[str]) -> bool:
+    """Whether this command checks who acts before it runs: not for
+    `CMD --help`, and for a repository-only command only when a user is named."""
+    if {"-h", "--help"} & set(ctx.meta.get("attgit.subcommand_args", ())):
+        return False
+    return bool(user or os.environ.get("ATTGIT_USER")) or ctx.invoked_subcommand not in REPOSITORY_ONLY
 
 
 def _login() -> str:
