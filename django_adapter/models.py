@@ -198,6 +198,7 @@ class BackupLog(models.Model):
         ("remote", "Remote"),
         ("conflicts", "Conflicts"),
         ("scheduled", "Scheduled snapshot"),
+        ("verify_database", "Database check"),
     ]
 
     user = models.ForeignKey(

@@ -80,7 +80,7 @@ class Schedule:
         return last_run is None or last_run < self.last_time(now)
 
 
-def parse_schedule(text: str) -> Schedule:
+def parse_schedule(text: str, entry: str = "snapshot") -> Schedule:
     """``text`` as a Schedule; ConfigError naming the setting when it is not one."""
     cleaned = " ".join(str(text).lower().split())
     for pattern, build in _FORMS:
@@ -90,21 +90,25 @@ def parse_schedule(text: str) -> Schedule:
             if not 0 < period <= _DAY or not 0 <= offset < min(period, _DAY) or (kind == "every" and _DAY % period):
                 break
             return Schedule(cleaned, period, offset)
-    raise ConfigError(f"ATTGIT_SCHEDULE['snapshot'] = {text!r} is not a schedule: use 'daily HH:MM', "
+    raise ConfigError(f"ATTGIT_SCHEDULE[{entry!r}] = {text!r} is not a schedule: use 'daily HH:MM', "
                       "'hourly', 'hourly :MM', or 'every N minutes|hours' (N dividing a day)")
 
 
-def configured_schedule() -> Optional[Schedule]:
-    """The ``snapshot`` entry of ATTGIT_SCHEDULE, or None when there is none."""
-    entry = (getattr(settings, "ATTGIT_SCHEDULE", None) or {}).get("snapshot")
-    return parse_schedule(entry) if entry else None
+def configured_schedule(entry: str = "snapshot") -> Optional[Schedule]:
+    """The ``entry`` of ATTGIT_SCHEDULE (``snapshot``, or ``verify`` for the
+    database check), or None when there is none."""
+    text = (getattr(settings, "ATTGIT_SCHEDULE", None) or {}).get(entry)
+    return parse_schedule(text, entry) if text else None
 
 
-def last_run(using: str = "default") -> Optional[dt.datetime]:
-    """When the last successful scheduled snapshot ran (its ``at`` detail,
-    the time it judged due-ness by; else when it was logged)."""
-    row = (BackupLog.objects.using(using).filter(operation=OPERATION, success=True)
-           .order_by("-created_at", "-id").values_list("created_at", "details").first())
+def last_run(using: str = "default", operation: str = OPERATION) -> Optional[dt.datetime]:
+    """When the last scheduled run of ``operation`` ran (its ``at`` detail,
+    the time it judged due-ness by; else when it was logged): a snapshot
+    counts when it succeeded; a database check whenever it ran through
+    (finding a difference is its job, not a reason to run again)."""
+    rows = BackupLog.objects.using(using).filter(operation=operation)
+    rows = rows.filter(success=True) if operation == OPERATION else rows.filter(details__scheduled=True)
+    row = rows.order_by("-created_at", "-id").values_list("created_at", "details").first()
     if row is None:
         return None
     created_at, details = row
@@ -158,3 +162,57 @@ def _snapshot(opened, text: str, wait: float):
     with exclusive(opened.repo, db, wait):
         return snapshot_database(opened.repo, db, opened.author, message=f"Scheduled snapshot ({text})",
                                  kind=OPERATION)
+
+
+# --- the scheduled database check (issue 18.1) -------------------------------
+
+VERIFY = "verify_database"
+
+
+@dataclass
+class ScheduledCheck:
+    """What a scheduled database check did: ``status`` is ok, repaired
+    (the change log missed edits: committed as a repair) or not-due."""
+
+    status: str
+    schedule: str
+    missed: str = ""
+    commit: Optional[str] = None
+    next_time: Optional[dt.datetime] = None
+
+
+def run_scheduled_verify(who=None, *, force: bool = False, now: Optional[dt.datetime] = None,
+                         wait: float = 60.0) -> ScheduledCheck:
+    """Compare every row with main when ``ATTGIT_SCHEDULE['verify']`` is due
+    (or ``force``), and commit what the change log missed as a repair.  A
+    miss is loud: a failed audit row (the history page shows it) naming the
+    companies and the repair commit, and the status ``repaired``."""
+    schedule = configured_schedule("verify")
+    now = now or timezone.now()
+    text = schedule.text if schedule else "forced"
+    upcoming = schedule.next_time(now) if schedule else None
+    if schedule is None and not force:
+        raise ConfigError("no scheduled database check: set ATTGIT_SCHEDULE = {'verify': 'daily 03:00'}")
+    if schedule is not None and not force and not schedule.due(now, last_run(operation=VERIFY)):
+        return ScheduledCheck("not-due", text, next_time=upcoming)
+    actor = resolve_actor(who)
+    try:
+        check = _check(open_as(actor), wait)
+    except AttgitError as exc:
+        log_operation(VERIFY, actor, success=False, error=str(exc), schedule=text, scheduled=True, at=now)
+        raise
+    error = f"change log missed: {check.describe()}; committed as repair {check.repaired}" if check.missed else ""
+    log_operation(VERIFY, actor, success=check.ok, error=error, commit=check.repaired or "", schedule=text,
+                  scheduled=True, at=now)
+    return ScheduledCheck("ok" if check.ok else "repaired", text, check.describe(), check.repaired, upcoming)
+
+
+def _check(opened, wait: float):
+    from attgit.ops.verify import repair_database, verify_database
+
+    db = connect()
+    with exclusive(opened.repo, db, wait):
+        check = verify_database(opened.repo, db)
+        if not check.ok:
+            repair_database(opened.repo, db, opened.author, check)
+        return check

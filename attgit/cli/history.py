@@ -236,15 +236,26 @@ def _print_diffs(diffs, stat: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--database", is_flag=True, help="Compare every row of the database with the last commit and with "
+              "what the change log names: any difference the log missed is a problem (exit 12).")
+@click.option("--repair", is_flag=True, help="With --database: commit what the log missed (a full re-read).")
 @pass_app
-def verify(app: App, as_json):
+def verify(app: App, as_json, database, repair):
     """Check every commit: objects readable, checksums right, counts matching.
 
-    Example: attgit verify
+    With --database, check the database's change log instead: a full compare
+    against the last commit, loud about anything the log missed.
+
+    Example: attgit verify --database --repair
     """
     from attgit.errors import IntegrityError
     from attgit.ops.verify import verify as run
 
+    if repair and not database:
+        raise click.UsageError("--repair goes with --database")
+    if database:
+        _verify_database(app, as_json, repair)
+        return
     result = run(app.repo)
     app.log_quietly("verify", success=result.ok, error="; ".join(result.problems[:5]), records=result.records)
     if as_json:
@@ -259,3 +270,34 @@ def verify(app: App, as_json):
         remedy = ("; fetch damaged objects again with `attgit fetch --repair REMOTE` from a remote that has them"
                   if result.damaged else "")
         raise IntegrityError(f"{plural(len(result.problems), 'problem')} found{remedy}")
+
+
+def _verify_database(app: App, as_json: bool, repair: bool) -> None:
+    """verify --database: the audit log records every run; a miss fails
+    (exit 12) unless --repair committed it."""
+    from attgit.errors import IntegrityError
+    from attgit.ops.verify import repair_database, verify_database
+
+    app.check_capture()
+    with app.writing("verify_database"):
+        check = verify_database(app.repo, app.backend.db)
+        if repair and not check.ok:
+            repair_database(app.repo, app.backend.db, app.author, check)
+    app.log("verify_database", success=check.ok, commit=check.repaired or "",
+            error=("change log missed: " + check.describe()) if check.missed else "")
+    if as_json:
+        emit_json(check.to_dict())
+    else:
+        if check.doubt:
+            click.echo(f"note: {check.doubt}; every row was compared")
+        for missed in check.missed:
+            click.echo(f"problem: the change log missed edits in {missed['company']}: {missed['added']} added, "
+                       f"{missed['changed']} changed, {missed['removed']} deleted")
+        verdict = "ok" if check.ok else f"{plural(len(check.missed), 'company')} with edits the change log missed"
+        click.echo(f"database compared with {short(check.head) if check.head else '(no commits)'}: {verdict} "
+                   f"({plural(check.pending, 'logged edit')} not committed yet)")
+        if check.repaired:
+            click.echo(f"[main {short(check.repaired)}] repair snapshot: committed what the log missed")
+    if not check.ok and not check.repaired:
+        raise IntegrityError("the change log missed edits (" + check.describe() + "); commit them with "
+                             "`attgit verify --database --repair` (or `attgit commit --full`)")

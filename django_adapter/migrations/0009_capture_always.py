@@ -42,4 +42,9 @@ class Migration(migrations.Migration):
             field=models.TextField(blank=True, default=''),
         ),
         migrations.RunPython(reinstall, drop_triggers),
+        migrations.AlterField(
+            model_name='backuplog',
+            name='operation',
+            field=models.CharField(choices=[('backup_full', 'Full Backup'), ('backup_incremental', 'Incremental Backup'), ('restore', 'Restore'), ('commit', 'Commit'), ('import', 'Import'), ('checkout', 'Checkout'), ('pull', 'Pull'), ('push', 'Push'), ('fetch', 'Fetch'), ('merge', 'Merge'), ('resolve', 'Resolve'), ('sync', 'Sync'), ('verify', 'Verify'), ('download', 'Download'), ('init', 'Init'), ('status', 'Status'), ('log', 'Log'), ('show', 'Show'), ('diff', 'Diff'), ('remote', 'Remote'), ('conflicts', 'Conflicts'), ('scheduled', 'Scheduled snapshot'), ('verify_database', 'Database check')], max_length=20),
+        ),
     ]
