@@ -78,8 +78,9 @@ def _verify_unused(repo: Repository, result: VerifyResult, read: set, places: di
     """Then every object of the repository, read or not, as C git's fsck
     would: objects no commit of main uses (an interrupted write, a fetched
     remote's history) and packed bytes that no longer match their CRC."""
-    from attgit.repo.repair import find_damaged, readable
+    from attgit.repo.repair import damaged_indexes, find_damaged, readable
 
+    result.problems.extend(damaged_indexes(repo))
     for oid in find_damaged(repo, frozenset(str(oid) for oid in read)):
         commit, path = places.get(oid, (None, None))
         detail = "its packed bytes do not match the CRC its pack index keeps (C git's fsck refuses it)" \

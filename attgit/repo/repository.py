@@ -13,6 +13,7 @@ import contextlib
 import datetime as _dt
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Iterator, Optional
 import pygit2
 from pygit2.enums import SortMode
 
-from attgit.errors import CorruptObject, NotARepository, NotFound, Rejected
+from attgit.errors import CorruptObject, IntegrityError, NotARepository, NotFound, Rejected
 from attgit.format import objects
 from attgit.format.snapshot import Snapshot
 from attgit.repo import locking
@@ -29,6 +30,40 @@ from attgit.repo import locking
 BRANCH = "refs/heads/main"
 CONFIG_KEY = "attgit.format"
 LOCK_FILE = "attgit.lock"
+#: Where previews keep their throwaway repositories (see Repository.scratch).
+SCRATCH_DIR = "attgit-tmp"
+_HEAD_RE = re.compile(r"ref: refs/heads/[^\x00-\x20~^:?*\[\\]+\n?|[0-9a-f]{40}\n?")
+
+
+def check_head_file(path: Path) -> None:
+    """Raise IntegrityError when the repository's HEAD file is not a ref or
+    a commit id: libgit2 reads main directly and would carry on, while C git
+    (fsck, fetch, push, gc) says the folder is no git repository at all."""
+    try:
+        text = (path / "HEAD").read_bytes().decode("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        text = f"<unreadable: {exc}>"
+    if not _HEAD_RE.fullmatch(text):
+        raise IntegrityError(f"{path}: the repository's HEAD file is damaged ({text[:40]!r}); put it back with "
+                             f"`git --git-dir={path} symbolic-ref HEAD {BRANCH}`, then run `attgit verify`")
+
+
+def _sweep_scratch(parent: Path) -> None:
+    """Remove preview folders whose process is gone (killed before it could)."""
+    for folder in parent.glob("preview-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != 0
 TRAILER_PREFIX = "Attgit-"
 _TRAILER_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): (.*)$")
 
@@ -144,6 +179,7 @@ class Repository:
             raise NotARepository(f"{path}: not a git repository; create one with `attgit init`") from None
         if not git.is_bare:
             raise NotARepository(f"{path}: a work-tree git repository; attgit keeps a bare repository")
+        check_head_file(path)
         repo = cls(git, path)
         repo._check_attgit()
         return repo
@@ -331,12 +367,27 @@ class Repository:
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Repository]:
         """A throwaway repository that reads every object of this one and
-        keeps whatever is written to it in a temporary directory, removed on
-        exit.  Previews build their trees there, so they write nothing here."""
-        with tempfile.TemporaryDirectory(prefix="attgit-preview-") as tmp:
-            git = pygit2.init_repository(tmp, bare=True)
-            git.odb.add_disk_alternate(os.path.join(self.git.path, "objects"))
-            yield Repository(git, Path(tmp))
+        keeps whatever is written to it in a folder of its own, removed on
+        exit.  Previews build their trees there, so they write nothing here.
+
+        It borrows this repository's objects through git's alternates file,
+        which the damage guard reads too (a damaged loose object read from
+        there must be named, not handed to libgit2, which can loop on it).
+        The folder is under ``attgit-tmp/`` in this repository (private like
+        it); one a killed process left behind is swept by the next preview."""
+        parent = self.path / SCRATCH_DIR
+        with contextlib.suppress(FileExistsError):
+            parent.mkdir(mode=0o700)
+        _sweep_scratch(parent)
+        tmp = tempfile.mkdtemp(prefix=f"preview-{os.getpid()}-", dir=parent)
+        try:
+            pygit2.init_repository(tmp, bare=True)
+            alternates = Path(tmp, "objects", "info", "alternates")
+            alternates.parent.mkdir(parents=True, exist_ok=True)
+            alternates.write_text(os.path.abspath(os.path.join(self.git.path, "objects")) + "\n")
+            yield Repository(pygit2.Repository(tmp), Path(tmp))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     # --- writing ---------------------------------------------------------
 

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 import pygit2
 
-from attgit.errors import NotFound, Rejected, RemoteError, UsageError, ValidationError
+from attgit.errors import IntegrityError, NotFound, Rejected, RemoteError, UsageError, ValidationError
 from attgit.repo import cgit, locking
 from attgit.repo.repository import BRANCH, CONFIG_KEY, LOCK_FILE, Repository
 
@@ -130,6 +130,7 @@ def _fetch_checked(repo: Repository, name: str, url: str, progress: TransferProg
         if _NO_MAIN in done.error():
             raise RemoteError(f"remote {name!r} ({url}) has no main branch: nothing to fetch "
                               "(push to it first, or check the URL)")
+        _check_local(repo)
         raise RemoteError(f"cannot fetch from remote {name!r} ({url}): {done.error()}")
     tip = _target(repo, landing)
     try:
@@ -180,6 +181,7 @@ def push(repo: Repository, name: str, progress: TransferProgress = None) -> Push
     if head is None:
         raise UsageError("nothing to push: no commits yet (attgit commit)")
     remote = _remote(repo, name)
+    repo.check_history(head)  # what is sent must read whole here first (damage: exit 12, not a remote's fault)
     with _lock_if_local(remote.url):
         sent = _send(repo, name, remote.url, head, progress)
     if sent.behind:
@@ -213,7 +215,35 @@ def _send(repo: Repository, name: str, url: str, head: pygit2.Oid, progress: Tra
     if flag == "!" and any(_MOVED in m for m in done.messages):
         raise Rejected(f"push to {name!r} rejected: it moved while pushing; run `attgit pull {name}` first")
     reason = f"{summary}: {done.error()}" if flag == "!" else done.error()
+    _check_local(repo)
     raise RemoteError(f"cannot push to remote {name!r} ({url}): {reason}")
+
+
+def _check_local(repo: Repository) -> None:
+    """After git failed to fetch or push: damage on this side (a pack index
+    cut short, a damaged pack or commit) is named as damage (exit 12), not
+    blamed on the remote."""
+    from attgit.repo.repair import damaged_indexes
+
+    problems = damaged_indexes(repo)
+    if problems:
+        raise IntegrityError(f"{repo.path}: {problems[0]}; run `attgit verify` to list the damage and "
+                             "`attgit fetch --repair REMOTE` to fetch the objects again from a remote that has them")
+    head = repo.head()
+    if head is not None:
+        repo.check_history(head)
+
+
+def check_local_damage(path: Path) -> None:
+    """:func:`_check_local` for a repository known by its path (maintenance),
+    then any damaged object at all (git gc reads every one)."""
+    from attgit.errors import CorruptObject
+    from attgit.repo.repair import find_damaged
+
+    repo = Repository(pygit2.Repository(str(path)), Path(path))
+    _check_local(repo)
+    for oid in find_damaged(repo):
+        raise CorruptObject(oid, "cannot be read (git gc stopped on it)")
 
 
 def _porcelain(stdout: str) -> tuple:
