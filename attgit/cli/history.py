@@ -98,7 +98,12 @@ def status(app: App, full, as_json):
     if state is not None:
         click.echo(f"Merge of {state.theirs_name} in progress: {plural(result.conflicts, 'conflict')} to resolve "
                    "(attgit conflicts; attgit resolve; attgit merge --abort)")
-    if result.clean:
+    if result.unloaded:
+        click.echo("The database is empty and has never been loaded from this repository (a clone interrupted "
+                   "before its load, or a new database): run `attgit clone URL` again with the same --repo to "
+                   "finish the clone, or any writing command (`attgit commit`) to load main into it first; "
+                   "nothing is lost")
+    elif result.clean:
         click.echo("nothing to commit: the database matches the last commit")
     else:
         click.echo(f"Database changes not committed: {result.added} added, {result.changed} changed, "

@@ -20,6 +20,7 @@ The promises:
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -324,11 +325,36 @@ def clone(url: str, path: str | Path, name: str = "origin", progress: TransferPr
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         raise UsageError(f"{path} exists and is not empty; clone into a new path")
+    # Cloned beside it, then renamed into place: a clone killed meanwhile
+    # leaves no half repository at ``path`` (its folder is swept next time).
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_clones(path)
+    work = path.parent / f".{path.name}.clone-{os.getpid()}"
     try:
-        return _clone(url, path, name, progress)
+        _clone(url, work, name, progress)
+        os.rename(work, path)
     except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
         raise
+    return Repository(pygit2.Repository(str(path)), path)
+
+
+def _sweep_clones(path: Path) -> None:
+    """Remove what clones into ``path`` killed before their rename left."""
+    for folder in path.parent.glob(f".{path.name}.clone-*"):
+        pid = folder.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _clone(url: str, path: Path, name: str, progress: TransferProgress) -> Repository:
