@@ -13,7 +13,7 @@ from attgit.merge.plan import plan_between
 from attgit.ops.capture import log_position
 from attgit.ops.reconcile import exclusive
 from attgit.repo.repository import Repository
-from attgit.repo.transport import TransferProgress, clone, list_remotes
+from attgit.repo.transport import TransferProgress, check_url, clone, list_remotes
 from attgit.workingcopy import Progress, WorkingCopy
 
 
@@ -41,6 +41,7 @@ def clone_into(url: str, path: str | Path, db: WorkingCopy, name: str = "origin"
     matched a commit (:func:`attgit.ops.reconcile.reconcile`), under both
     locks; the database ends up recording main as the commit it matches.
     """
+    check_url(url)
     if db.companies():
         raise UsageError("the database is not empty: use `attgit init`, `attgit remote add` and `attgit pull` "
                          "to merge into existing data")

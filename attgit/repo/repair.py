@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import subprocess
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -240,11 +239,11 @@ def _move(src: Path, dst: Path) -> None:
 def refetch(repo: Repository, name: str, url: str) -> None:
     """``git fetch --refetch``: every object of the remote's main, sent
     whole as for a clone, whatever this repository believes it has."""
-    from attgit.repo.transport import tracking_ref
+    from attgit.repo.transport import check_url, tracking_ref
 
-    command = ["git", "-C", str(repo.path), "fetch", "--refetch", "--quiet", "--no-write-fetch-head",
-               url, f"+refs/heads/main:{tracking_ref(name)}"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        message = " ".join(done.stderr.split())[:300]
+    check_url(url)
+    done = cgit.run(["fetch", "--refetch", "--quiet", "--no-write-fetch-head", "--", url,
+                     f"+refs/heads/main:{tracking_ref(name)}"], repo.path)
+    if not done.ok:
+        message = done.error()[:300]
         raise RemoteError(f"cannot fetch from remote {name!r} ({url}) to repair: {message}")

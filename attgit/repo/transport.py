@@ -58,10 +58,31 @@ def _check_name(name: str) -> None:
         raise UsageError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
 
 
-def add_remote(repo: Repository, name: str, url: str) -> None:
-    _check_name(name)
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_TRANSPORT_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)::")
+ALLOWED_SCHEMES = ("file", "git", "ssh", "http", "https")
+
+
+def check_url(url: str) -> None:
+    """Refuse (UsageError) a remote URL whose transport attgit does not
+    allow: only a path, file://, git://, ssh:// (or user@host:path),
+    http:// and https://.  git's ``<transport>::<address>`` form (ext::
+    runs a command, fd:: waits on a file descriptor for ever) and other
+    schemes are refused before git sees them; GIT_ALLOW_PROTOCOL (see
+    :mod:`attgit.repo.cgit`) holds the same line inside git."""
     if not url.strip():
         raise UsageError("the remote URL is empty")
+    helper = _TRANSPORT_RE.match(url)
+    scheme = _SCHEME_RE.match(url)
+    if helper or (scheme and scheme.group(1).lower() not in ALLOWED_SCHEMES) or url.startswith("-"):
+        used = (helper or scheme).group(1) if (helper or scheme) else url[:20]
+        raise UsageError(f"remote URL {url!r} uses a transport attgit does not allow ({used}); use a path, "
+                         "file://, git://, ssh:// (or user@host:path), http:// or https:// URL")
+
+
+def add_remote(repo: Repository, name: str, url: str) -> None:
+    _check_name(name)
+    check_url(url)
     if name in repo.git.remotes.names():
         raise UsageError(f"remote {name!r} already exists ({repo.git.remotes[name].url}); remove it first")
     repo.git.remotes.create(name, url, f"+{BRANCH}:{tracking_ref(name)}")
@@ -79,6 +100,7 @@ def list_remotes(repo: Repository) -> list[dict]:
 def set_remote(repo: Repository, name: str, url: str) -> None:
     """Create or update a remote (used by the Django admin's Remote model)."""
     _check_name(name)
+    check_url(url)
     if name in repo.git.remotes.names():
         repo.git.remotes.set_url(name, url)
     else:
@@ -125,6 +147,7 @@ def fetch(repo: Repository, name: str, progress: TransferProgress = None) -> Fet
 def _fetch_checked(repo: Repository, name: str, url: str, progress: TransferProgress) -> pygit2.Oid:
     """The remote's main, fetched into :func:`incoming_ref` and checked."""
     landing = incoming_ref(name)
+    check_url(url)  # the git config may have been edited by hand
     done = cgit.run(["fetch", "--no-tags", "--no-write-fetch-head", "--progress", *_local_server(url), "--", url,
                      f"+{BRANCH}:{landing}"], repo.path, progress)
     if not done.ok:
@@ -204,6 +227,7 @@ class _Sent:
 
 def _send(repo: Repository, name: str, url: str, head: pygit2.Oid, progress: TransferProgress) -> _Sent:
     """``git push`` of ``head`` to the remote's main, never forced."""
+    check_url(url)
     done = cgit.run(["push", "--porcelain", "--progress", "--no-verify", *_local_server(url, push=True), "--", url,
                      f"{head}:{BRANCH}"],
                     repo.path, progress, _push_config(url))
@@ -323,6 +347,7 @@ def local_path(url: str) -> Optional[Path]:
 def clone(url: str, path: str | Path, name: str = "origin", progress: TransferProgress = None) -> Repository:
     """A new bare repository with ``url`` as remote ``name`` and its main."""
     path = Path(path)
+    check_url(url)
     if path.exists() and any(path.iterdir()):
         raise UsageError(f"{path} exists and is not empty; clone into a new path")
     # Cloned beside it, then renamed into place: a clone killed meanwhile
