@@ -72,10 +72,10 @@ def check_url(url: str) -> None:
     :mod:`attgit.repo.cgit`) holds the same line inside git."""
     if not url.strip():
         raise UsageError("the remote URL is empty")
-    helper = _TRANSPORT_RE.match(url)
-    scheme = _SCHEME_RE.match(url)
-    if helper or (scheme and scheme.group(1).lower() not in ALLOWED_SCHEMES) or url.startswith("-"):
-        used = (helper or scheme).group(1) if (helper or scheme) else url[:20]
+    found = _TRANSPORT_RE.match(url) or _SCHEME_RE.match(url)
+    allowed = found is None or ("://" in found.group(0) and found.group(1).lower() in ALLOWED_SCHEMES)
+    if not allowed or url.startswith("-"):
+        used = found.group(1) if found is not None else url[:20]
         raise UsageError(f"remote URL {url!r} uses a transport attgit does not allow ({used}); use a path, "
                          "file://, git://, ssh:// (or user@host:path), http:// or https:// URL")
 
