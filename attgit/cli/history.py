@@ -27,15 +27,17 @@ from attgit.words import plural
 
 @cli.command()
 @click.argument("path", required=False)
+@click.option("--shared", type=click.Choice(["private", "group"]), default=None,
+              help="Who may read the repository: its owner only (the default), or its group too.")
 @pass_app
-def init(app: App, path):
-    """Create an empty bare repository for snapshots.
+def init(app: App, path, shared):
+    """Create an empty bare repository for snapshots, private to its owner.
 
     Example: attgit init /srv/attgit/prod.git
     """
     target = Path(path or app.repo_path())
     existed = target.exists() and any(target.iterdir())
-    repo = Repository.init(target)
+    repo = Repository.init(target, shared)
     app.log_quietly("init", repository=str(repo.path.resolve()))
     click.echo(f"{'Reinitialized existing' if existed else 'Initialized'} attgit repository in {repo.path.resolve()}")
 

@@ -171,6 +171,11 @@ def size(repo: pygit2.Repository, oid, kind: Optional[str] = None, path: Optiona
         return found if found is not None else repo.odb.read_header(oid)[1]
 
 
+#: The mode of a loose object attgit writes: read-only, and only for the
+#: repository's owner (or group: see attgit.repo.repository.keep_private).
+OBJECT_MODE = 0o400
+
+
 def write_blob(repo: pygit2.Repository, data: bytes) -> pygit2.Oid:
     """Store ``data`` as a blob and return its id: the one way attgit writes
     a blob.  As git does: the id is the SHA-1 of ``blob <size>\\0`` and the
@@ -196,7 +201,7 @@ def write_blob(repo: pygit2.Repository, data: bytes) -> pygit2.Oid:
             out.write(packer.compress(header))
             out.write(packer.compress(data))
             out.write(packer.flush())
-        os.chmod(tmp, 0o444)
+        os.chmod(tmp, OBJECT_MODE)
         os.replace(tmp, os.path.join(folder, hexsha[2:]))
     except BaseException:
         with contextlib.suppress(OSError):

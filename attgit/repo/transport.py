@@ -356,12 +356,13 @@ def clone(url: str, path: str | Path, name: str = "origin", progress: TransferPr
     _sweep_clones(path)
     work = path.parent / f".{path.name}.clone-{os.getpid()}"
     try:
+        work.mkdir(mode=0o700)  # private from the first byte git writes
         _clone(url, work, name, progress)
         os.rename(work, path)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return Repository(pygit2.Repository(str(path)), path)
+    return Repository.init(path)  # private to its owner, as every new repository
 
 
 def _sweep_clones(path: Path) -> None:
