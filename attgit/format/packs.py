@@ -175,3 +175,10 @@ def read_whole(repo_path: str, hexsha: str) -> Optional[bytes]:
     if packs is None:
         packs = _OPEN[repo_path] = Packs(Path(repo_path) / "objects")
     return packs.read_whole(hexsha)
+
+
+def forget(repo_path: str) -> None:
+    """Drop the packs opened for ``repo_path``: after a repair replaced a
+    pack by one of the same name (same objects), the old descriptor would
+    still read the damaged file set aside."""
+    _OPEN.pop(str(repo_path), None)

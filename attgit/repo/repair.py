@@ -68,6 +68,8 @@ def repair_from(repo: Repository, name: str, url: str) -> RepairResult:
         folder, result.salvaged = quarantine(repo, damaged)
         result.set_aside = str(folder)
     refetch(repo, name, url)
+    packs.forget(repo.git.path)
+    packs.forget(str(repo.path))
     fresh = pygit2.Repository(str(repo.path))
     for oid in result.damaged:
         (result.repaired if readable(fresh, oid) else result.missing).append(oid)
@@ -242,8 +244,12 @@ def refetch(repo: Repository, name: str, url: str) -> None:
     from attgit.repo.transport import check_url, tracking_ref
 
     check_url(url)
+    # git's own unpack limit (not attgit's keep-every-pack): a small refetch
+    # lands as loose objects, never as a pack named like the damaged one set
+    # aside, which libgit2 may still hold open in this process
+    config = tuple(c for c in cgit.QUIET_CONFIG if not c.startswith("fetch.unpackLimit"))
     done = cgit.run(["fetch", "--refetch", "--quiet", "--no-write-fetch-head", "--", url,
-                     f"+refs/heads/main:{tracking_ref(name)}"], repo.path)
+                     f"+refs/heads/main:{tracking_ref(name)}"], repo.path, config=config)
     if not done.ok:
         message = done.error()[:300]
         raise RemoteError(f"cannot fetch from remote {name!r} ({url}) to repair: {message}")
