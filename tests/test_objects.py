@@ -63,7 +63,7 @@ def test_an_object_already_there_is_not_written_again(repo):
     assert after.st_ino == before.st_ino and after.st_size == before.st_size  # the same file
     assert after.st_mtime > before.st_mtime  # freshened, so a prune of old loose objects keeps it
     assert not [p for p in path.parent.iterdir() if p.name.startswith("tmp_obj_")]
-    assert oct(after.st_mode & 0o777) == oct(0o444)
+    assert oct(after.st_mode & 0o777) == oct(0o400)  # read-only, for its owner only (issue 18.7)
 
 
 def test_a_packed_object_is_found_and_sized_from_the_pack(repo):
