@@ -50,7 +50,8 @@ class TimeOfDay(_Check):
                 p + p + p)
 
     def postgresql(self, col, p):
-        return f"({col} IS NULL OR {col} = CAST({col} AS time(0)))", p + p + p
+        # time's range ends at 24:00:00 inclusive (23:59:60 is stored as it): no time of day
+        return f"({col} IS NULL OR ({col} = CAST({col} AS time(0)) AND {col} < '24:00:00'))", p + p + p + p
 
 
 class CalendarDate(_Check):

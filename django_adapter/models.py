@@ -201,6 +201,7 @@ class BackupLog(models.Model):
         ("remote", "Remote"),
         ("conflicts", "Conflicts"),
         ("scheduled", "Scheduled snapshot"),
+        ("verify_database", "Database check"),
     ]
 
     user = models.ForeignKey(
@@ -252,6 +253,10 @@ class SyncState(models.Model):
     commit = models.CharField(max_length=64, null=True, blank=True)
     watermark = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+    #: The change-log triggers' identity when attgit last trusted them
+    #: (:func:`django_adapter.changelog.doubts`): it differs once they were
+    #: dropped and created again.
+    capture = models.TextField(blank=True, default="")
 
     class Meta:
         verbose_name = "sync state"

@@ -35,7 +35,7 @@ def open_repository(create: bool = True) -> Repository:
     path = repo_path()
     if create and (not path.exists() or (path.is_dir() and not any(path.iterdir()))):
         path.parent.mkdir(parents=True, exist_ok=True)
-        return Repository.init(path)
+        return Repository.init(path, getattr(settings, "ATTGIT_SHARED", None))
     return Repository.open(path)
 
 

@@ -195,6 +195,11 @@ def last_run(using: str = "default", kind: str = "snapshot") -> Optional[dt.date
     detail, the time it judged due-ness by; else when it was logged)."""
     rows = BackupLog.objects.using(using).filter(operation=OPERATION, success=True)
     rows = rows.filter(details__kind=kind) if kind != "snapshot" else rows.exclude(details__kind="backup")
+    return _last_at(rows)
+
+
+def _last_at(rows) -> Optional[dt.datetime]:
+    """The newest audit row's ``at`` detail (else when it was logged)."""
     row = rows.order_by("-created_at", "-id").values_list("created_at", "details").first()
     if row is None:
         return None
@@ -354,3 +359,63 @@ def overview(now: Optional[dt.datetime] = None) -> list:
                      "last_due": schedule.last_time(now),
                      "slots": list(ScheduleSlot.objects.filter(kind=kind)[:10])})
     return rows
+
+
+# --- the scheduled database check ----------------------------------------------
+
+VERIFY = "verify_database"
+
+
+@dataclass
+class ScheduledCheck:
+    """What a scheduled database check did: ``status`` is ok, repaired
+    (the change log missed edits: committed as a repair) or not-due."""
+
+    status: str
+    schedule: str
+    missed: str = ""
+    commit: Optional[str] = None
+    next_time: Optional[dt.datetime] = None
+
+
+def last_check(using: str = "default") -> Optional[dt.datetime]:
+    """When the last scheduled database check ran through (finding a
+    difference is its job, not a reason to run again): its ``at`` detail."""
+    return _last_at(BackupLog.objects.using(using).filter(operation=VERIFY, details__scheduled=True))
+
+
+def run_scheduled_verify(who=None, *, force: bool = False, now: Optional[dt.datetime] = None,
+                         wait: float = 60.0) -> ScheduledCheck:
+    """Compare every row with main when ``ATTGIT_SCHEDULE['verify']`` is due
+    (or ``force``), and commit what the change log missed as a repair.  A
+    miss is loud: a failed audit row (the history page shows it) naming the
+    companies and the repair commit, and the status ``repaired``."""
+    schedule = configured_schedule("verify")
+    now = now or timezone.now()
+    text = schedule.text if schedule else "forced"
+    upcoming = schedule.next_time(now) if schedule else None
+    if schedule is None and not force:
+        raise ConfigError("no scheduled database check: set ATTGIT_SCHEDULE = {'verify': 'daily 03:00'}")
+    if schedule is not None and not force and not schedule.due(now, last_check()):
+        return ScheduledCheck("not-due", text, next_time=upcoming)
+    actor = resolve_actor(who)
+    try:
+        check = _check(open_as(actor), wait)
+    except AttgitError as exc:
+        log_operation(VERIFY, actor, success=False, error=str(exc), schedule=text, scheduled=True, at=now)
+        raise
+    error = f"change log missed: {check.describe()}; committed as repair {check.repaired}" if check.missed else ""
+    log_operation(VERIFY, actor, success=check.ok, error=error, commit=check.repaired or "", schedule=text,
+                  scheduled=True, at=now)
+    return ScheduledCheck("ok" if check.ok else "repaired", text, check.describe(), check.repaired, upcoming)
+
+
+def _check(opened, wait: float):
+    from attgit.ops.verify import repair_database, verify_database
+
+    db = connect()
+    with exclusive(opened.repo, db, wait):
+        check = verify_database(opened.repo, db)
+        if not check.ok:
+            repair_database(opened.repo, db, opened.author, check)
+        return check

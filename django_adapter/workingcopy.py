@@ -144,20 +144,24 @@ class DjangoWorkingCopy:
         return changelog.installed(self.connection)
 
     def changes(self, detail: bool = True) -> Optional[ChangeSet]:
-        """The log's unconsumed entries (None when the triggers are missing).
+        """The log's unconsumed entries (None when the triggers are missing,
+        or not exactly attgit's).
 
-        More than LOG_LIMIT entries (a bulk load, say) or a TRUNCATE give
-        ``everything``: the caller reads every company, which is cheaper."""
+        More than LOG_LIMIT entries (a bulk load, say), a TRUNCATE, or a
+        doubt about the log (:func:`changelog.doubts`: triggers created
+        again, entries deleted by hand) give ``everything``: the caller
+        reads every company."""
         if not self.capture_installed():
             return None
-        log = self.connection.ops.quote_name(ChangeLog._meta.db_table)
-        with transaction.atomic(using=self.using), self.connection.cursor() as cursor:
-            if self.connection.vendor == "postgresql":
+        log, connection = self._log_table(), self.connection
+        with transaction.atomic(using=self.using), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
                 cursor.execute(f"LOCK TABLE {log} IN SHARE MODE")
-            cursor.execute(f"SELECT COALESCE(MAX(id), 0), COUNT(*) FROM {log}")
-            high, count = cursor.fetchone()
-            out = ChangeSet(high)
-            if count > LOG_LIMIT or not detail:
+            doubt = changelog.doubts(connection)
+            cursor.execute(f"SELECT COUNT(*) FROM {log}")
+            high, count = changelog.log_high(connection), cursor.fetchone()[0]
+            out = ChangeSet(high, doubt=doubt)
+            if count > LOG_LIMIT or not detail or doubt:
                 out.everything = True
                 return out
             cursor.execute(f"SELECT DISTINCT company, ep_no, date FROM {log} WHERE id <= %s", [high])
@@ -174,9 +178,7 @@ class DjangoWorkingCopy:
         return ChangeLog.objects.using(self.using).count()
 
     def _log_high(self) -> int:
-        with self.connection.cursor() as cursor:
-            cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self._log_table()}")
-            return cursor.fetchone()[0]
+        return changelog.log_high(self.connection)
 
     def _log_table(self) -> str:
         return self.connection.ops.quote_name(ChangeLog._meta.db_table)
@@ -186,7 +188,7 @@ class DjangoWorkingCopy:
         to ``through``."""
         where = "id > %s" + (" OR id <= %s" if through is not None else "")
         params = [after] + ([through] if through is not None else [])
-        with self.connection.cursor() as cursor:
+        with changelog.consuming(self.connection), self.connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {self._log_table()} WHERE {where}", params)
 
     def _mark_companies(self, companies: Iterable[str]) -> None:
@@ -206,7 +208,7 @@ class DjangoWorkingCopy:
         with transaction.atomic(using=self.using):
             self._record_state(state.commit, consume if consume is not None else state.watermark)
             if consume is not None:
-                with self.connection.cursor() as cursor:
+                with changelog.consuming(self.connection), self.connection.cursor() as cursor:
                     cursor.execute(f"DELETE FROM {self._log_table()} WHERE id <= %s", [consume])
 
     def _record_state(self, commit: Optional[str], watermark: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pygit2
 import pytest
@@ -62,7 +63,7 @@ def test_an_object_already_there_is_not_written_again(repo):
     assert after.st_ino == before.st_ino and after.st_size == before.st_size  # the same file
     assert after.st_mtime > before.st_mtime  # freshened, so a prune of old loose objects keeps it
     assert not [p for p in path.parent.iterdir() if p.name.startswith("tmp_obj_")]
-    assert oct(after.st_mode & 0o777) == oct(0o444)
+    assert oct(after.st_mode & 0o777) == oct(0o400)  # read-only, for its owner only (issue 18.7)
 
 
 def test_a_packed_object_is_found_and_sized_from_the_pack(repo):
@@ -84,8 +85,10 @@ def test_a_scratch_store_writes_only_what_its_base_lacks(repo):
     with repo.scratch() as scratch:
         assert objects.write_blob(scratch.git, b"known\n") == known
         new = objects.write_blob(scratch.git, b"new\n")
-        assert not objects.loose_path(scratch.git, known).exists()
-        assert objects.loose_path(scratch.git, new).exists()
+        own = Path(scratch.git.path) / "objects"
+        assert not (own / str(known)[:2] / str(known)[2:]).exists()  # read from the base, not written again
+        assert objects.loose_path(scratch.git, known) == objects.loose_path(repo.git, known)
+        assert (own / str(new)[:2] / str(new)[2:]).exists()
     assert new not in repo.git.odb
 
 

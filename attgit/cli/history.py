@@ -30,9 +30,11 @@ from attgit.words import plural
 
 @cli.command()
 @click.argument("path", required=False)
+@click.option("--shared", type=click.Choice(["private", "group"]), default=None,
+              help="Who may read the repository: its owner only (the default), or its group too.")
 @pass_app
-def init(app: App, path):
-    """Create an empty bare repository for snapshots.
+def init(app: App, path, shared):
+    """Create an empty bare repository for snapshots, private to its owner.
 
     Example: attgit init /srv/attgit/prod.git
     """
@@ -41,7 +43,7 @@ def init(app: App, path):
     app.say_where()
     target = Path(path or app.repo_path())
     existed = target.exists() and any(target.iterdir())
-    repo = Repository.init(target)
+    repo = Repository.init(target, shared)
     app.log_quietly("init", repository=str(repo.path.resolve()))
     if repo.adopted:  # git's own repository, now also attgit's
         click.echo(f"Made the bare git repository in {repo.path.resolve()} an attgit repository "
@@ -114,7 +116,12 @@ def status(app: App, full, as_json):
         else:
             click.echo(f"Merge of {state.theirs_name} in progress: every conflict is resolved; conclude it with "
                        "`attgit merge --continue` (or undo it with `attgit merge --abort`)")
-    if result.clean:
+    if result.unloaded:
+        click.echo("The database is empty and has never been loaded from this repository (a clone interrupted "
+                   "before its load, or a new database): run `attgit clone URL` again with the same --repo to "
+                   "finish the clone, or any writing command (`attgit commit`) to load main into it first; "
+                   "nothing is lost")
+    elif result.clean:
         click.echo("nothing to commit: the database matches the last commit" if result.head
                    else "nothing to commit: the database is empty")
     else:
@@ -310,15 +317,26 @@ def _print_diffs(diffs, stat: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--database", is_flag=True, help="Compare every row of the database with the last commit and with "
+              "what the change log names: any difference the log missed is a problem (exit 12).")
+@click.option("--repair", is_flag=True, help="With --database: commit what the log missed (a full re-read).")
 @pass_app
-def verify(app: App, as_json):
+def verify(app: App, as_json, database, repair):
     """Check every commit: objects readable, checksums right, counts matching.
 
-    Example: attgit verify
+    With --database, check the database's change log instead: a full compare
+    against the last commit, loud about anything the log missed.
+
+    Example: attgit verify --database --repair
     """
     from attgit.errors import IntegrityError
     from attgit.ops.verify import verify as run
 
+    if repair and not database:
+        raise click.UsageError("--repair goes with --database")
+    if database:
+        _verify_database(app, as_json, repair)
+        return
     result = run(app.repo)
     app.log_quietly("verify", success=result.ok, error="; ".join(result.problems[:5]), records=result.records)
     if as_json:
@@ -333,3 +351,34 @@ def verify(app: App, as_json):
         remedy = ("; fetch damaged objects again with `attgit fetch --repair REMOTE` from a remote that has them"
                   if result.damaged else "")
         raise IntegrityError(f"{plural(len(result.problems), 'problem')} found{remedy}")
+
+
+def _verify_database(app: App, as_json: bool, repair: bool) -> None:
+    """verify --database: the audit log records every run; a miss fails
+    (exit 12) unless --repair committed it."""
+    from attgit.errors import IntegrityError
+    from attgit.ops.verify import repair_database, verify_database
+
+    app.check_capture()
+    with app.writing("verify_database"):
+        check = verify_database(app.repo, app.backend.db)
+        if repair and not check.ok:
+            repair_database(app.repo, app.backend.db, app.author, check)
+    app.log("verify_database", success=check.ok, commit=check.repaired or "",
+            error=("change log missed: " + check.describe()) if check.missed else "")
+    if as_json:
+        emit_json(check.to_dict())
+    else:
+        if check.doubt:
+            click.echo(f"note: {check.doubt}; every row was compared")
+        for missed in check.missed:
+            click.echo(f"problem: the change log missed edits in {missed['company']}: {missed['added']} added, "
+                       f"{missed['changed']} changed, {missed['removed']} deleted")
+        verdict = "ok" if check.ok else f"{plural(len(check.missed), 'company')} with edits the change log missed"
+        click.echo(f"database compared with {short(check.head) if check.head else '(no commits)'}: {verdict} "
+                   f"({plural(check.pending, 'logged edit')} not committed yet)")
+        if check.repaired:
+            click.echo(f"[main {short(check.repaired)}] repair snapshot: committed what the log missed")
+    if not check.ok and not check.repaired:
+        raise IntegrityError("the change log missed edits (" + check.describe() + "); commit them with "
+                             "`attgit verify --database --repair` (or `attgit commit --full`)")

@@ -21,8 +21,10 @@ the pack (:mod:`attgit.format.packs`, ISA-L); both check them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
+import struct
 import tempfile
 import zlib
 from pathlib import Path
@@ -39,7 +41,8 @@ _deflate = fastest_zlib()
 LOOSE_LEVEL = 1
 
 #: what libgit2 (and zlib, in C git's formats) raise for an unreadable object
-READ_ERRORS = (pygit2.GitError, KeyError, ValueError, zlib.error, _deflate.error, OverflowError, MemoryError)
+READ_ERRORS = (pygit2.GitError, KeyError, ValueError, zlib.error, _deflate.error, OverflowError, MemoryError,
+               struct.error)
 
 
 @contextlib.contextmanager
@@ -80,8 +83,28 @@ _KINDS = {b"blob", b"tree", b"commit", b"tag"}
 
 
 def loose_path(repo: pygit2.Repository, oid) -> Path:
+    """Where loose object ``oid`` is: in the repository's own objects, else
+    in an alternate's (a preview's scratch repository borrows them), so
+    every loose read goes through :func:`read_loose`'s checks."""
     hexsha = str(oid)
-    return Path(repo.path) / "objects" / hexsha[:2] / hexsha[2:]
+    own = Path(repo.path) / "objects" / hexsha[:2] / hexsha[2:]
+    if own.exists():
+        return own
+    for folder in _alternates(repo.path):
+        borrowed = folder / hexsha[:2] / hexsha[2:]
+        if borrowed.exists():
+            return borrowed
+    return own
+
+
+@functools.lru_cache(maxsize=64)
+def _alternates(repo_path: str) -> tuple:
+    """The object folders ``objects/info/alternates`` names (absolute paths)."""
+    try:
+        lines = (Path(repo_path) / "objects" / "info" / "alternates").read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ()
+    return tuple(Path(line) for line in lines if line.strip() and not line.startswith("#") and os.path.isabs(line))
 
 
 #: (repository, object id) of loose objects whose content this process
@@ -148,6 +171,11 @@ def size(repo: pygit2.Repository, oid, kind: Optional[str] = None, path: Optiona
         return found if found is not None else repo.odb.read_header(oid)[1]
 
 
+#: The mode of a loose object attgit writes: read-only, and only for the
+#: repository's owner (or group: see attgit.repo.repository.keep_private).
+OBJECT_MODE = 0o400
+
+
 def write_blob(repo: pygit2.Repository, data: bytes) -> pygit2.Oid:
     """Store ``data`` as a blob and return its id: the one way attgit writes
     a blob.  As git does: the id is the SHA-1 of ``blob <size>\\0`` and the
@@ -173,7 +201,7 @@ def write_blob(repo: pygit2.Repository, data: bytes) -> pygit2.Oid:
             out.write(packer.compress(header))
             out.write(packer.compress(data))
             out.write(packer.flush())
-        os.chmod(tmp, 0o444)
+        os.chmod(tmp, OBJECT_MODE)
         os.replace(tmp, os.path.join(folder, hexsha[2:]))
     except BaseException:
         with contextlib.suppress(OSError):

@@ -44,6 +44,8 @@ class _Pack:
             raise ValueError(f"{idx_path}: not a version 2 pack index")
         self.fanout = struct.unpack_from(">256I", self.idx, 8)
         self.count = self.fanout[255]
+        if len(self.idx) < index_size(self.count):  # cut short: libgit2 reads (and names) it instead
+            raise ValueError(f"{idx_path}: a pack index cut short")
         self.fd = os.open(idx_path[:-4] + ".pack", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
 
     def __del__(self) -> None:
@@ -90,6 +92,12 @@ class _Pack:
         if kind not in _WHOLE_KINDS:
             return None
         return _inflate(self.fd, offset + pos, size)
+
+
+def index_size(count: int) -> int:
+    """The least size of a version 2 index of ``count`` objects: header and
+    fan-out, names, CRCs, offsets, and the two checksums at its end."""
+    return _HEADER + count * (20 + 4 + 4) + 40
 
 
 def _map(path: str) -> mmap.mmap:
@@ -167,3 +175,10 @@ def read_whole(repo_path: str, hexsha: str) -> Optional[bytes]:
     if packs is None:
         packs = _OPEN[repo_path] = Packs(Path(repo_path) / "objects")
     return packs.read_whole(hexsha)
+
+
+def forget(repo_path: str) -> None:
+    """Drop the packs opened for ``repo_path``: after a repair replaced a
+    pack by one of the same name (same objects), the old descriptor would
+    still read the damaged file set aside."""
+    _OPEN.pop(str(repo_path), None)

@@ -147,6 +147,9 @@ class Status:
     #: does not record main as its state)
     scanned_all: bool = False
     capture_missing: bool = False
+    #: the database is empty and never matched a commit while main has one (a
+    #: clone killed before its load, a new database): not "everything deleted"
+    unloaded: bool = False
     #: with ``full``: the differences themselves (CompanyDiff), to name them
     diffs: list = field(default_factory=list)
 
@@ -166,6 +169,7 @@ def status(repo: Repository, db: WorkingCopy, full: bool = False) -> Status:
     result = Status(str(head) if head else None, db.state().commit)
     pending = pending_changes(repo, db, full, at=head)
     result.scanned_all, result.capture_missing = pending.full, pending.capture_missing
+    result.unloaded = head is not None and result.database_commit is None and not db.companies()
     for diff in diff_pending(db, repo.snapshot(head), pending):
         result.added += len(diff.added)
         result.changed += len(diff.changed)

@@ -81,8 +81,9 @@ def _verify_unused(repo: Repository, result: VerifyResult, read: set, places: di
     """Then every object of the repository, read or not, as C git's fsck
     would: objects no commit of main uses (an interrupted write, a fetched
     remote's history) and packed bytes that no longer match their CRC."""
-    from attgit.repo.repair import find_damaged, readable
+    from attgit.repo.repair import damaged_indexes, find_damaged, readable
 
+    result.problems.extend(damaged_indexes(repo))
     for oid in find_damaged(repo, frozenset(str(oid) for oid in read)):
         commit, path = places.get(oid, (None, None))
         detail = "its packed bytes do not match the CRC its pack index keeps (C git's fsck refuses it)" \
@@ -191,3 +192,79 @@ def _check_count(info, name: str, actual: int, result: VerifyResult) -> None:
     stated = info.count(name)
     if stated is not None and stated != actual:
         result.problems.append(f"commit {info.short}: metadata says {stated} {name.lower()}, content has {actual}")
+
+
+# --- the database against main: the change log's safety net -----------------
+
+@dataclass
+class DatabaseCheck:
+    """A full compare of the database with main against what the change log
+    says (``attgit verify --database``).
+
+    ``missed``: companies whose differences from main the log did not name
+    (edits made while a trigger was dropped, log entries deleted by hand),
+    with the full compare's counts.  ``pending``: differences the log names
+    (ordinary uncommitted edits).  ``doubt``: why attgit already distrusted
+    the log (it then compares every row, so nothing is missed)."""
+
+    head: Optional[str]
+    missed: list = field(default_factory=list)
+    pending: int = 0
+    doubt: str = ""
+    capture_missing: bool = False
+    repaired: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.missed
+
+    def describe(self) -> str:
+        return "; ".join(f"{m['company']}: {m['added']} added, {m['changed']} changed, {m['removed']} deleted"
+                         for m in self.missed)
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "ok": self.ok}
+
+
+def verify_database(repo: Repository, db) -> DatabaseCheck:
+    """Compare every row of ``db`` with main and with what the change log
+    names.  A difference only the full compare sees is one the log missed.
+    An edit landing between the two reads looks like one: a difference is
+    reported only when a second pass sees it too."""
+    from attgit.ops.compare import diff_database
+
+    for _attempt in range(2):
+        changes = db.changes()
+        check = DatabaseCheck(str(repo.head()) if repo.head() else None, capture_missing=changes is None,
+                              doubt=changes.doubt if changes is not None else "")
+        logged = {d.company: d.to_dict() for d in diff_database(repo, db)}
+        check.pending = sum(len(d["added"]) + len(d["removed"]) + len(d["changed"]) for d in logged.values())
+        for diff in diff_database(repo, db, full=True):
+            unseen = _unseen(diff.to_dict(), logged.get(diff.company, {}))
+            if any(unseen.values()):
+                check.missed.append({"company": diff.company, **unseen})
+        if check.ok:
+            break
+    return check
+
+
+def _unseen(full: dict, logged: dict) -> dict:
+    """{added, changed, removed}: how many of the full compare's differences
+    (a CompanyDiff's dict) the log-based one lacks."""
+    import orjson
+
+    def seen(items) -> set:
+        return {orjson.dumps(item, option=orjson.OPT_SORT_KEYS) for item in items}
+
+    return {kind: len(seen(full[kind]) - seen(logged.get(kind, []))) for kind in ("added", "changed", "removed")}
+
+
+def repair_database(repo: Repository, db, author, check: DatabaseCheck) -> DatabaseCheck:
+    """Commit the database read whole (type ``repair``): what the log missed
+    enters history, with the pending logged edits; the caller holds the locks."""
+    from attgit.ops.commit import snapshot_database
+
+    message = f"Repair: edits the change log missed in {len(check.missed)} companies"
+    result = snapshot_database(repo, db, author, message=message, full=True, kind="repair")
+    check.repaired = result.commit
+    return check

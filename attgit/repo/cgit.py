@@ -21,8 +21,10 @@ import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -47,6 +49,28 @@ QUIET_CONFIG = ("gc.auto=0", "maintenance.auto=false", "fetch.writeCommitGraph=f
                 "fetch.unpackLimit=1")
 SSH_OPTIONS = "-o BatchMode=yes -o ConnectTimeout=30"
 MIN_VERSION = (2, 29)  # git fetch --no-write-fetch-head
+#: The only transports git may use for attgit (a local path counts as file):
+#: never ext:: (runs a command), fd:: (waits on a descriptor for ever) or others.
+ALLOWED_PROTOCOLS = "file:git:ssh:http:https"
+#: git commands that talk to a remote: stopped when silent this long.
+NETWORK_COMMANDS = ("fetch", "push", "clone", "ls-remote")
+DEFAULT_NETWORK_TIMEOUT = 300.0
+
+
+def network_timeout() -> float:
+    """Seconds a network git command may go without a sign of life (output
+    or progress) before it is stopped: ``$ATTGIT_NETWORK_TIMEOUT``, else
+    five minutes.  A transfer that keeps moving is never cut."""
+    text = os.environ.get("ATTGIT_NETWORK_TIMEOUT", "")
+    if not text:
+        return DEFAULT_NETWORK_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e7:
+        raise ConfigError(f"ATTGIT_NETWORK_TIMEOUT={text!r} is not a number of seconds above 0")
+    return value
 
 
 @dataclass
@@ -93,7 +117,8 @@ def environment() -> dict:
     """The environment git runs in: the user's, minus anything that would
     redirect git to another repository, plus no prompts and no system config."""
     env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
-    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", LC_ALL="C", LANGUAGE="C")
+    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", LC_ALL="C", LANGUAGE="C",
+               GIT_ALLOW_PROTOCOL=ALLOWED_PROTOCOLS)
     if "GIT_SSH" not in env:  # GIT_SSH names a program; GIT_SSH_COMMAND would override it
         env["GIT_SSH_COMMAND"] = f"{env.get('GIT_SSH_COMMAND') or 'ssh'} {SSH_OPTIONS}"
     return env
@@ -111,21 +136,53 @@ def run(args: Sequence[str], git_dir: Optional[Path] = None, progress: Progress 
     if git_dir is not None:
         cmd.append(f"--git-dir={git_dir}")
     cmd += list(args)
+    limit = network_timeout() if args and args[0] in NETWORK_COMMANDS else None
     process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment())
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment(),
+                               start_new_session=limit is not None)
     messages: list = []
-    threads = [threading.Thread(target=_read_stderr, args=(process.stderr, messages, progress), daemon=True)]
+    alive = [time.monotonic()]  # when git last said anything (progress included)
+    chunks: list = []
+    threads = [threading.Thread(target=_read_stderr, args=(process.stderr, messages, progress, alive), daemon=True),
+               threading.Thread(target=_read_stdout, args=(process.stdout, chunks, alive), daemon=True)]
     if input is not None:  # written beside the reads: neither pipe can fill up and stall git
         threads.append(threading.Thread(target=_feed, args=(process.stdin, input), daemon=True))
     for thread in threads:
         thread.start()
-    assert process.stdout is not None  # stdout=PIPE
-    stdout = process.stdout.read()
-    process.stdout.close()
+    silent = _wait(process, alive, limit)
     for thread in threads:
         thread.join()
-    process.wait()
-    return Result(list(args), process.returncode, stdout.decode("utf-8", "replace"), messages)
+    if silent:
+        from attgit.errors import RemoteError
+
+        raise RemoteError(f"git {args[0]} stopped: no answer for {limit:.0f} s (a remote that hangs or a "
+                          "network that dropped); try again, or raise ATTGIT_NETWORK_TIMEOUT for a slow link")
+    return Result(list(args), process.returncode, b"".join(chunks).decode("utf-8", "replace"), messages)
+
+
+def _wait(process: subprocess.Popen, alive: list, limit: Optional[float]) -> bool:
+    """Wait for git; with a ``limit``, stop it (and its ssh, in its session)
+    once silent that long.  Returns whether it was stopped."""
+    if limit is None:
+        process.wait()
+        return False
+    while True:
+        try:
+            process.wait(timeout=min(1.0, limit))
+            return False
+        except subprocess.TimeoutExpired:
+            if time.monotonic() - alive[0] > limit:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                return True
+
+
+def _read_stdout(stream, chunks: list, alive: list) -> None:
+    while chunk := stream.read1(65536):
+        chunks.append(chunk)
+        alive[0] = time.monotonic()
+    stream.close()
 
 
 def _feed(stream, data: bytes) -> None:
@@ -135,7 +192,7 @@ def _feed(stream, data: bytes) -> None:
         stream.close()
 
 
-def _read_stderr(stream, messages: list, progress: Progress) -> None:
+def _read_stderr(stream, messages: list, progress: Progress, alive: Optional[list] = None) -> None:
     """Split stderr on CR and LF: progress lines go to ``progress``, the
     rest are kept as messages."""
     pending = b""
@@ -143,6 +200,8 @@ def _read_stderr(stream, messages: list, progress: Progress) -> None:
         chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
         if not chunk:
             break
+        if alive is not None:
+            alive[0] = time.monotonic()
         pending += chunk
         *lines, pending = re.split(rb"[\r\n]", pending)
         for line in lines:

@@ -336,13 +336,24 @@ def _blobs(repo, tree, prefix: str, out: dict) -> None:
 def _full_gc(path: Path) -> None:
     """``git gc`` drops old unreachable objects and packs refs; its repack
     knows no islands, so :func:`repack` runs after it."""
-    _check(cgit.run(["gc", "--quiet"], path, config=(*cgit.QUIET_CONFIG, f"pack.window={REPACK_WINDOW}")), "git gc")
+    _check(cgit.run(["gc", "--quiet"], path, config=(*cgit.QUIET_CONFIG, f"pack.window={REPACK_WINDOW}")), "git gc",
+           path)
     repack(path)
 
 
-def _check(done: cgit.Result, what: str) -> None:
-    if not done.ok:
-        raise AttgitError(f"{what} failed: {done.error()}")
+def _check(done: cgit.Result, what: str, path: Optional[Path] = None) -> None:
+    """Turn git's failure into attgit's error: another git gc running is a
+    held lock (exit 6); damage in the repository is damage (exit 12)."""
+    if done.ok:
+        return
+    if "gc is already running" in done.error():
+        raise Locked(f"{what} refused: another git gc is running on this repository ({done.error()}); "
+                     "wait for it to finish, then run `attgit gc` again")
+    if path is not None:
+        from attgit.repo.transport import check_local_damage
+
+        check_local_damage(path)
+    raise AttgitError(f"{what} failed: {done.error()}")
 
 
 if __name__ == "__main__":  # the detached packer of auto(background=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import subprocess
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -32,7 +31,8 @@ from typing import Iterator
 import pygit2
 
 from attgit.errors import RemoteError
-from attgit.format import objects
+from attgit.format import objects, packs
+from attgit.repo import cgit
 from attgit.repo.repository import Repository
 
 _TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
@@ -59,12 +59,17 @@ def repair_from(repo: Repository, name: str, url: str) -> RepairResult:
     """Set damaged objects aside, fetch everything from remote ``name``
     again, and report which damaged objects are whole again."""
     result = RepairResult()
+    reindexed = reindex_damaged_indexes(repo)
+    if reindexed:
+        result.set_aside = str(reindexed)
     damaged = find_damaged(repo)
     result.damaged = sorted(str(oid) for oid in damaged)
     if damaged:
         folder, result.salvaged = quarantine(repo, damaged)
         result.set_aside = str(folder)
     refetch(repo, name, url)
+    packs.forget(repo.git.path)
+    packs.forget(str(repo.path))
     fresh = pygit2.Repository(str(repo.path))
     for oid in result.damaged:
         (result.repaired if readable(fresh, oid) else result.missing).append(oid)
@@ -109,6 +114,44 @@ def crc_mismatches(idx: Path) -> list[str]:
             if zlib.crc32(content[start:end_of[start]]) != crc]
 
 
+def damaged_indexes(repo: Repository) -> list[str]:
+    """What is wrong with each pack index that cannot be read (its objects
+    are then unknown: they read as missing, and ``fetch --repair`` fetches
+    them again)."""
+    problems = []
+    for idx in sorted((repo.path / "objects" / "pack").glob("*.idx")):
+        data = idx.read_bytes()
+        if data[:8] != b"\xfftOc\x00\x00\x00\x02" or len(data) < 8 + 1024:
+            problems.append(f"damaged pack index {idx.name}: not a version 2 pack index ({len(data)} bytes)")
+            continue
+        count = struct.unpack(">I", data[8 + 1020:8 + 1024])[0]
+        if len(data) < packs.index_size(count):
+            problems.append(f"damaged pack index {idx.name}: cut short ({len(data)} bytes; {count} objects "
+                            f"need {packs.index_size(count)})")
+    return problems
+
+
+def reindex_damaged_indexes(repo: Repository) -> Path | None:
+    """Set each damaged pack index aside and build it again from its pack
+    (``git index-pack`` checks every object as it goes); a pack that cannot
+    be indexed is set aside too, and the fetch that follows brings its
+    objects.  Returns the folder used, None when every index was sound."""
+    bad = [line.split()[3].rstrip(":") for line in damaged_indexes(repo)]
+    if not bad:
+        return None
+    folder = repo.path / "attgit-damaged" / time.strftime("%Y%m%d-%H%M%S")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in bad:
+        idx = repo.path / "objects" / "pack" / name
+        _move(idx, folder / idx.name)
+        pack = idx.with_suffix(".pack")
+        if pack.exists() and not cgit.run(["index-pack", str(pack)], repo.path).ok:
+            for suffix in _PACK_FILES:
+                if idx.with_suffix(suffix).exists():
+                    _move(idx.with_suffix(suffix), folder / idx.with_suffix(suffix).name)
+    return folder
+
+
 def all_objects(repo: Repository) -> Iterator[tuple[str, Path]]:
     """Every object id in the repository with the file that holds it
     (loose objects first, then each pack), reachable or not."""
@@ -141,6 +184,8 @@ def _pack_objects(idx: Path) -> list[str]:
     if data[:8] != b"\xfftOc\x00\x00\x00\x02" or len(data) < 8 + 1024:
         return []
     count = struct.unpack(">I", data[8 + 1020:8 + 1024])[0]
+    if len(data) < packs.index_size(count):
+        return []
     start = 8 + 1024
     return [data[start + 20 * i:start + 20 * (i + 1)].hex() for i in range(count)]
 
@@ -196,11 +241,15 @@ def _move(src: Path, dst: Path) -> None:
 def refetch(repo: Repository, name: str, url: str) -> None:
     """``git fetch --refetch``: every object of the remote's main, sent
     whole as for a clone, whatever this repository believes it has."""
-    from attgit.repo.transport import tracking_ref
+    from attgit.repo.transport import check_url, tracking_ref
 
-    command = ["git", "-C", str(repo.path), "fetch", "--refetch", "--quiet", "--no-write-fetch-head",
-               url, f"+refs/heads/main:{tracking_ref(name)}"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        message = " ".join(done.stderr.split())[:300]
+    check_url(url)
+    # git's own unpack limit (not attgit's keep-every-pack): a small refetch
+    # lands as loose objects, never as a pack named like the damaged one set
+    # aside, which libgit2 may still hold open in this process
+    config = tuple(c for c in cgit.QUIET_CONFIG if not c.startswith("fetch.unpackLimit"))
+    done = cgit.run(["fetch", "--refetch", "--quiet", "--no-write-fetch-head", "--", url,
+                     f"+refs/heads/main:{tracking_ref(name)}"], repo.path, config=config)
+    if not done.ok:
+        message = done.error()[:300]
         raise RemoteError(f"cannot fetch from remote {name!r} ({url}) to repair: {message}")

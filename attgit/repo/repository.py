@@ -13,6 +13,8 @@ import contextlib
 import datetime as _dt
 import os
 import re
+import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Iterator, Optional
 import pygit2
 from pygit2.enums import SortMode
 
-from attgit.errors import CorruptObject, NotARepository, NotFound, Rejected
+from attgit.errors import CorruptObject, IntegrityError, NotARepository, NotFound, Rejected, UsageError
 from attgit.format import objects
 from attgit.format.snapshot import Snapshot
 from attgit.repo import locking
@@ -29,6 +31,85 @@ from attgit.repo import locking
 BRANCH = "refs/heads/main"
 CONFIG_KEY = "attgit.format"
 LOCK_FILE = "attgit.lock"
+SHARED_KEY = "core.sharedRepository"
+#: core.sharedRepository for each choice: git reads "0600" as files 0600
+#: (read-only ones 0400) and folders 0700; "0660" as 0660/0440 and 02770.
+SHARED_MODES = {"private": "0600", "group": "0660"}
+
+
+def _file_mode(path: Path) -> int:
+    """The mode a file of the repository at ``path`` may have at most
+    (0600, or 0660 when the team opted into group sharing)."""
+    try:
+        text = (path / "config").read_text()
+    except OSError:
+        return 0o600
+    match = re.search(r"(?im)^\s*sharedrepository\s*=\s*(\S+)", text)
+    value = match.group(1).lower() if match else "0600"
+    return 0o660 if value in ("group", "true", "1", "0660", "0640", "all", "world", "everybody", "2") else 0o600
+
+
+def keep_private(path: Path) -> None:
+    """Make every file attgit, libgit2 and git write in this process
+    private by tightening the umask (never loosening it), or group-shared
+    (umask 007) when the team opted in: libgit2 ignores
+    core.sharedRepository, and attgit's own loose objects are made
+    read-only with :data:`attgit.format.objects.OBJECT_MODE`."""
+    mode = _file_mode(path)
+    if mode == 0o600:
+        os.umask(os.umask(0o077) | 0o077)
+    else:  # the team chose group sharing: members read and write (others still nothing)
+        os.umask(0o007)
+    objects.OBJECT_MODE = 0o400 if mode == 0o600 else 0o440
+
+
+def _fix_modes(path: Path, mode: int) -> None:
+    """Every folder 0700 (02770 shared) and file at most ``mode`` (read-only
+    files stay read-only): a repository made before privacy, or re-shared."""
+    folder_mode = 0o700 if mode == 0o600 else 0o2770
+    for root, _dirs, files in os.walk(path):
+        os.chmod(root, folder_mode)
+        for name in files:
+            file = os.path.join(root, name)
+            current = os.lstat(file).st_mode
+            if not stat.S_ISLNK(current):
+                os.chmod(file, mode & (0o777 if current & 0o200 else 0o555))
+
+
+#: Where previews keep their throwaway repositories (see Repository.scratch).
+SCRATCH_DIR = "attgit-tmp"
+_HEAD_RE = re.compile(r"ref: refs/heads/[^\x00-\x20~^:?*\[\\]+\n?|[0-9a-f]{40}\n?")
+
+
+def check_head_file(path: Path) -> None:
+    """Raise IntegrityError when the repository's HEAD file is not a ref or
+    a commit id: libgit2 reads main directly and would carry on, while C git
+    (fsck, fetch, push, gc) says the folder is no git repository at all."""
+    try:
+        text = (path / "HEAD").read_bytes().decode("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        text = f"<unreadable: {exc}>"
+    if not _HEAD_RE.fullmatch(text):
+        raise IntegrityError(f"{path}: the repository's HEAD file is damaged ({text[:40]!r}); put it back with "
+                             f"`git --git-dir={path} symbolic-ref HEAD {BRANCH}`, then run `attgit verify`")
+
+
+def _sweep_scratch(parent: Path) -> None:
+    """Remove preview folders whose process is gone (killed before it could)."""
+    for folder in parent.glob("preview-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != 0
 TRAILER_PREFIX = "Attgit-"
 _TRAILER_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): (.*)$")
 
@@ -124,15 +205,30 @@ class Repository:
     # --- opening ---------------------------------------------------------
 
     @classmethod
-    def init(cls, path: os.PathLike | str) -> "Repository":
-        """Create a bare repository (or adopt an empty/attgit one at ``path``)."""
+    def init(cls, path: os.PathLike | str, shared: Optional[str] = None) -> "Repository":
+        """Create a bare repository (or adopt an empty/attgit one at ``path``).
+
+        It is private to its owner (folders 0700, files 0600 or 0400) unless
+        ``shared="group"`` opts a team into group sharing (0770/0660): git's
+        ``core.sharedRepository`` records the choice, C git keeps it for what
+        it writes, and :func:`keep_private` for what attgit and libgit2 write.
+        Initialising an existing repository again applies ``shared`` (when
+        given) and puts every file back to the recorded mode."""
         path = Path(path)
+        if shared not in (None, "private", "group"):
+            raise UsageError(f"--shared={shared!r}: use 'private' (the default) or 'group'")
         if path.exists() and any(path.iterdir()):
             repo = cls.open(path)
-            return repo
-        git = pygit2.init_repository(str(path), bare=True, initial_head="main")
-        git.config[CONFIG_KEY] = "1"
-        return cls(git, path)
+        else:
+            with contextlib.suppress(FileExistsError):
+                path.mkdir(mode=0o700, parents=True)
+            repo = cls(pygit2.init_repository(str(path), bare=True, initial_head="main"), path)
+            repo.git.config[CONFIG_KEY] = "1"
+        if shared is not None or SHARED_KEY not in repo.git.config:
+            repo.git.config[SHARED_KEY] = SHARED_MODES[shared or "private"]
+        keep_private(path)
+        _fix_modes(path, _file_mode(path))
+        return repo
 
     @classmethod
     def open(cls, path: os.PathLike | str) -> "Repository":
@@ -146,8 +242,10 @@ class Repository:
             raise NotARepository(f"{path}: not a git repository; create one with `attgit init`") from None
         if not git.is_bare:
             raise NotARepository(f"{path}: a work-tree git repository; attgit keeps a bare repository")
+        check_head_file(path)
         repo = cls(git, path)
         repo._check_attgit()
+        keep_private(path)
         return repo
 
     def _check_attgit(self) -> None:
@@ -334,12 +432,27 @@ class Repository:
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Repository]:
         """A throwaway repository that reads every object of this one and
-        keeps whatever is written to it in a temporary directory, removed on
-        exit.  Previews build their trees there, so they write nothing here."""
-        with tempfile.TemporaryDirectory(prefix="attgit-preview-") as tmp:
-            git = pygit2.init_repository(tmp, bare=True)
-            git.odb.add_disk_alternate(os.path.join(self.git.path, "objects"))
-            yield Repository(git, Path(tmp))
+        keeps whatever is written to it in a folder of its own, removed on
+        exit.  Previews build their trees there, so they write nothing here.
+
+        It borrows this repository's objects through git's alternates file,
+        which the damage guard reads too (a damaged loose object read from
+        there must be named, not handed to libgit2, which can loop on it).
+        The folder is under ``attgit-tmp/`` in this repository (private like
+        it); one a killed process left behind is swept by the next preview."""
+        parent = self.path / SCRATCH_DIR
+        with contextlib.suppress(FileExistsError):
+            parent.mkdir(mode=0o700)
+        _sweep_scratch(parent)
+        tmp = tempfile.mkdtemp(prefix=f"preview-{os.getpid()}-", dir=parent)
+        try:
+            pygit2.init_repository(tmp, bare=True)
+            alternates = Path(tmp, "objects", "info", "alternates")
+            alternates.parent.mkdir(parents=True, exist_ok=True)
+            alternates.write_text(os.path.abspath(os.path.join(self.git.path, "objects")) + "\n")
+            yield Repository(pygit2.Repository(tmp), Path(tmp))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     # --- writing ---------------------------------------------------------
 

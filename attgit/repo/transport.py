@@ -20,6 +20,7 @@ The promises:
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 import pygit2
 
-from attgit.errors import NotFound, Rejected, RemoteError, UsageError, ValidationError
+from attgit.errors import IntegrityError, NotFound, Rejected, RemoteError, UsageError, ValidationError
 from attgit.repo import cgit, locking
 from attgit.repo.repository import BRANCH, CONFIG_KEY, LOCK_FILE, Repository
 
@@ -57,10 +58,31 @@ def _check_name(name: str) -> None:
         raise UsageError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
 
 
-def add_remote(repo: Repository, name: str, url: str) -> None:
-    _check_name(name)
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_TRANSPORT_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)::")
+ALLOWED_SCHEMES = ("file", "git", "ssh", "http", "https")
+
+
+def check_url(url: str) -> None:
+    """Refuse (UsageError) a remote URL whose transport attgit does not
+    allow: only a path, file://, git://, ssh:// (or user@host:path),
+    http:// and https://.  git's ``<transport>::<address>`` form (ext::
+    runs a command, fd:: waits on a file descriptor for ever) and other
+    schemes are refused before git sees them; GIT_ALLOW_PROTOCOL (see
+    :mod:`attgit.repo.cgit`) holds the same line inside git."""
     if not url.strip():
         raise UsageError("the remote URL is empty")
+    found = _TRANSPORT_RE.match(url) or _SCHEME_RE.match(url)
+    allowed = found is None or ("://" in found.group(0) and found.group(1).lower() in ALLOWED_SCHEMES)
+    if not allowed or url.startswith("-"):
+        used = found.group(1) if found is not None else url[:20]
+        raise UsageError(f"remote URL {url!r} uses a transport attgit does not allow ({used}); use a path, "
+                         "file://, git://, ssh:// (or user@host:path), http:// or https:// URL")
+
+
+def add_remote(repo: Repository, name: str, url: str) -> None:
+    _check_name(name)
+    check_url(url)
     if name in repo.git.remotes.names():
         raise UsageError(f"remote {name!r} already exists ({repo.git.remotes[name].url}); remove it first")
     repo.git.remotes.create(name, url, f"+{BRANCH}:{tracking_ref(name)}")
@@ -78,6 +100,7 @@ def list_remotes(repo: Repository) -> list[dict]:
 def set_remote(repo: Repository, name: str, url: str) -> None:
     """Create or update a remote (used by the Django admin's Remote model)."""
     _check_name(name)
+    check_url(url)
     if name in repo.git.remotes.names():
         repo.git.remotes.set_url(name, url)
     else:
@@ -124,12 +147,14 @@ def fetch(repo: Repository, name: str, progress: TransferProgress = None) -> Fet
 def _fetch_checked(repo: Repository, name: str, url: str, progress: TransferProgress) -> pygit2.Oid:
     """The remote's main, fetched into :func:`incoming_ref` and checked."""
     landing = incoming_ref(name)
+    check_url(url)  # the git config may have been edited by hand
     done = cgit.run(["fetch", "--no-tags", "--no-write-fetch-head", "--progress", *_local_server(url), "--", url,
                      f"+{BRANCH}:{landing}"], repo.path, progress)
     if not done.ok:
         if _NO_MAIN in done.error():
             raise RemoteError(f"remote {name!r} ({url}) has no main branch: nothing to fetch "
                               "(push to it first, or check the URL)")
+        _check_local(repo)
         raise RemoteError(f"cannot fetch from remote {name!r} ({url}): {done.error()}")
     tip = _target(repo, landing)
     try:
@@ -180,6 +205,7 @@ def push(repo: Repository, name: str, progress: TransferProgress = None) -> Push
     if head is None:
         raise UsageError("nothing to push: no commits yet (attgit commit)")
     remote = _remote(repo, name)
+    repo.check_history(head)  # what is sent must read whole here first (damage: exit 12, not a remote's fault)
     with _lock_if_local(remote.url):
         sent = _send(repo, name, remote.url, head, progress)
     if sent.behind:
@@ -201,6 +227,7 @@ class _Sent:
 
 def _send(repo: Repository, name: str, url: str, head: pygit2.Oid, progress: TransferProgress) -> _Sent:
     """``git push`` of ``head`` to the remote's main, never forced."""
+    check_url(url)
     done = cgit.run(["push", "--porcelain", "--progress", "--no-verify", *_local_server(url, push=True), "--", url,
                      f"{head}:{BRANCH}"],
                     repo.path, progress, _push_config(url))
@@ -213,7 +240,35 @@ def _send(repo: Repository, name: str, url: str, head: pygit2.Oid, progress: Tra
     if flag == "!" and any(_MOVED in m for m in done.messages):
         raise Rejected(f"push to {name!r} rejected: it moved while pushing; run `attgit pull {name}` first")
     reason = f"{summary}: {done.error()}" if flag == "!" else done.error()
+    _check_local(repo)
     raise RemoteError(f"cannot push to remote {name!r} ({url}): {reason}")
+
+
+def _check_local(repo: Repository) -> None:
+    """After git failed to fetch or push: damage on this side (a pack index
+    cut short, a damaged pack or commit) is named as damage (exit 12), not
+    blamed on the remote."""
+    from attgit.repo.repair import damaged_indexes
+
+    problems = damaged_indexes(repo)
+    if problems:
+        raise IntegrityError(f"{repo.path}: {problems[0]}; run `attgit verify` to list the damage and "
+                             "`attgit fetch --repair REMOTE` to fetch the objects again from a remote that has them")
+    head = repo.head()
+    if head is not None:
+        repo.check_history(head)
+
+
+def check_local_damage(path: Path) -> None:
+    """:func:`_check_local` for a repository known by its path (maintenance),
+    then any damaged object at all (git gc reads every one)."""
+    from attgit.errors import CorruptObject
+    from attgit.repo.repair import find_damaged
+
+    repo = Repository(pygit2.Repository(str(path)), Path(path))
+    _check_local(repo)
+    for oid in find_damaged(repo):
+        raise CorruptObject(oid, "cannot be read (git gc stopped on it)")
 
 
 def _porcelain(stdout: str) -> tuple:
@@ -292,13 +347,40 @@ def local_path(url: str) -> Optional[Path]:
 def clone(url: str, path: str | Path, name: str = "origin", progress: TransferProgress = None) -> Repository:
     """A new bare repository with ``url`` as remote ``name`` and its main."""
     path = Path(path)
+    check_url(url)
     if path.exists() and any(path.iterdir()):
         raise UsageError(f"{path} exists and is not empty; clone into a new path")
+    # Cloned beside it, then renamed into place: a clone killed meanwhile
+    # leaves no half repository at ``path`` (its folder is swept next time).
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_clones(path)
+    work = path.parent / f".{path.name}.clone-{os.getpid()}"
     try:
-        return _clone(url, path, name, progress)
+        work.mkdir(mode=0o700)  # private from the first byte git writes
+        _clone(url, work, name, progress)
+        os.rename(work, path)
     except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
         raise
+    return Repository.init(path)  # private to its owner, as every new repository
+
+
+def _sweep_clones(path: Path) -> None:
+    """Remove what clones into ``path`` killed before their rename left."""
+    for folder in path.parent.glob(f".{path.name}.clone-*"):
+        pid = folder.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _clone(url: str, path: Path, name: str, progress: TransferProgress) -> Repository:

@@ -59,13 +59,16 @@ class ChangeSet:
     and new name) or deleted: read as a whole.  ``everything``: the log
     cannot be trusted in detail (a TRUNCATE, more entries than a full
     read costs): compare every company.  ``watermark``: the highest entry
-    read; consuming up to it removes exactly these entries.
+    read; consuming up to it removes exactly these entries.  ``doubt``:
+    why the log may lack entries (triggers created again, entries deleted
+    by hand), "" when nothing says so; a doubt makes ``everything``.
     """
 
     watermark: int = 0
     keys: dict = field(default_factory=dict)
     companies: set = field(default_factory=set)
     everything: bool = False
+    doubt: str = ""
 
     def touched(self) -> set:
         """Every company the log names."""

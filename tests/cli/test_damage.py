@@ -15,6 +15,7 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,112 @@ def test_revisions_of_an_empty_repository_are_unknown_not_damaged(tmp_path):
     for rev in ("HEAD", "main", "HEAD~1", "abcd", "hub/main"):
         with pytest.raises(NotFound, match="unknown commit"):
             repo.resolve(rev)
+
+
+# --- issue 18.3: every kind of damage x every command, answered in bounded time ----------------
+
+def _halve(path: Path) -> None:
+    path.chmod(0o644)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def _cut_to(path: Path, size: int) -> None:
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes()[:size])
+
+
+def _loose_blob_of_head(repo: Path) -> None:
+    """Half of a company file only main's commit uses (issue 18.3: a
+    preview of HEAD~1 read it through its scratch repository and spun)."""
+    older = set(git("-C", str(repo), "ls-tree", "-r", "--object-only", "HEAD~1").split())
+    blob = next(oid for oid in git("-C", str(repo), "ls-tree", "-r", "--object-only", "HEAD").split()
+                if oid not in older and kind_of(repo, oid) == "blob")
+    _halve(repo / "objects" / blob[:2] / blob[2:])
+
+
+def _loose_head_commit(repo: Path) -> None:
+    head = git("-C", str(repo), "rev-parse", "main").strip()
+    _halve(repo / "objects" / head[:2] / head[2:])
+
+
+def _pack_file(repo: Path, suffix: str) -> Path:
+    return next((repo / "objects" / "pack").glob(f"*{suffix}"))
+
+
+DAMAGE = {
+    # name: (storage, how)
+    "loose blob cut in half": ("loose", _loose_blob_of_head),
+    "loose commit cut in half": ("loose", _loose_head_commit),
+    "pack cut in half": ("packed", lambda r: _halve(_pack_file(r, ".pack"))),
+    "pack without its trailer": ("packed", lambda r: _cut_to(_pack_file(r, ".pack"),
+                                                              _pack_file(r, ".pack").stat().st_size - 20)),
+    "pack index cut short": ("packed", lambda r: _cut_to(_pack_file(r, ".idx"), 8 + 1024 + 40)),
+    "pack index empty": ("packed", lambda r: _cut_to(_pack_file(r, ".idx"), 0)),
+    "ref garbage": ("loose", lambda r: (r / "refs" / "heads" / "main").write_text("zz not an id\n")),
+    "ref to a missing commit": ("loose", lambda r: (r / "refs" / "heads" / "main").write_text("12" * 20 + "\n")),
+    "HEAD garbage": ("loose", lambda r: (r / "HEAD").write_bytes(b"garbage\x00\x01 not a ref\n")),
+}
+COMMANDS = [["status"], ["commit"], ["log"], ["show", "HEAD"], ["diff", "HEAD~1", "HEAD"],
+            ["checkout", "HEAD~1", "--preview"], ["verify"], ["fetch", "good"], ["pull", "good", "--preview"],
+            ["push", "good"], ["gc"]]
+#: (damage, command) pairs that must say damage (exit 12): the ones issue 18.3 found answered
+#: wrongly, and every command that needs what is damaged.
+MUST_SAY_DAMAGE = {
+    ("loose blob cut in half", "checkout"), ("loose blob cut in half", "verify"), ("loose blob cut in half", "gc"),
+    ("pack cut in half", "show"), ("pack cut in half", "checkout"),
+    # (a fetch may well succeed: it brings the objects the broken index hides)
+    *((index, c[0]) for index in ("pack index cut short", "pack index empty") for c in COMMANDS
+      if c[0] not in ("fetch", "pull", "push")),
+    *(("HEAD garbage", c[0]) for c in COMMANDS), *(("ref garbage", c[0]) for c in COMMANDS),
+    *(("loose commit cut in half", c[0]) for c in COMMANDS if c[0] not in ("fetch",)),
+}
+BOUND = 120  # seconds any one command may take on this small repository before the run is killed
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_every_command_answers_every_damage_in_bounded_time(history, tmp_path, capsys, damage):
+    """Exit 0 (what was damaged was not needed) or 12 naming the damage and
+    the remedy; never an internal error, another exit code, or a hang
+    (faulthandler ends the run with every thread's stack past BOUND)."""
+    import faulthandler
+
+    storage, how = DAMAGE[damage]
+    source = history[0] if storage == "loose" else history[1]
+    for args in COMMANDS:
+        repo = tmp_path / f"{args[0]}.git"
+        shutil.copytree(source, repo)
+        how(repo)
+        faulthandler.dump_traceback_later(BOUND, exit=True, file=sys.__stderr__)
+        try:
+            code, output = attgit(capsys, repo, *args)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+        where = f"{damage}: attgit {' '.join(args)}: exit {code}\n{output}"
+        assert code in (0, ExitCode.INTEGRITY), where
+        assert "internal error" not in output and "Traceback" not in output, where
+        if (damage, args[0]) in MUST_SAY_DAMAGE:
+            assert code == ExitCode.INTEGRITY, where
+        if code == ExitCode.INTEGRITY:
+            assert "attgit verify" in output or "1 problem" in output or "problems found" in output, where
+            assert "damaged" in output or "problem" in output, where
+        assert not list((repo / "attgit-tmp").glob("preview-*")), where  # no preview folder left behind
+        shutil.rmtree(repo)
+
+
+def test_a_killed_previews_folder_is_swept_by_the_next(history, capsys):
+    loose = history[0]
+    left = loose / "attgit-tmp" / "preview-999999999-abc"  # a process id no process has
+    left.mkdir(parents=True)
+    assert attgit(capsys, loose, "checkout", "HEAD~1", "--preview")[0] == 0
+    assert not left.exists() and not list((loose / "attgit-tmp").iterdir())
+
+
+def test_fetch_repair_builds_a_damaged_pack_index_again(history, capsys):
+    packed = history[1]
+    _cut_to(_pack_file(packed, ".idx"), 8 + 1024 + 40)
+    code, output = attgit(capsys, packed, "fetch", "--repair", "good")
+    assert code == 0, output
+    code, output = attgit(capsys, packed, "verify")
+    assert code == 0 and output.rstrip().endswith(": ok"), output
+    fsck(packed)

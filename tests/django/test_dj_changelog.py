@@ -274,3 +274,128 @@ def test_seed_demo_logs_compare_everything_not_a_row_each(env):
     row.status = "A" if row.status != "A" else "P"
     row.save()
     assert_seen_and_committed(repo, db, [company().name])
+
+
+# --- issue 18.1: edits the log used to miss ----------------------------------
+
+def other_session(*statements) -> None:
+    """Run ``statements`` in one session of another program (SQLite: one
+    transaction, as sqlite3's shell would)."""
+    other = other_connection()
+    try:
+        for sql, params in statements:
+            other.execute(sql.replace("%s", "?") if connection.vendor == "sqlite" else sql, params)
+        if connection.vendor == "sqlite":
+            other.commit()
+    finally:
+        other.close()
+
+
+def assert_compared_and_committed(repo, db, reason: str) -> None:
+    """The log is doubted (``reason``): status compares every row, says
+    why, and agrees with a full compare; the commit equals a full re-read."""
+    seen, proof = status(repo, db), status(repo, db, full=True)
+    assert seen.scanned_all and db.changes().everything
+    assert (seen.added, seen.changed, seen.deleted) == (proof.added, proof.changed, proof.deleted)
+    assert not proof.clean
+    result = snapshot_database(repo, db, AUTHOR)
+    assert result.created
+    assert str(repo.git[repo.head()].tree_id) == full_tree(repo, db)
+    assert status(repo, db, full=True).clean and not status(repo, db).scanned_all
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+def test_sqlite_replace_through_an_id_conflict_logs_the_replaced_row(env):
+    """REPLACE removes the row holding the id without firing its DELETE
+    trigger: the BEFORE INSERT trigger logs it."""
+    victim, other = some(1, of=0)[0], some(1, of=1)[0]
+    raw("REPLACE INTO attendance_attendancerecord (id, ep_no, ep_name, company_id, date, shift, status, "
+        "overstay, created_at, updated_at) VALUES (%s, 'R1', 'Replacer', %s, '2033-03-03', '', 'P', '', "
+        "'2024-01-01', '2024-01-01')", [victim.id, other.company_id])
+    assert not AttendanceRecord.objects.filter(ep_no=victim.ep_no, date=victim.date,
+                                               company_id=victim.company_id).exists()
+    assert_seen_and_committed(*env, [company(0).name, company(1).name])
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+def test_sqlite_update_or_replace_onto_another_rows_id_logs_it(env):
+    first, second = some(2, of=2)
+    raw("UPDATE OR REPLACE attendance_attendancerecord SET id = %s WHERE id = %s", [second.id, first.id])
+    raw("UPDATE OR REPLACE attendance_company SET id = %s WHERE id = %s", [company(0).id, company(1).id])
+    repo, db = env
+    seen, proof = status(repo, db), status(repo, db, full=True)
+    assert (seen.added, seen.changed, seen.deleted) == (proof.added, proof.changed, proof.deleted)
+    assert snapshot_database(repo, db, AUTHOR).created
+    assert str(repo.git[repo.head()].tree_id) == full_tree(repo, db)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_postgres_replica_role_still_logs(env):
+    """session_replication_role = replica (pg_restore --disable-triggers,
+    logical replication) skips ordinary triggers, not ENABLE ALWAYS ones."""
+    target = some(1, of=1)[0]
+    other_session(("SET session_replication_role = replica", []),
+                  ("UPDATE attendance_attendancerecord SET status = %s WHERE id = %s",
+                   ["L" if target.status != "L" else "A", target.id]))
+    assert_seen_and_committed(*env, [company(1).name])
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.parametrize("state", ["REPLICA", ""])
+def test_postgres_triggers_not_always_enabled_are_not_trusted(env, state):
+    repo, db = env
+    raw(f"ALTER TABLE attendance_attendancerecord ENABLE {state} TRIGGER attgit_log_record_update")
+    assert not db.capture_installed() and db.changes() is None
+    target = some(1, of=2)[0]
+    other_session(("SET session_replication_role = replica", []),
+                  ("UPDATE attendance_attendancerecord SET shift = 'Late' WHERE id = %s", [target.id]))
+    seen = status(repo, db)
+    assert seen.capture_missing and seen.scanned_all and seen.changed == 1
+    assert snapshot_database(repo, db, AUTHOR).created
+    assert str(repo.git[repo.head()].tree_id) == full_tree(repo, db)
+
+
+def test_an_edited_trigger_is_not_trusted(env):
+    """A trigger replaced by one that logs nothing is not attgit's."""
+    repo, db = env
+    if connection.vendor == "sqlite":
+        raw("DROP TRIGGER attgit_log_record_delete")
+        raw("CREATE TRIGGER attgit_log_record_delete AFTER DELETE ON attendance_attendancerecord "
+            "BEGIN SELECT 1; END")
+    else:
+        raw("CREATE OR REPLACE FUNCTION attgit_log_truncate() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RETURN NULL; END $$")
+    assert not db.capture_installed()
+    raw("DELETE FROM attendance_attendancerecord WHERE id = %s", [some(1, of=0)[0].id])
+    seen = status(repo, db)
+    assert seen.capture_missing and seen.deleted == 1
+    assert changelog.install(connection) and db.capture_installed()
+    assert snapshot_database(repo, db, AUTHOR).created
+    assert str(repo.git[repo.head()].tree_id) == full_tree(repo, db)
+
+
+def test_log_entries_deleted_by_hand_are_noticed(env):
+    repo, db = env
+    target = some(1, of=0)[0]
+    raw("UPDATE attendance_attendancerecord SET ep_name = 'Hidden' WHERE id = %s", [target.id])
+    raw("DELETE FROM attendance_changelog")
+    assert db.changes().everything
+    assert_compared_and_committed(repo, db, "deleted by hand")
+
+
+def test_a_trigger_dropped_and_created_again_is_noticed(env):
+    """The edit made while the trigger was gone is found by a full compare."""
+    repo, db = env
+    name = "attgit_log_record_update"
+    sql = changelog.triggers(connection.vendor)[name]
+    target = some(1, of=1)[0]
+    statements = [(f"DROP TRIGGER {name}" + (" ON attendance_attendancerecord" if connection.vendor != "sqlite"
+                                              else ""), []),
+                  ("UPDATE attendance_attendancerecord SET ep_name = 'Unlogged' WHERE id = %s", [target.id]),
+                  (sql, [])]
+    if connection.vendor == "postgresql":
+        statements.append((f"ALTER TABLE attendance_attendancerecord ENABLE ALWAYS TRIGGER {name}", []))
+    other_session(*statements)
+    assert db.capture_installed()
+    assert "created again" in db.changes().doubt
+    assert_compared_and_committed(repo, db, "created again")

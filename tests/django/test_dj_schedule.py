@@ -162,3 +162,43 @@ def test_a_failed_run_is_logged_and_retried_next_time(site, settings):
     assert (failed.operation, failed.success) == ("scheduled", False) and failed.error_message
     settings.ATTGIT_REPO = str(site)
     assert scheduled().startswith("scheduled snapshot ")
+
+
+# --- the scheduled database check (issue 18.1) ------------------------------------------------
+
+@transactional
+def test_the_scheduled_database_check_finds_and_repairs_what_the_log_missed(site, settings):
+    from django.db import connection
+
+    from django_adapter.schedule import run_scheduled_verify
+
+    settings.ATTGIT_SCHEDULE = {"snapshot": "daily 02:00", "verify": "daily 03:00"}
+    out = scheduled()
+    assert "scheduled snapshot " in out and "database check: ok, the change log missed nothing" in out, out
+    assert "database check not due (daily 03:00)" in scheduled()
+    with connection.cursor() as cursor:  # rows deleted with the log's entries: unseen by the log
+        cursor.execute("DELETE FROM attendance_attendancerecord")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM attendance_changelog")  # the guard logs "everything" for this
+    from django_adapter.workingcopy import DjangoWorkingCopy
+
+    assert DjangoWorkingCopy().changes().everything
+    with connection.cursor() as cursor:  # and someone removes that too, marking it as attgit does
+        cursor.execute("INSERT INTO attendance_syncstate (name, \"commit\", watermark, updated_at, capture) "
+                       "VALUES ('attgit.consuming', NULL, 0, CURRENT_TIMESTAMP, '')")
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT set_config('attgit.consuming', 'on', false)")
+        cursor.execute("DELETE FROM attendance_changelog")
+        cursor.execute("DELETE FROM attendance_syncstate WHERE name = 'attgit.consuming'")
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT set_config('attgit.consuming', 'off', false)")
+    head = Repository.open(site).head()
+    tomorrow = BackupLog.objects.latest("id").created_at + dt.timedelta(days=1, hours=2)
+    check = run_scheduled_verify(now=tomorrow)
+    assert check.status == "repaired" and "ABC Corp: 0 added, 0 changed, 1 deleted" in check.missed
+    repo = Repository.open(site)
+    assert repo.info("HEAD").type == "repair" and repo.info("HEAD").parents == [str(head)]
+    log = BackupLog.objects.filter(operation="verify_database").latest("id")
+    assert not log.success and log.commit == str(repo.head()) and "change log missed" in log.error_message
+    assert run_scheduled_verify(now=tomorrow).status == "not-due"
+    assert run_scheduled_verify(now=tomorrow, force=True).status == "ok"

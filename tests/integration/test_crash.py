@@ -167,3 +167,54 @@ def test_sigkill_at_each_phase_boundary(scenario, point):
                 "mid-apply": "before", "applied": "after (database ahead of main)"}[point]
     phase = check_and_finish(s, f"kill at {point}")
     assert phase.startswith(expected), (point, phase)
+
+
+# --- clone (issue 18.4) ----------------------------------------------------------------------
+
+def test_sigkill_of_a_clone_at_random_moments_is_finished_by_the_next_clone(scenario, tmp_path):
+    """A real ``attgit clone`` of the hub into a new environment is killed
+    at random moments: the database is empty or holds the hub's main (never
+    half), no half repository sits at the path, and the next ``attgit
+    clone`` into the same path finishes the job (or says the database is
+    loaded already when the kill came after it)."""
+    s = scenario
+    hub = s.env.git().remotes["hub"].url
+    c = Env("clone", tmp_path, s.databases.create("crash_clone"))
+    empty = s.databases.save(c.db)
+
+    def reset() -> None:
+        s.databases.restore(c.db, empty)
+        shutil.rmtree(c.repo_path, ignore_errors=True)
+        for leftover in tmp_path.glob(f".{c.repo_path.name}.clone-*"):
+            shutil.rmtree(leftover)
+
+    reset()
+    nothing = c.db_tree()["tree"]
+    started = time.monotonic()
+    c.attgit("clone", hub)
+    duration = time.monotonic() - started
+    target = c.assert_in_sync()
+    seed = int(os.environ.get("ATTGIT_CRASH_SEED", time.time_ns() % 100_000))
+    rng = random.Random(seed)
+    landed = collections.Counter()
+    for n in range(TRIALS):
+        reset()
+        delay = duration * (n + rng.random()) / TRIALS
+        process = c.start("clone", hub)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        what = f"clone trial {n} (seed {seed}, kill after {delay:.2f} s)"
+        state = c.db_tree()
+        assert state["tree"] in (nothing, target) and (state["commit"] is None) == (state["tree"] == nothing), \
+            f"{what}: the database is half-loaded ({state})"
+        assert not c.repo_path.exists() or (c.repo_path / "HEAD").exists(), f"{what}: a half repository"
+        if state["commit"] is None:
+            landed["before the load" if c.repo_path.exists() else "before the repository"] += 1
+            c.attgit("clone", hub)
+        else:
+            landed["after"] += 1
+            assert "database is not empty" in c.attgit("clone", hub, code=2).err
+        assert c.assert_in_sync() == target, f"{what}: the next clone did not end in main's snapshot"
+        fsck(c.repo_path)
+    print(f"\n{s.databases.vendor}: unkilled clone {duration:.2f} s; {TRIALS} kills landed: {dict(landed)}")

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError
 
-from ...schedule import run_scheduled
+from ...schedule import configured_schedule, run_scheduled, run_scheduled_verify
 from ..actor import command_actor
 
 
@@ -33,9 +33,31 @@ class Command(BaseCommand):
     def handle(self, *args, force, user, wait, kind="snapshot", **options):
         actor = command_actor("scheduled", user)
         try:
-            run = run_scheduled(actor, force=force, wait=wait, kind=kind)
+            checking = kind == "snapshot" and configured_schedule("verify") is not None
+            if kind != "snapshot" or configured_schedule() is not None or force or not checking:
+                self._run(actor, force, wait, kind)
+            if checking:
+                self._verify(actor, force, wait)
         except AttgitError as exc:
             raise CommandError(str(exc), returncode=exc.exit_code) from None
+
+    def _verify(self, actor, force, wait):
+        """ATTGIT_SCHEDULE['verify']: the database check; a miss exits 12
+        (cron mails it) after its repair commit."""
+        from attgit.errors import IntegrityError
+
+        check = run_scheduled_verify(actor, force=force, wait=wait)
+        upcoming = f"; next due {check.next_time:%Y-%m-%d %H:%M %Z}" if check.next_time else ""
+        if check.status == "not-due":
+            self.stdout.write(f"database check not due ({check.schedule}){upcoming}")
+        elif check.status == "ok":
+            self.stdout.write(f"database check: ok, the change log missed nothing{upcoming}")
+        else:
+            raise IntegrityError(f"database check: the change log missed edits ({check.missed}); "
+                                 f"committed as repair {check.commit}")
+
+    def _run(self, actor, force, wait, kind):
+        run = run_scheduled(actor, force=force, wait=wait, kind=kind)
         upcoming = f"; next due {run.next_time:%Y-%m-%d %H:%M %Z}" if run.next_time else ""
         if run.status == "not-due":
             self.stdout.write(f"not due ({run.schedule}){upcoming}")
