@@ -67,6 +67,11 @@ class Edit:
     fields: Optional[dict]
     add: bool = False
     knew: frozenset = frozenset()
+    #: a delete of a record its environment added itself, before any other
+    #: environment or the hub saw it: its net change is nothing, so another
+    #: environment's add of the same key rightly stands (base and ours both
+    #: lack the record) and is no conflict
+    cancels: bool = False
 
     def overrides(self, other: "Edit", field_name: Optional[str]) -> bool:
         """Whether this edit, made knowing ``other``, replaces ``other``'s
@@ -130,7 +135,13 @@ class SyncMachine(RuleBasedStateMachine):
         n = next(self.ids)
         values = None if fields is None else {**fields, **{f: VALUES[f](n) for f in fields if f in VALUES}}
         knew = frozenset(i for i in env.knows if self.edits[i].key == key)
-        self._record_edit(env, Edit(n, key, values, add, knew))
+        cancels = fields is None and self._only_here(env, knew) and any(self.edits[i].add for i in knew)
+        self._record_edit(env, Edit(n, key, values, add, knew, cancels))
+
+    def _only_here(self, env: Env, ids: frozenset) -> bool:
+        """Whether no other environment, nor the hub, holds any of ``ids``."""
+        elsewhere = self.hub_knows.union(*(other.knows for other in self.envs if other is not env))
+        return not ids & elsewhere
 
     # --- rules -------------------------------------------------------------------
 
@@ -198,7 +209,8 @@ class SyncMachine(RuleBasedStateMachine):
                 continue
             later = [g for g in known if g.id != edit.id and g.key == edit.key]
             current = env.db.data.get(edit.key[1], {}).get(edit.key)
-            if not any(g.overrides(edit, None) for g in later):
+            undone = edit.cancels and any(g.add for g in later)  # another's add of a key this one never shared
+            if not any(g.overrides(edit, None) for g in later) and not undone:
                 assert (current is None) == (edit.fields is None), (env.name, "existence", edit)
             for name, value in (edit.fields or {}).items():
                 if current is not None and not any(g.overrides(edit, name) for g in later):
