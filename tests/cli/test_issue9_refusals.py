@@ -148,14 +148,16 @@ def _assert_merge_kept(repo_path, resolved_id):
 def test_a_waiting_merge_refuses_commit_checkout_import_pull(seeded, tmp_path):
     hub, keys = _publish_conflicting_edits(tmp_path, seeded)
     run(seeded, "remote", "add", "hub", str(hub))
+    backup = tmp_path / "b.json"
+    run(seeded, "export", str(backup))  # before the merge: a half-merged database is never exported
     run(seeded, "pull", "hub", "--strategy", "manual", code=ExitCode.CONFLICTS)
     conflicts = orjson.loads(run(seeded, "conflicts", "--json"))
     assert len(conflicts) == 2
     first = conflicts[0]["id"]
     assert "1 conflict left" in run(seeded, "resolve", first, "--theirs")
     head = Repository.open(seeded).head()
-    backup = tmp_path / "b.json"
-    run(seeded, "export", str(backup))
+    assert "no backup was made" in run(seeded, "export", str(tmp_path / "during.json"), code=ExitCode.CONFLICTS)
+    assert not (tmp_path / "during.json").exists()
     _edit(keys[0][1], keys[0][0], keys[0][2], overstay="2")  # an edit made while the merge waits
     for args in (("commit",), ("checkout", "HEAD~1"), ("import", str(backup)), ("pull", "hub")):
         out = run(seeded, *args, code=ExitCode.CONFLICTS)
