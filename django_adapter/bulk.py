@@ -185,6 +185,9 @@ def empty_table_load(connection, checked: bool):
     """
     from . import changelog
 
+    if connection.vendor == "postgresql":  # PostgreSQL alters no table while deferred checks wait (the
+        with connection.cursor() as cursor:  # companies this apply just made): run them now
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     logged = changelog.installed(connection)
     if logged:
         changelog.uninstall(connection)

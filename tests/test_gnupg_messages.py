@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="needs GnuPG
 def test_a_missing_gnupg_home_says_the_folder_not_install_gnupg(tmp_path):
     missing = tmp_path / "no-such-gnupg-home"
     with pytest.raises(ConfigError) as info:
-        crypto.decrypt_to_temporary(io.BytesIO(b"\x85\x01"), str(missing))
+        crypto.decrypt_stream(io.BytesIO(b"\x85\x01"), str(missing))
     text = str(info.value)
     assert f"the GnuPG home {missing} does not exist" in text and "ATTGIT_GNUPGHOME" in text, text
     assert "install" not in text
@@ -51,7 +51,8 @@ def locked_key():
 def test_a_key_needing_a_passphrase_says_so_and_how_not_damaged(locked_key):
     home, sealed = locked_key
     with pytest.raises(ValidationError) as info:
-        crypto.decrypt_to_temporary(io.BytesIO(sealed), home)
+        with crypto.decrypt_stream(io.BytesIO(sealed), home) as plain:
+            plain.read()
     text = str(info.value)
     assert "protected by a passphrase" in text and "gpg-agent" in text and f"GNUPGHOME={home}" in text, text
     assert "altered" not in text and "damaged" not in text, text

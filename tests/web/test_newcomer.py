@@ -189,8 +189,8 @@ def test_a_new_project_follows_the_readme_and_backs_up_and_restores_in_a_browser
             page.click("text=Upload and preview")
             page.wait_for_selector(".tiles")
             counts = {name: int(page.locator(f'[data-count="{name}"]').inner_text().replace(",", ""))
-                      for name in ("add", "update", "skip")}
-            assert counts == {"add": 7, "update": 0, "skip": RECORDS - 7}, counts
+                      for name in ("add", "differ", "skip")}
+            assert counts == {"add": 7, "differ": 0, "skip": RECORDS - 7}, counts
             page.click("text=Apply restore")
             page.wait_for_selector("#summary")
             assert page.locator('[data-result="added"]').inner_text() == "7"

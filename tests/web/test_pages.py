@@ -150,7 +150,7 @@ def test_a_file_into_an_empty_database_creates_everything(root_client):
     preview = upload(root_client, content)
     assert counts(preview)["add"] == 40
     job = finished_job(root_client, root_client.post("/restore/apply/", confirm_form(preview)))
-    assert job.result["added"] == 40 and Company.objects.count() == 4
+    assert job.result.get("added") == 40 and Company.objects.count() == 4, (job.status, job.error, job.result)
 
 
 def test_applying_a_vanished_upload_is_404(root_client):
