@@ -100,3 +100,18 @@ def _fsync(path: Path, flags: int) -> None:
 
 def _mb(n: int) -> str:
     return f"{n / 2**20:,.1f} MB"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` (on this machine) still runs: what every sweep
+    of leftovers asks before it removes a folder or file a process named by
+    its pid (spools, previews, clones, backup claims, job progress) left."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from attgit.errors import AttgitError, NotFound, UsageError
+from attgit.fsutil import process_alive
 from attgit.ops.export import export_backup
 from attgit.ops.export import parse_since as _parse_since
 
@@ -173,25 +174,15 @@ def sweep(folder: Path) -> list:
         for entry in os.scandir(folder):
             partial = _PARTIAL.match(entry.name)
             if partial:
-                dead = not _alive(int(partial.group(1)))
+                dead = not process_alive(int(partial.group(1)))
             else:
                 claimant = _claimant(Path(entry.path)) if entry.name.startswith("backup_") else None
-                dead = claimant is not None and claimant[0] == socket.gethostname() and not _alive(claimant[1])
+                dead = claimant is not None and claimant[0] == socket.gethostname() and not process_alive(claimant[1])
             if dead:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
                     removed.append(entry.name)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def make_backup(output: os.PathLike | str | None, backup_type: str = "full",

@@ -26,6 +26,7 @@ from pygit2.enums import SortMode
 from attgit.errors import CorruptObject, IntegrityError, NotARepository, NotFound, Rejected, UsageError
 from attgit.format import objects
 from attgit.format.snapshot import Snapshot
+from attgit.fsutil import process_alive
 from attgit.repo import locking
 
 BRANCH = "refs/heads/main"
@@ -98,18 +99,10 @@ def _sweep_scratch(parent: Path) -> None:
     """Remove preview folders whose process is gone (killed before it could)."""
     for folder in parent.glob("preview-*"):
         pid = folder.name.split("-")[1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid != 0
 TRAILER_PREFIX = "Attgit-"
 _TRAILER_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): (.*)$")
 

@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 import pygit2
 
 from attgit.errors import IntegrityError, NotFound, Rejected, RemoteError, UsageError, ValidationError
+from attgit.fsutil import process_alive
 from attgit.repo import cgit, locking
 from attgit.repo.repository import BRANCH, CONFIG_KEY, LOCK_FILE, Repository
 
@@ -369,18 +370,8 @@ def _sweep_clones(path: Path) -> None:
     """Remove what clones into ``path`` killed before their rename left."""
     for folder in path.parent.glob(f".{path.name}.clone-*"):
         pid = folder.name.rsplit("-", 1)[1]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _clone(url: str, path: Path, name: str, progress: TransferProgress) -> Repository:

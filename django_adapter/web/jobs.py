@@ -49,6 +49,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from attgit.errors import AttgitError
+from attgit.fsutil import process_alive
 from attgit.ops.reconcile import exclusive
 
 from ..audit import log_operation
@@ -350,7 +351,7 @@ def notice_a_lost_worker(job: Job) -> bool:
         return False
     progress = Progress(job.pk).read()
     if progress is not None and progress.get("host") == socket.gethostname() and progress.get("pid"):
-        gone = not _alive(progress["pid"])
+        gone = not process_alive(progress["pid"])
     else:
         gone = False
     last = progress["beat"] if progress else (job.started_at or job.created_at).timestamp()
@@ -442,7 +443,7 @@ def sweep_job_dir() -> None:
     of a process that is gone)."""
     for partial in job_dir().glob("*.tmp"):
         parts = partial.name.split(".")
-        if len(parts) >= 4 and parts[-3].isdigit() and not _alive(int(parts[-3])):
+        if len(parts) >= 4 and parts[-3].isdigit() and not process_alive(int(parts[-3])):
             partial.unlink(missing_ok=True)
 
 
@@ -456,16 +457,6 @@ def _task_failed(job: Job) -> None:
         DBTaskResult.objects.filter(pk=job.task_id, status="RUNNING").update(
             status="FAILED", finished_at=timezone.now(), exception_class_path="django_adapter.WorkerLost",
             traceback=INTERRUPTED)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @root_required

@@ -24,6 +24,8 @@ import weakref
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
+from attgit.fsutil import process_alive
+
 #: The spools' folder inside a repository (a bare git repository ignores it).
 SPOOL_FOLDER = "attgit-spool"
 
@@ -102,7 +104,7 @@ def _abandoned(folder: str) -> bool:
     try:
         fd = os.open(os.path.join(folder, _LOCK), os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:  # its lock not made yet, or already removed: ask for its process
-        return not _alive(_owner_pid(folder))
+        return not process_alive(_owner_pid(folder))
     except OSError:
         return False
     try:
@@ -151,18 +153,6 @@ def _owner_pid(folder: str) -> int:
     name = os.path.basename(folder)
     parts = name[len(_PREFIX):].split("-", 1) if name.startswith(_PREFIX) else []
     return int(parts[0]) if len(parts) == 2 and parts[0].isdigit() else 0  # earlier names had no pid
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _private_parent(parent: Union[str, os.PathLike, None]) -> str:
