@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import sys
 import tempfile
 import time
 import weakref
@@ -141,11 +142,31 @@ def termination_interrupts() -> Iterator[None]:
         yield
         return
     before = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGHUP)}
+    hook, sys.unraisablehook = sys.unraisablehook, _redeliver_terminations(sys.unraisablehook)
     try:
         yield
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
+        sys.unraisablehook = hook
+
+
+def _redeliver_terminations(previous):
+    """An unraisable-exception hook that sends a swallowed termination
+    again.  A signal whose handler runs inside a garbage collector's
+    callback (a weakref, a ``__del__``) cannot raise there: Python prints
+    "Exception ignored" and carries on, and the SIGTERM is lost.  Sent
+    again a moment later from another thread, it lands where it can stop
+    the command."""
+    import threading
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, Terminated):
+            threading.Timer(0.01, os.kill, (os.getpid(), unraisable.exc_value.signum)).start()
+            return
+        previous(unraisable)
+
+    return hook
 
 
 def _owner_pid(folder: str) -> int:
