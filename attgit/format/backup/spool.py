@@ -200,9 +200,13 @@ class _Spool:
         else:
             sweep_temporary()
         self.dir = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=where)  # mode 0700
-        self._lock = os.open(os.path.join(self.dir, _LOCK), os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
-        self._cleanup = weakref.finalize(self, _remove, self.dir, self._lock)
+        try:  # a SIGTERM between the folder and its clean-up would leave it behind
+            self._lock = os.open(os.path.join(self.dir, _LOCK), os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+            self._cleanup = weakref.finalize(self, _remove, self.dir, self._lock)
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
         self.files: dict = {}  # company -> file name
         self.counts: dict = {}  # company -> records
         self.buffers: dict = {}
