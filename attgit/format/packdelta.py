@@ -202,7 +202,7 @@ class Reader:
         if key in self._wholes:
             self._wholes.move_to_end(key)
             return self._wholes[key]
-        kind, size, pos = _entry_head(pack.fd, offset)
+        kind, size, pos = packs.entry_head(pack.fd, offset)
         if kind == _BLOB:
             source: Source = Whole(packs._inflate(pack.fd, pos, size))
             self._wholes[key] = source
@@ -228,22 +228,6 @@ class Reader:
                 raise ValueError("a delta's base is in no pack")
             return self._version(*found), None
         raise ValueError(f"not a blob (pack entry type {kind})")
-
-
-def _entry_head(fd: int, offset: int) -> tuple:
-    """(type, size, position after the header) of the pack entry at ``offset``."""
-    head = os.pread(fd, 16, offset)
-    if not head:
-        raise ValueError("damaged pack: an object starts past its end")
-    byte = head[0]
-    kind, size, shift, pos = (byte >> 4) & 7, byte & 15, 4, 1
-    while byte & 0x80:
-        if pos >= len(head):
-            raise ValueError("damaged pack: an object's size runs on")
-        byte = head[pos]
-        size |= (byte & 0x7F) << shift
-        shift, pos = shift + 7, pos + 1
-    return kind, size, offset + pos
 
 
 def _ofs_distance(fd: int, pos: int) -> tuple:

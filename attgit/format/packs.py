@@ -78,20 +78,26 @@ class _Pack:
 
     def whole(self, offset: int) -> Optional[bytes]:
         """The content of the entry at ``offset`` when it is a whole object; None for a delta."""
-        head = os.pread(self.fd, 16, offset)
-        if not head:
-            raise ValueError("damaged pack: an object starts past its end")
-        byte = head[0]
-        kind, size, shift, pos = (byte >> 4) & 7, byte & 15, 4, 1
-        while byte & 0x80:
-            if pos >= len(head):
-                raise ValueError("damaged pack: an object's size runs on")
-            byte = head[pos]
-            size |= (byte & 0x7F) << shift
-            shift, pos = shift + 7, pos + 1
+        kind, size, start = entry_head(self.fd, offset)
         if kind not in _WHOLE_KINDS:
             return None
-        return _inflate(self.fd, offset + pos, size)
+        return _inflate(self.fd, start, size)
+
+
+def entry_head(fd: int, offset: int) -> tuple:
+    """(type, size, position after the header) of the pack entry at ``offset``."""
+    head = os.pread(fd, 16, offset)
+    if not head:
+        raise ValueError("damaged pack: an object starts past its end")
+    byte = head[0]
+    kind, size, shift, pos = (byte >> 4) & 7, byte & 15, 4, 1
+    while byte & 0x80:
+        if pos >= len(head):
+            raise ValueError("damaged pack: an object's size runs on")
+        byte = head[pos]
+        size |= (byte & 0x7F) << shift
+        shift, pos = shift + 7, pos + 1
+    return kind, size, offset + pos
 
 
 def index_size(count: int) -> int:
