@@ -156,6 +156,8 @@ def test_a_conflict_is_settled_on_the_conflicts_page(page, tmp_path, worker):
     page.click("text=Apply restore")
     page.wait_for_selector("#summary")
     page.click("#summary >> text=Resolve them on the Conflicts page")
+    page.wait_for_url("**/conflicts/")
+    page.wait_for_selector("section.conflict")  # (count() does not wait for the page to arrive)
 
     conflict = page.locator("section.conflict")
     assert conflict.count() == 1 and record.ep_no in conflict.locator("h2").inner_text()
