@@ -313,6 +313,27 @@ def emit_json(data) -> None:
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode())
 
 
+def emit_json_stream(head: dict, key: str, items) -> None:
+    """``head`` with ``key`` holding the list ``items``, printed as one JSON
+    document (indented as :func:`emit_json` does) while the items come, so
+    that only one of them is in memory at a time.  An error half-way leaves
+    the document unfinished, and the command's exit code says so."""
+    import orjson
+
+    def indented(value, depth: int) -> str:
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
+        return text.replace("\n", "\n" + "  " * depth)
+
+    body = indented(head, 0)
+    click.echo(body[:-2] + ",\n" if head else "{\n", nl=False)
+    click.echo(f"  {indented(key, 1)}: [", nl=False)
+    first = True
+    for item in items:
+        click.echo(("\n" if first else ",\n") + "    " + indented(item, 2), nl=False)
+        first = False
+    click.echo("]\n}" if first else "\n  ]\n}")
+
+
 def progress_bar(total: int, desc: str):
     """A tqdm bar on a terminal; elsewhere (a log file, cron) whole lines,
     one per tenth of the way (:class:`LineProgress`), never a redrawn bar."""

@@ -17,6 +17,7 @@ from attgit.cli.app import (
     App,
     cli,
     emit_json,
+    emit_json_stream,
     pass_app,
     progress_bar,
     record_values,
@@ -212,12 +213,16 @@ def show(app: App, rev, as_json):
     oid = repo.resolve(rev)
     info = repo.info(oid)
     parent = repo.snapshot(repo.resolve(info.parents[0])) if info.parents else repo.snapshot(None)
-    diffs = list(diff_snapshots(parent, repo.snapshot(oid), trusted=trusted_snapshot(repo)))
-    if as_json:
-        emit_json({"commit": info.to_dict(), "companies": [d.to_dict() for d in diffs]})
+    diffs = diff_snapshots(parent, repo.snapshot(oid), trusted=trusted_snapshot(repo))
+    if as_json:  # company by company: a first commit of a million records is never held whole
+        emit_json_stream({"commit": info.to_dict()}, "companies", (d.to_dict() for d in diffs))
         return
+    counts = [(d.company, d.counts) for d in diffs]  # counts only, and all of them before any output
     click.echo(_format_commit(info))
-    _print_diffs(diffs, stat=True)
+    for company, n in counts:
+        _print_headline(company, n)
+    if not counts:
+        click.echo("no differences")
 
 
 @cli.command()
@@ -297,11 +302,15 @@ def _show(diffs, stat: bool, as_json: bool) -> None:
         _print_diffs(diffs, stat=stat)
 
 
+def _print_headline(company: str, counts: dict) -> None:
+    click.echo(click.style(f"{company}: +{counts['added']:,} -{counts['removed']:,} ~{counts['changed']:,}", bold=True))
+
+
 def _print_diffs(diffs, stat: bool) -> None:
     shown = 0
     for d in diffs:
         shown += 1
-        click.echo(click.style(f"{d.company}: +{len(d.added):,} -{len(d.removed):,} ~{len(d.changed):,}", bold=True))
+        _print_headline(d.company, d.counts)
         if stat:
             continue
         for r in d.added:

@@ -81,6 +81,14 @@ def test_commit_log_status_diff_show_verify(seeded):
     assert [c["records"] for c in log] == [299, 300]
     assert log[0]["type"] == "incremental" and log[0]["created_by"] == "root"
     assert "~1" in run(seeded, "show", "HEAD") and "Author: root" in run(seeded, "show", "HEAD")
+    shown = orjson.loads(run(seeded, "show", "HEAD", "--json"))
+    assert shown["commit"]["records"] == 299 and shown["commit"]["id"] == log[0]["id"]
+    totals = {k: sum(c["counts"][k] for c in shown["companies"]) for k in ("added", "removed", "changed")}
+    assert totals == {"added": 0, "removed": 1, "changed": 1}
+    assert sum(len(c["changed"]) + len(c["removed"]) for c in shown["companies"]) == 2
+    first = orjson.loads(run(seeded, "show", "HEAD~1", "--json"))
+    assert sum(c["counts"]["added"] for c in first["companies"]) == len(
+        [r for c in first["companies"] for r in c["added"]]) == 300
     stat = orjson.loads(run(seeded, "diff", "HEAD~1", "HEAD", "--json"))
     assert sum(d["counts"]["changed"] + d["counts"]["removed"] for d in stat) == 2
     assert "ok" in run(seeded, "verify")
