@@ -219,10 +219,7 @@ def show(app: App, rev, as_json):
         return
     counts = [(d.company, d.counts) for d in diffs]  # counts only, and all of them before any output
     click.echo(_format_commit(info))
-    for company, n in counts:
-        _print_headline(company, n)
-    if not counts:
-        click.echo("no differences")
+    _print_counts(counts)
 
 
 @cli.command()
@@ -260,6 +257,9 @@ def diff(app: App, revs, stat, companies, as_json):
         diffs = diff_snapshots(repo.snapshot(revs[0]), repo.snapshot(revs[1]), only, trusted_snapshot(repo))
     else:
         diffs = diff_database(repo, app.backend.db, revs[0] if revs else None, companies=only)
+    if stat and not as_json:  # the counts only, all of them before any output
+        _print_counts([(d.company, d.counts) for d in diffs])
+        return
     _show(list(diffs), stat, as_json)  # whole first: an invalid row is named before any output
 
 
@@ -300,6 +300,13 @@ def _show(diffs, stat: bool, as_json: bool) -> None:
         emit_json([d.to_dict() for d in diffs])
     else:
         _print_diffs(diffs, stat=stat)
+
+
+def _print_counts(counts: list) -> None:
+    for company, n in counts:
+        _print_headline(company, n)
+    if not counts:
+        click.echo("no differences")
 
 
 def _print_headline(company: str, counts: dict) -> None:

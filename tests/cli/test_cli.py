@@ -4,6 +4,7 @@ database (SQLite, and PostgreSQL when run-tests repeats the suite)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +92,10 @@ def test_commit_log_status_diff_show_verify(seeded):
         [r for c in first["companies"] for r in c["added"]]) == 300
     stat = orjson.loads(run(seeded, "diff", "HEAD~1", "HEAD", "--json"))
     assert sum(d["counts"]["changed"] + d["counts"]["removed"] for d in stat) == 2
+    stat_text = run(seeded, "diff", "HEAD~1", "HEAD", "--stat")
+    headlines = re.findall(r": \+(\d+) -(\d+) ~(\d+)$", stat_text, re.M)
+    assert [sum(int(h[i]) for h in headlines) for i in range(3)] == [0, 1, 1]
+    assert len(stat_text.strip().splitlines()) == len(headlines)  # no record lines
     assert "ok" in run(seeded, "verify")
     fsck(seeded)
     assert "299 records" in git("-C", str(seeded), "log", "-1")
