@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import subprocess
 
 from attgit.format import records as rec
@@ -32,3 +34,15 @@ def fsck(path) -> None:
 def as_set(wc) -> set:
     """A database's content as comparable data."""
     return {tuple(sorted(r.items(), key=lambda kv: kv[0])) for r in wc.all_records()}
+
+
+def bomb(size: int) -> bytes:
+    """A gzip file of a few KB holding a valid start and ``size`` bytes of blank space."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb") as z:
+        z.write(b'{"metadata":')
+        chunk = b" " * (1 << 20)
+        for _ in range(size >> 20):
+            z.write(chunk)
+        z.write(b"{}}")
+    return out.getvalue()

@@ -6,7 +6,6 @@ under the caller's folder, and swept when its process is gone."""
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import stat
@@ -16,6 +15,7 @@ import sys
 from attgit.format.backup import read_backup
 from attgit.format.backup import spool as spool_module
 
+from .helpers import bomb
 from .test_backupfile import content, read, rejected, sample, write
 
 # --- a key given twice ----------------------------------------------------------------------
@@ -61,18 +61,6 @@ def test_a_gzipped_file_in_another_formatting_takes_the_streaming_parser():
     pretty = json.dumps(json.loads(write(sample(20))), indent=1).encode()
     with read(gzip.compress(pretty)) as backup:
         assert backup.total_records == 20
-
-
-def bomb(size: int) -> bytes:
-    """A gzip file of a few KB holding a valid start and ``size`` bytes of blank space."""
-    out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb") as z:
-        z.write(b'{"metadata":')
-        chunk = b" " * (1 << 20)
-        for _ in range(size >> 20):
-            z.write(chunk)
-        z.write(b"{}}")
-    return out.getvalue()
 
 
 def test_a_gzip_bomb_is_refused_once_past_the_limit_and_nothing_is_kept(tmp_path):

@@ -258,7 +258,7 @@ def test_a_gzipped_upload_is_previewed_and_applied(root, tmp_path):
 def test_the_upload_limit_is_the_compressed_size_and_a_bomb_stops_at_its_own(root, tmp_path, settings):
     """A file whose JSON is over the upload limit is accepted gzipped; a few
     MB bomb is refused once past ATTGIT_DECOMPRESSED_LIMIT, with that said."""
-    from dj_bombs import bomb
+    from helpers import bomb  # tests/helpers.py (tests/ is on the path: see conftest.py)
 
     path = tmp_path / "ok.json.gz"
     call_command("backup_data", "--output", str(path))
