@@ -13,6 +13,7 @@ With POINT the worker runs its jobs' own code, and at POINT writes
 
     mid-apply   inside the database transaction, some rows already written
     applied     the transaction is committed; the repository's main has not moved yet
+    claimed     the worker has taken a task from the queue (committed) and not started it yet
 
 and one point that only slows the worker down, so a browser can watch a bar move:
 
@@ -117,8 +118,22 @@ def pause_at(point: str) -> None:
 
         setattr(owner, name, wrapper)
 
+    def before(owner, name):
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def wrapper(*args, **kwargs):
+            pause()
+            return original(*args, **kwargs)
+
+        setattr(owner, name, wrapper)
+
     if point == "slow":
         slow_progress()
+    elif point == "claimed":
+        from django_tasks_db.management.commands.db_worker import Worker as TaskWorker
+
+        before(TaskWorker, "run_task")
     elif point == "mid-apply":
         after(RecordWriter, "insert")
     elif point == "applied":

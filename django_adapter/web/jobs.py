@@ -32,6 +32,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -137,7 +138,9 @@ def run(job_id) -> None:
     try:
         with Heartbeat(progress):
             progress.phase("Waiting for other operations to finish")
-            _save(job, status=Job.RUNNING, started_at=timezone.now(), pid=os.getpid())
+            if not _start(job):  # given up on meanwhile (see notice_a_lost_worker)
+                logger.warning("attgit job %s is no longer queued: not run", job.pk)
+                return
             with exclusive(open_repository(), connect(), worker_lock_wait()):
                 result = import_string(RUNNERS[job.kind])(job, progress)
     except AttgitError as exc:
@@ -194,6 +197,17 @@ def mark_confirmed(job: Job) -> None:
     when it began (a retry copies the parameters, so it is not refused for
     what this job itself did before it stopped)."""
     _save(job, params={**job.params, "confirmed": True})
+
+
+def _start(job: Job) -> bool:
+    """Mark the job running, only if it is still queued: a job another look
+    marked interrupted (its task claimed too long ago) is not run after all."""
+    fields = {"status": Job.RUNNING, "started_at": timezone.now(), "pid": os.getpid()}
+    if not retrying(lambda: Job.objects.filter(pk=job.pk, status=Job.QUEUED).update(**fields)):
+        return False
+    for name, value in fields.items():
+        setattr(job, name, value)
+    return True
 
 
 def _save(job: Job, **fields) -> None:
@@ -340,25 +354,21 @@ def url_of(job: Job) -> str:
 
 
 def notice_a_lost_worker(job: Job) -> bool:
-    """A running job whose worker died can never finish: mark it interrupted.
+    """A job whose worker died can never finish: mark it interrupted.
 
-    Dead means: its process is gone (when it ran on this machine), or its
-    heartbeat is older than ATTGIT_JOB_HEARTBEAT_TIMEOUT.  The update only
-    applies to a row still ``running``, so a job that just finished stays
-    finished.
+    Dead means: a running job's process is gone (when it ran on this
+    machine), or its heartbeat is older than ATTGIT_JOB_HEARTBEAT_TIMEOUT;
+    or a queued job's task was claimed by a worker longer ago than that (the
+    worker died between taking the task from the queue and starting the
+    job: the queue would show the task running for ever, and no other worker
+    takes it).  The update only applies to a row still in the state it was
+    judged in, so a job that just started or finished is left alone.
     """
-    if job.status != Job.RUNNING:
+    if not (_worker_gone(job) if job.status == Job.RUNNING else
+            job.status == Job.QUEUED and _claimed_and_abandoned(job)):
         return False
-    progress = Progress(job.pk).read()
-    if progress is not None and progress.get("host") == socket.gethostname() and progress.get("pid"):
-        gone = not process_alive(progress["pid"])
-    else:
-        gone = False
-    last = progress["beat"] if progress else (job.started_at or job.created_at).timestamp()
-    if not gone and time.time() - last <= heartbeat_timeout():
-        return False
-    now = timezone.now()
-    if not retrying(lambda: Job.objects.filter(pk=job.pk, status=Job.RUNNING)
+    now, judged = timezone.now(), job.status
+    if not retrying(lambda: Job.objects.filter(pk=job.pk, status=judged)
                     .update(status=Job.INTERRUPTED, error=INTERRUPTED, finished_at=now)):
         job.refresh_from_db()
         return False
@@ -436,6 +446,31 @@ def _backup_left(job: Job) -> str:
 
 _LEFT = {Job.IMPORT: _restore_left, Job.CHECKOUT: _restore_left, Job.SYNC: _restore_left,
          Job.RESOLVE: _resolve_left, Job.BACKUP: _backup_left}
+
+
+def _worker_gone(job: Job) -> bool:
+    progress = Progress(job.pk).read()
+    if progress is not None and progress.get("host") == socket.gethostname() and progress.get("pid"):
+        if not process_alive(progress["pid"]):
+            return True
+    last = progress["beat"] if progress else (job.started_at or job.created_at).timestamp()
+    return time.time() - last > heartbeat_timeout()
+
+
+def _claimed_and_abandoned(job: Job) -> bool:
+    """The task queue's row says a worker took the task more than the
+    heartbeat timeout ago, and the job never started (django-tasks-db's
+    worker ids name no process, so time is the only sign)."""
+    if not job.task_id or not apps.is_installed("django_tasks_db"):
+        return False
+    try:
+        uuid.UUID(job.task_id)
+    except ValueError:  # queued on another backend (its ids are not the database queue's)
+        return False
+    from django_tasks_db.models import DBTaskResult
+
+    taken_before = timezone.now() - dt.timedelta(seconds=heartbeat_timeout())
+    return DBTaskResult.objects.filter(pk=job.task_id, status="RUNNING", started_at__lt=taken_before).exists()
 
 
 def sweep_job_dir() -> None:

@@ -363,6 +363,46 @@ def test_a_job_whose_heartbeat_stopped_is_interrupted(root_client, settings):
     assert BackupLog.objects.get(operation="backup_full", success=False).details["status"] == "interrupted"
 
 
+def test_a_job_whose_worker_died_after_taking_it_from_the_queue_is_interrupted(root_client, settings):
+    """A worker killed between claiming the task and starting the job left
+    the queue's row "running" and the job "queued" for ever (a kill trial
+    found it): once the claim is older than the heartbeat timeout, the job
+    is interrupted, offers a retry, and a late worker does not run it."""
+    from django_tasks_db.models import DBTaskResult
+
+    from django_adapter.web.jobs import run
+
+    settings.ATTGIT_JOB_HEARTBEAT_TIMEOUT = 30
+    seed(5)
+    job = Job.objects.create(kind=Job.BACKUP, status=Job.QUEUED, params={"type": "full"})
+    now = timezone.now()
+    task = DBTaskResult.objects.create(
+        status="RUNNING", started_at=now - dt.timedelta(seconds=10), args_kwargs={"args": [str(job.pk)],
+                                                                                   "kwargs": {}},
+        task_path="django_adapter.tasks.run_job", backend_name="default", queue_name="default", run_after=now,
+        worker_ids=["a-worker-that-was-killed"])
+    Job.objects.filter(pk=job.pk).update(task_id=str(task.pk))
+    assert root_client.get(f"/jobs/{job.pk}/status/").json()["status"] == "queued"
+    DBTaskResult.objects.filter(pk=task.pk).update(started_at=now - dt.timedelta(seconds=31))
+    state = root_client.get(f"/jobs/{job.pk}/status/").json()
+    assert state["status"] == "interrupted" and state["finished"]
+    assert DBTaskResult.objects.get(pk=task.pk).status == "FAILED"
+    page = root_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "It was interrupted" in page and 'id="retry"' in page
+    run(str(job.pk))  # the worker that took it, late: it does not run an interrupted job
+    assert Job.objects.get(pk=job.pk).status == Job.INTERRUPTED and not BackupLog.objects.filter(success=True)
+
+
+def test_a_job_given_up_on_between_its_fetch_and_its_start_is_not_run(root_client):
+    from django_adapter.web.jobs import _start
+
+    job = Job.objects.create(kind=Job.BACKUP, status=Job.QUEUED, params={"type": "full"})
+    Job.objects.filter(pk=job.pk).update(status=Job.INTERRUPTED)  # another look judged it lost meanwhile
+    assert not _start(job) and Job.objects.get(pk=job.pk).status == Job.INTERRUPTED
+    Job.objects.filter(pk=job.pk).update(status=Job.QUEUED)
+    assert _start(job) and Job.objects.get(pk=job.pk).status == Job.RUNNING == job.status
+
+
 def test_a_failed_job_shows_its_error(root_client, settings, monkeypatch):
     from django_adapter.web import backup
 

@@ -94,6 +94,30 @@ def test_a_worker_killed_mid_restore_leaves_before_or_after_and_the_job_can_be_r
     assert "It was tried again" in page and 'id="retry"' not in page
 
 
+def test_a_worker_killed_after_taking_a_job_from_the_queue_leaves_a_job_to_retry(client, settings, worker):
+    """Killed between claiming the task and starting the job (a kill trial
+    found this moment): the job is judged lost once the claim is older than
+    the heartbeat timeout, its page offers a retry, and the retry runs."""
+    from django_tasks_db.models import DBTaskResult
+
+    seed(50)
+    paused = worker.start("claimed")
+    response = client.post("/backup/", {"backup_type": "full"})
+    paused.wait_until_paused("claimed")
+    job = Job.objects.get(pk=response["Location"].rstrip("/").split("/")[-1])
+    assert job.status == Job.QUEUED and DBTaskResult.objects.get(pk=job.task_id).status == "RUNNING"
+    paused.kill()
+    assert client.get(response["Location"] + "status/").json()["status"] == "queued"  # not judged yet
+    settings.ATTGIT_JOB_HEARTBEAT_TIMEOUT = 0.5
+    DBTaskResult.objects.filter(pk=job.task_id).update(started_at=timezone.now() - dt.timedelta(seconds=1))
+    state = client.get(response["Location"] + "status/").json()
+    assert state["status"] == "interrupted" and state["finished"], state
+    assert 'id="retry"' in client.get(response["Location"]).content.decode()
+    worker.start()
+    done = wait_for_job(client, client.post(f"/jobs/{job.pk}/retry/"), timeout=120)
+    assert done["status"] == "done" and Job.objects.get(pk=done["id"]).result["records"] == 50, done
+
+
 def test_a_job_nobody_runs_says_a_worker_is_needed(client, settings, worker):
     """No worker running: the job waits in the queue, and its page says what it waits for."""
     from django_adapter.web import jobs
