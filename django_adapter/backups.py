@@ -155,6 +155,11 @@ def _claimant(path: Path) -> Optional[tuple[str, int]]:
     return (host, int(pid)) if pid.isdigit() else None
 
 
+def is_claim(path: Path) -> bool:
+    """``path`` is still a claim (its backup not yet complete)."""
+    return _claimant(path) is not None
+
+
 def unclaim(path: Path) -> None:
     """Remove a claimed name whose backup failed (only while it is still a claim)."""
     with contextlib.suppress(OSError):

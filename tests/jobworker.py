@@ -14,6 +14,7 @@ With POINT the worker runs its jobs' own code, and at POINT writes
     mid-apply   inside the database transaction, some rows already written
     applied     the transaction is committed; the repository's main has not moved yet
     claimed     the worker has taken a task from the queue (committed) and not started it yet
+    written     a backup file is complete, in place, and not yet logged
 
 and one point that only slows the worker down, so a browser can watch a bar move:
 
@@ -130,6 +131,10 @@ def pause_at(point: str) -> None:
 
     if point == "slow":
         slow_progress()
+    elif point == "written":
+        from django_adapter import backups
+
+        after(backups, "write_file")
     elif point == "claimed":
         from django_tasks_db.management.commands.db_worker import Worker as TaskWorker
 

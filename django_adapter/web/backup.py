@@ -177,6 +177,7 @@ def run_backup(job: Job, progress: jobs.Progress) -> dict:
     author = opened.author
     backups.refuse_while_merging(opened.repo)
     path = backups.claim_new(backup_type, backup_dir(), suffix=file_suffix(job.params))  # its own name, O_EXCL
+    progress.note(file=str(path))  # a worker lost between the file's rename and its log row: see jobs._backup_left
     name = path.name
     try:
         progress.phase("Taking a snapshot of the database")

@@ -253,7 +253,14 @@ class Progress:
         self.path = job_dir() / f"{job_id}.json"
         self._written = 0.0
         self._state = {"phase": "", "done": 0, "total": 0}
+        self._facts: dict = {}
         self._lock = threading.Lock()
+
+    def note(self, **facts) -> None:
+        """Record facts a lost job's judge needs (the backup file it claimed),
+        written now and with every later update."""
+        self._facts.update(facts)
+        self._write()
 
     def update(self, phase: str, done: int = 0, total: int = 0, force: bool = False) -> None:
         now = time.monotonic()
@@ -264,7 +271,7 @@ class Progress:
         self._write()
 
     def _write(self) -> None:
-        data = {**self._state, "host": socket.gethostname(), "pid": os.getpid()}
+        data = {**self._facts, **self._state, "host": socket.gethostname(), "pid": os.getpid()}
         with self._lock:
             partial = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             partial.write_bytes(orjson.dumps(data))
@@ -441,7 +448,29 @@ def _backup_left(job: Job) -> str:
     if made is not None:
         return (f"It had finished: the backup file {Path(made.filename).name} was written whole and logged "
                 "(nothing to retry).")
+    whole = _unlogged_backup(job)
+    if whole is not None:
+        return (f"It had finished: the backup file {whole.name} was written whole and logged now (the worker "
+                "stopped before it logged the file; nothing to retry).")
     return "No backup file was written (a file appears only when complete); retry to make one."
+
+
+def _unlogged_backup(job: Job) -> Optional[Path]:
+    """The file a lost backup job claimed, when it is complete (renamed into
+    place, so no longer a claim) but the worker stopped before logging it:
+    logged here, so that every backup file has its row and the page tells
+    the truth."""
+    from ..backups import is_claim
+    from ..storage import store
+
+    claimed = (Progress(job.pk).read() or {}).get("file")
+    path = Path(claimed) if claimed else None
+    if path is None or not path.is_file() or is_claim(path):
+        return None
+    store(path)
+    log_operation(f"backup_{job.params.get('type', 'full')}", job.user, filename=str(path), job=str(job.pk),
+                  logged_by="the judge of the lost job")
+    return path
 
 
 _LEFT = {Job.IMPORT: _restore_left, Job.CHECKOUT: _restore_left, Job.SYNC: _restore_left,

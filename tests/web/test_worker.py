@@ -21,6 +21,13 @@ from .conftest import confirm_form, make_user, previewed, seed, wait_for_job
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def read_backup_records(path) -> int:
+    from attgit.format.backup import read_backup
+
+    with read_backup(path) as backup:
+        return sum(1 for company in backup.companies() for _ in backup.records(company))
+
+
 def everything() -> dict:
     return {(r["ep_no"], r["company"], r["date"]): r for r in connect().all_records()}
 
@@ -116,6 +123,27 @@ def test_a_worker_killed_after_taking_a_job_from_the_queue_leaves_a_job_to_retry
     worker.start()
     done = wait_for_job(client, client.post(f"/jobs/{job.pk}/retry/"), timeout=120)
     assert done["status"] == "done" and Job.objects.get(pk=done["id"]).result["records"] == 50, done
+
+
+def test_a_backup_killed_after_its_file_is_complete_and_before_its_log_is_logged_by_the_judge(
+        client, worker, site_folders):
+    """Killed between the file's rename into place and its log row (a kill
+    trial found this moment: the page said "no file" beside a whole file
+    nobody had logged): the file is logged when the job is judged lost."""
+    seed(60)
+    paused = worker.start("written")
+    response = client.post("/backup/", {"backup_type": "full"})
+    paused.wait_until_paused("written")
+    files = list((site_folders / "backups").glob("backup_full_*"))
+    assert len(files) == 1 and not BackupLog.objects.filter(success=True).exists()
+    paused.kill()
+    state = client.get(response["Location"] + "status/").json()
+    assert state["status"] == "interrupted", state
+    page = client.get(response["Location"]).content.decode()
+    assert f"the backup file {files[0].name} was written whole and logged now" in page
+    logged = BackupLog.objects.get(operation="backup_full", success=True)
+    assert logged.filename == str(files[0]) and logged.details["job"] == state["id"]
+    assert read_backup_records(files[0]) == 60
 
 
 def test_a_job_nobody_runs_says_a_worker_is_needed(client, settings, worker):
