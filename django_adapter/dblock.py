@@ -84,11 +84,14 @@ def _try_lock(session, what: str, wait: float) -> None:
 
 
 def _holder(session) -> str:
-    """`` (pid N)``: the holder's own pid, read from its session's name."""
+    """`` (pid N)``: the holder's own pid, read from its session's name
+    (advisory locks are per database: another database on the same server
+    may hold the same key, and its holder is not this one's)."""
     row = session.execute(
         """SELECT a.application_name, a.pid FROM pg_locks l
            JOIN pg_stat_activity a ON a.pid = l.pid
            WHERE l.locktype = 'advisory' AND l.granted
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
              AND l.classid::bigint = %s::bigint AND l.objid::bigint = %s::bigint
              AND l.objsubid = 1""",
         (ADVISORY_KEY >> 32, ADVISORY_KEY & 0xFFFFFFFF),

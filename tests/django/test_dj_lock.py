@@ -90,3 +90,38 @@ def test_another_process_is_refused_and_told_the_holders_pid(tmp_path):
     finally:
         holder.communicate("", timeout=60)
     assert python(TRY, env, stdout=-1).communicate(timeout=60)[0].strip() == "acquired"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks are PostgreSQL's")
+def test_the_holder_named_is_this_databases_not_another_ones_on_the_server(tmp_path):
+    """Another database on the same server holding the same advisory key
+    (a staging site beside production) is not this database's holder: a
+    CI run beside another site's worker named the other's pid."""
+    import uuid
+
+    import psycopg
+
+    from django_adapter.dblock import ADVISORY_KEY
+
+    url = database_url()
+    other = f"attgit_lock_other_{uuid.uuid4().hex[:8]}"
+    server = url.rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{other}"')
+    try:
+        with psycopg.connect(f"{server}/{other}", autocommit=True) as elsewhere:
+            elsewhere.execute("SELECT set_config('application_name', 'attgit writer lock (pid 4242424)', false)")
+            assert elsewhere.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()[0]
+            env = site_env(DATABASE_URL=url)
+            assert python(TRY, env, stdout=-1).communicate(timeout=60)[0].strip() == "acquired"  # per database
+            holder = python(HOLD, env, stdin=-1, stdout=-1)
+            try:
+                assert holder.stdout.readline().strip() == "locked"
+                out = python(TRY, env, stdout=-1).communicate(timeout=60)[0]
+                assert f"(pid {holder.pid})" in out and "4242424" not in out, out
+            finally:
+                holder.communicate("", timeout=60)
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+
