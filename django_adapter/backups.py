@@ -163,7 +163,7 @@ def is_claim(path: Path) -> bool:
 def unclaim(path: Path) -> None:
     """Remove a claimed name whose backup failed (only while it is still a claim)."""
     with contextlib.suppress(OSError):
-        if _claimant(path) is not None:
+        if is_claim(path):
             path.unlink()
 
 

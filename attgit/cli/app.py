@@ -308,9 +308,13 @@ def _move_example(command: click.Command) -> None:
 
 
 def emit_json(data) -> None:
+    click.echo(_json_text(data))
+
+
+def _json_text(data) -> str:
     import orjson
 
-    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode())
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
 def emit_json_stream(head: dict, key: str, items) -> None:
@@ -318,11 +322,8 @@ def emit_json_stream(head: dict, key: str, items) -> None:
     document (indented as :func:`emit_json` does) while the items come, so
     that only one of them is in memory at a time.  An error half-way leaves
     the document unfinished, and the command's exit code says so."""
-    import orjson
-
     def indented(value, depth: int) -> str:
-        text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
-        return text.replace("\n", "\n" + "  " * depth)
+        return _json_text(value).replace("\n", "\n" + "  " * depth)
 
     body = indented(head, 0)
     click.echo(body[:-2] + ",\n" if head else "{\n", nl=False)

@@ -490,16 +490,23 @@ def _claimed_and_abandoned(job: Job) -> bool:
     """The task queue's row says a worker took the task more than the
     heartbeat timeout ago, and the job never started (django-tasks-db's
     worker ids name no process, so time is the only sign)."""
+    running = _running_task(job)
+    taken_before = timezone.now() - dt.timedelta(seconds=heartbeat_timeout())
+    return running is not None and running.filter(started_at__lt=taken_before).exists()
+
+
+def _running_task(job: Job):
+    """The task queue's row of the job while it says "running" (a queryset),
+    or None when the job's task is not on django-tasks-db's queue."""
     if not job.task_id or not apps.is_installed("django_tasks_db"):
-        return False
+        return None
     try:
         uuid.UUID(job.task_id)
     except ValueError:  # queued on another backend (its ids are not the database queue's)
-        return False
+        return None
     from django_tasks_db.models import DBTaskResult
 
-    taken_before = timezone.now() - dt.timedelta(seconds=heartbeat_timeout())
-    return DBTaskResult.objects.filter(pk=job.task_id, status="RUNNING", started_at__lt=taken_before).exists()
+    return DBTaskResult.objects.filter(pk=job.task_id, status="RUNNING")
 
 
 def sweep_job_dir() -> None:
@@ -513,12 +520,11 @@ def sweep_job_dir() -> None:
 
 def _task_failed(job: Job) -> None:
     """The task queue's own row of a lost job says it failed too (it would say running forever)."""
-    if not job.task_id or not apps.is_installed("django_tasks_db"):
+    running = _running_task(job)
+    if running is None:
         return
-    from django_tasks_db.models import DBTaskResult
-
     with contextlib.suppress(Exception):
-        DBTaskResult.objects.filter(pk=job.task_id, status="RUNNING").update(
+        running.update(
             status="FAILED", finished_at=timezone.now(), exception_class_path="django_adapter.WorkerLost",
             traceback=INTERRUPTED)
 

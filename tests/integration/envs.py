@@ -399,3 +399,36 @@ class Pair:
         for env in (self.a, self.b):
             self.databases.restore(env.db, self._dbs[env.name])
         return self
+
+
+# --- what the kill trials share ---------------------------------------------------------------
+
+#: what status says, without what only --full adds (the differences named, "scanned_all")
+COMPARED = ("head", "database_commit", "added", "changed", "deleted", "companies", "clean")
+
+
+def compared_status(env: Env, *extra: str):
+    """(exit code, the COMPARED fields or None) of ``attgit status --json``."""
+    done = env.attgit("status", "--json", *extra, code=None)
+    if done.code != 0:
+        return done.code, None
+    result = done.json()
+    return 0, {k: result.get(k) for k in COMPARED}
+
+
+def big_change(env: Env) -> int:
+    """~7,000 records of 10,000 in four companies changed or deleted, a
+    different kind of change in each company; returns how many."""
+    names = env.db_tree()["companies"]
+    return env.edit({"op": "update_many", "company": names[0], "fields": {"overstay": "7"}},
+                    {"op": "update_many", "company": names[1], "fields": {"status": "A", "in_time": None,
+                                                                          "out_time": None}},
+                    {"op": "delete_many", "company": names[2], "every": 2},
+                    {"op": "update_many", "company": names[3], "fields": {"overstay": "8"}, "every": 2})
+
+
+def local_edit(env: Env) -> int:
+    """One record's name changed (in the fourth company)."""
+    names = env.db_tree()["companies"]
+    return env.edit({"op": "update_many", "company": names[3], "fields": {"ep_name": "Local Edit"}, "limit": 1})
+

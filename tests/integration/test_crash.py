@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from ..helpers import fsck
-from .envs import EXAMPLES, Databases, Env, Inspector, Saved, new_hub
+from .envs import EXAMPLES, Databases, Env, Inspector, Saved, big_change, local_edit, new_hub
 
 pytestmark = pytest.mark.slow
 
@@ -80,16 +80,10 @@ def scenario(databases, tmp_path_factory):
     a.attgit("push", "hub")
     b = Env("b", root, databases.copy(a.db, "crash_b"))
     shutil.copytree(a.repo_path, b.repo_path)
-    names = b.db_tree()["companies"]
-    changed = b.edit({"op": "update_many", "company": names[0], "fields": {"overstay": "7"}},
-                     {"op": "update_many", "company": names[1], "fields": {"status": "A", "in_time": None,
-                                                                           "out_time": None}},
-                     {"op": "delete_many", "company": names[2], "every": 2},
-                     {"op": "update_many", "company": names[3], "fields": {"overstay": "8"}, "every": 2})
-    assert changed >= 5000
+    assert big_change(b) >= 5000
     b.attgit("commit", "-m", "b's big change")
     b.attgit("push", "hub")
-    a.edit({"op": "update_many", "company": names[3], "fields": {"ep_name": "Local Edit"}, "limit": 1})
+    assert local_edit(a) == 1
     saved_repo = root / "a-saved.git"
     shutil.copytree(a.repo_path, saved_repo)
     inspector = a.inspector()

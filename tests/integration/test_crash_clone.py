@@ -22,13 +22,12 @@ import time
 import pytest
 
 from .envs import Env, new_hub
+from .envs import compared_status as status
 
 pytestmark = pytest.mark.slow
 
 TRIALS = int(os.environ.get("ATTGIT_CRASH_TRIALS", "12"))
 RECORDS, COMPANIES = 10_000, 4
-#: what status says, without what only --full adds (the differences named, "scanned_all")
-COMPARED = ("head", "database_commit", "added", "changed", "deleted", "companies", "clean")
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +51,6 @@ def scenario(databases, tmp_path_factory):
 def reset(databases, d: Env, saved) -> None:
     databases.restore(d.db, saved)
     shutil.rmtree(d.repo_path, ignore_errors=True)
-
-
-def status(d: Env, *extra: str):
-    """(exit code, the compared fields) of ``attgit status --json``."""
-    done = d.attgit("status", "--json", *extra, code=None)
-    if done.code != 0:
-        return done.code, None
-    result = done.json()
-    return 0, {k: result.get(k) for k in COMPARED}
 
 
 def test_clone_killed_at_random_moments_leaves_the_log_exact(scenario, databases):

@@ -34,14 +34,12 @@ from pathlib import Path
 import pytest
 
 from ..helpers import fsck
-from .envs import Databases, Env, Inspector, Saved
+from .envs import Databases, Env, Inspector, Saved, big_change, compared_status, local_edit
 
 pytestmark = pytest.mark.slow
 
 TRIALS = int(os.environ.get("ATTGIT_CRASH_TRIALS", "20"))
 RECORDS, COMPANIES = 10_000, 4
-#: what status says, without what only --full adds
-COMPARED = ("head", "database_commit", "added", "changed", "deleted", "companies", "clean")
 
 
 @dataclass
@@ -72,21 +70,6 @@ class World:
         return self.inspector.ask("tree")["tree"]
 
 
-def big_change(env: Env) -> int:
-    names = env.db_tree()["companies"]
-    return env.edit({"op": "update_many", "company": names[0], "fields": {"overstay": "7"}},
-                    {"op": "update_many", "company": names[1], "fields": {"status": "A", "in_time": None,
-                                                                          "out_time": None}},
-                    {"op": "delete_many", "company": names[2], "every": 2},
-                    {"op": "update_many", "company": names[3], "fields": {"overstay": "8"}, "every": 2})
-
-
-def local_edit(env: Env) -> None:
-    names = env.db_tree()["companies"]
-    assert env.edit({"op": "update_many", "company": names[3], "fields": {"ep_name": "Local Edit"},
-                     "limit": 1}) == 1
-
-
 @pytest.fixture(scope="module")
 def world(databases, tmp_path_factory):
     root = tmp_path_factory.mktemp("crash-commands")
@@ -103,14 +86,6 @@ def world(databases, tmp_path_factory):
     inspector = a.inspector()
     yield World(a, databases, root, inspector, first, second, backup)
     inspector.close()
-
-
-def status(env: Env, *extra: str):
-    done = env.attgit("status", "--json", *extra, code=None)
-    if done.code != 0:
-        return done.code, done.err
-    result = done.json()
-    return 0, {k: result.get(k) for k in COMPARED}
 
 
 def killed_at_random(w: World, saved, command: tuple, finish: tuple, check=None) -> str:
@@ -145,7 +120,7 @@ def killed_at_random(w: World, saved, command: tuple, finish: tuple, check=None)
         fsck(env.repo_path)
         head = env.head()
         assert head == head_before or head_before in env.commits(), f"{what}: main moved off its history"
-        quick, full = status(env), status(env, "--full")
+        quick, full = compared_status(env), compared_status(env, "--full")
         assert quick == full, f"{what}: status {quick} but status --full {full}"
         content = "content as it was" if before == after else "before" if tree == before else "after"
         landed[content + (", main kept" if head == head_before else ", main moved")] += 1
@@ -173,7 +148,7 @@ def test_commit_killed_at_random_moments(world):
     head = w.env.head()
 
     def check(what: str) -> None:
-        pending = status(w.env)[1]
+        pending = compared_status(w.env)[1]
         committed = w.env.head() != head
         assert pending["clean"] == committed, f"{what}: main moved: {committed}, status {pending}"
 
@@ -186,7 +161,7 @@ def test_checkout_killed_at_random_moments(world):
     next checkout of ``first`` ends there with the edit committed on the way."""
     w = world
     w.reset(w.save())
-    local_edit(w.env)
+    assert local_edit(w.env) == 1
     saved = w.save()
     first_tree = str(w.env.git()[w.first].tree_id)
     assert killed_at_random(w, saved, ("checkout", w.first), ("checkout", w.first)) == first_tree
@@ -198,7 +173,7 @@ def test_import_killed_at_random_moments(world):
     w = world
     w.reset(w.save())
     w.env.attgit("checkout", w.first)
-    local_edit(w.env)
+    assert local_edit(w.env) == 1
     saved = w.save()
     w.reset(saved)
     before = w.tree()
