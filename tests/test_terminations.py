@@ -4,12 +4,15 @@ command where it can."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import os, signal, time, weakref
-from attgit.format.backup.spool import Terminated, termination_interrupts
+from attgit.interrupts import Terminated, termination_interrupts
 
 class Thing:
     pass
@@ -35,3 +38,78 @@ def test_a_sigterm_inside_a_weakref_callback_still_stops_the_command():
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "stopped by 15", (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+MAKING = """
+import os, signal, sys, tempfile, threading
+from attgit.format.backup import spool as module
+from attgit.interrupts import termination_interrupts
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # not ignored, as a background job's would be
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # another thread, as the GnuPG reader's
+
+real = tempfile.mkdtemp
+
+def mkdtemp(*args, **kwargs):  # the signal lands the moment the folder exists
+    made = real(*args, **kwargs)
+    os.kill(os.getpid(), int(sys.argv[2]))
+    sum(range(1000))  # where Python runs a handler that is not held back
+    return made
+
+tempfile.mkdtemp = mkdtemp
+try:
+    with termination_interrupts():
+        module._Spool(sys.argv[1])
+    print("not stopped")
+except KeyboardInterrupt as exc:
+    print("stopped", type(exc).__name__, sorted(os.listdir(sys.argv[1])))
+"""
+
+
+@pytest.mark.parametrize("signum, raised", [(signal.SIGTERM, "Terminated"), (signal.SIGINT, "KeyboardInterrupt")])
+def test_a_signal_as_a_spool_folder_is_made_leaves_no_folder(tmp_path, signum, raised):
+    """The window between the spool's folder and its clean-up is closed: the
+    signal waits for the clean-up, then interrupts (CI once found a folder
+    left by a SIGTERM there)."""
+    parent = tmp_path / "spools"
+    done = subprocess.run([sys.executable, "-c", MAKING, str(parent), str(int(signum))],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == f"stopped {raised} []", (done.stdout, done.stderr)
+
+
+REMOVING = """
+import os, shutil, signal, sys, threading
+from attgit.format.backup import spool as module
+from attgit.interrupts import termination_interrupts
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # not ignored, as a background job's would be
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # another thread, as the GnuPG reader's
+
+spool = module._Spool(sys.argv[1])
+spool.add("acme", b"{}")
+spool.flush()
+real = shutil.rmtree
+
+def rmtree(*args, **kwargs):  # the signal lands as the clean-up starts
+    os.kill(os.getpid(), int(sys.argv[2]))
+    sum(range(1000))
+    return real(*args, **kwargs)
+
+module.shutil.rmtree = rmtree
+try:
+    with termination_interrupts():
+        spool.close()
+    print("not stopped")
+except KeyboardInterrupt as exc:
+    print("stopped", type(exc).__name__, sorted(os.listdir(sys.argv[1])))
+"""
+
+
+@pytest.mark.parametrize("signum, raised", [(signal.SIGTERM, "Terminated"), (signal.SIGINT, "KeyboardInterrupt")])
+def test_a_signal_as_a_spool_is_removed_leaves_no_folder(tmp_path, signum, raised):
+    """The clean-up runs once (it is a ``weakref.finalize``): a signal in the
+    middle of it would leave the rest of the folder for good, so it waits."""
+    parent = tmp_path / "spools"
+    done = subprocess.run([sys.executable, "-c", REMOVING, str(parent), str(int(signum))],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == f"stopped {raised} []", (done.stdout, done.stderr)

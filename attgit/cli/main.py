@@ -46,7 +46,7 @@ def invoke(argv=None, prog_name: str = "attgit") -> int:
 
 def main(argv=None) -> None:
     """Console entry point: run the CLI and map errors to exit codes."""
-    from attgit.format.backup.spool import Terminated, termination_interrupts
+    from attgit.interrupts import Terminated, termination_interrupts
 
     try:
         with termination_interrupts():

@@ -163,4 +163,4 @@ def test_a_sigterm_ends_an_import_cleanly(make_env, tmp_path):
     if process.returncode == 0:
         pytest.skip("the import finished before the signal came")
     assert process.returncode == 128 + signal.SIGTERM and "terminated (signal 15)" in err, err
-    assert t.spools() == [] and t.leaks() == []
+    assert t.spools() == [] and t.leaks() == [], (err, process.pid, [os.listdir(folder / n) for n in t.spools()])

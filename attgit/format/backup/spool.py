@@ -18,7 +18,6 @@ import contextlib
 import fcntl
 import os
 import shutil
-import sys
 import tempfile
 import time
 import weakref
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Union
 
 from attgit.fsutil import process_alive
+from attgit.interrupts import held
 
 #: The spools' folder inside a repository (a bare git repository ignores it).
 SPOOL_FOLDER = "attgit-spool"
@@ -117,58 +117,6 @@ def _abandoned(folder: str) -> bool:
     return True
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised like Ctrl-C so every ``finally`` runs (the
-    database transaction rolls back, the spool is removed)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _terminate(signum, frame) -> None:
-    raise Terminated(signum)
-
-
-@contextlib.contextmanager
-def termination_interrupts() -> Iterator[None]:
-    """While inside, SIGTERM and SIGHUP interrupt the main thread as SIGINT
-    does (Python's default would end the process at once, leaving the
-    plain-text spool behind).  A no-op outside the main thread."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGHUP)}
-    hook, sys.unraisablehook = sys.unraisablehook, _redeliver_terminations(sys.unraisablehook)
-    try:
-        yield
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
-        sys.unraisablehook = hook
-
-
-def _redeliver_terminations(previous):
-    """An unraisable-exception hook that sends a swallowed termination
-    again.  A signal whose handler runs inside a garbage collector's
-    callback (a weakref, a ``__del__``) cannot raise there: Python prints
-    "Exception ignored" and carries on, and the SIGTERM is lost.  Sent
-    again a moment later from another thread, it lands where it can stop
-    the command."""
-    import threading
-
-    def hook(unraisable) -> None:
-        if isinstance(unraisable.exc_value, Terminated):
-            threading.Timer(0.01, os.kill, (os.getpid(), unraisable.exc_value.signum)).start()
-            return
-        previous(unraisable)
-
-    return hook
-
-
 def _owner_pid(folder: str) -> int:
     """The pid in a spool's name (``attgit-backup-<pid>-<random>``), else 0."""
     name = os.path.basename(folder)
@@ -199,19 +147,32 @@ class _Spool:
             sweep(where)
         else:
             sweep_temporary()
-        self.dir = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=where)  # mode 0700
-        try:  # a SIGTERM between the folder and its clean-up would leave it behind
-            self._lock = os.open(os.path.join(self.dir, _LOCK), os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
-            self._cleanup = weakref.finalize(self, _remove, self.dir, self._lock)
-            fcntl.flock(self._lock, fcntl.LOCK_EX)
-        except BaseException:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            raise
+        self._make(where)
         self.files: dict = {}  # company -> file name
         self.counts: dict = {}  # company -> records
         self.buffers: dict = {}
         self.pending: dict = {}  # company -> lines buffered, not yet counted
         self.buffered = 0
+
+    def _make(self, where: str) -> None:
+        """The folder, its lock and its clean-up, made with the interrupting
+        signals held back: a SIGTERM or Ctrl-C handled between the folder
+        and its clean-up would leave the folder behind (found by CI: a
+        SIGTERM at the moment ``mkdtemp`` returned).  A signal that came
+        meanwhile interrupts right after, with the clean-up in place."""
+        self.dir = ""
+        try:
+            with held():
+                self.dir = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=where)  # mode 0700
+                self._lock = os.open(os.path.join(self.dir, _LOCK), os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+                self._cleanup = weakref.finalize(self, _remove, self.dir, self._lock)
+                fcntl.flock(self._lock, fcntl.LOCK_EX)
+        except BaseException:
+            if hasattr(self, "_cleanup"):
+                self._cleanup()
+            elif self.dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def add(self, company: str, line: bytes) -> None:
         """Buffer one line (without its newline); counts are exact after flush().
@@ -258,6 +219,9 @@ class _Spool:
 
 
 def _remove(folder: str, lock: int) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        os.close(lock)
+    """The spool's clean-up, run once (``weakref.finalize``): a signal handled
+    in the middle of it would leave the rest of the folder, so it waits."""
+    with held():
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.close(lock)

@@ -16,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 from attgit.errors import AttgitError, ConflictsPending, problem_lines
 from attgit.format.backup import read_backup
 from attgit.format.backup.crypto import passphrase_from_file
-from attgit.format.backup.spool import Terminated, termination_interrupts
 from attgit.format.records import key as rec_key
+from attgit.interrupts import Terminated, termination_interrupts
 from attgit.ops.reconcile import exclusive
 from attgit.ops.restore import Selection, import_backup
 from attgit.words import plural
