@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import tempfile
+import time
 
 import django
 import orjson
@@ -26,13 +27,16 @@ import orjson
 
 def db_tree() -> dict:
     """The tree id a commit of this database would have.  Built in a scratch
-    repository, so the environment's own repository is never touched."""
+    repository, so the environment's own repository is never touched.  Read
+    once the database is settled, in one snapshot: the companies one by one
+    in autocommit could straddle another client's commit."""
     from attgit.format.snapshot import SnapshotBuilder
     from attgit.repo.repository import Repository
     from django_adapter.workingcopy import connect
 
     wc = connect()
-    with tempfile.TemporaryDirectory() as scratch:
+    settle(wc.connection)
+    with tempfile.TemporaryDirectory() as scratch, wc.consistent_read():
         repo = Repository.init(f"{scratch}/scratch.git")
         builder = SnapshotBuilder(repo.git)
         count = 0
@@ -40,6 +44,27 @@ def db_tree() -> dict:
             count += builder.put_records(company, wc.records(company))[1]
         return {"tree": str(builder.write()), "commit": wc.state().commit, "records": count,
                 "companies": wc.companies()}
+
+
+def settle(connection, timeout: float = 60.0) -> None:
+    """Wait until no other client is connected to this PostgreSQL database.
+    A client killed mid-statement leaves its server process running that
+    statement to its end, a COMMIT included: the state read before then may
+    change after (CI once read a killed pull's COMMIT landing between two
+    companies' reads).  SQLite writes in the client: a dead one writes no more."""
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+            others = cursor.fetchall()
+            if not others:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"other clients stay connected to the database: {others}")
+            time.sleep(0.02)
 
 
 def records() -> list:
