@@ -153,7 +153,16 @@ class App:
         """The repository's lock alone, for a command that never touches the
         database (push): no database lock, no reconcile, so it neither waits
         for nor starts the database; a failure is audited as in writing()."""
-        with self.audited(operation), self.repo.lock(self.wait):
+        with self.audited(operation), self.repo_lock():
+            yield
+
+    @contextlib.contextmanager
+    def repo_lock(self):
+        """The repository's lock, saying what taking it cleared after a
+        killed holder (git's lock files, see attgit.repo.stalelocks)."""
+        with self.repo.lock(self.wait):
+            for note in self.repo.take_recovered():
+                click.echo(f"attgit: {note}", err=True)
             yield
 
     @contextlib.contextmanager

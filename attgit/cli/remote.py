@@ -54,7 +54,7 @@ def remote_add(app: App, name, url, as_json):
     from attgit.repo.transport import add_remote
 
     app.say_where()
-    with app.repo.lock(app.wait):
+    with app.repo_lock():
         add_remote(app.repo, name, url)
     app.log_quietly("remote", action="add", remote=name, url=url)
     _say(as_json, {"action": "add", "name": name, "url": url}, f"added remote {name} -> {url}")
@@ -72,7 +72,7 @@ def remote_remove(app: App, name, as_json):
     from attgit.repo.transport import remove_remote
 
     app.say_where()
-    with app.repo.lock(app.wait):
+    with app.repo_lock():
         remove_remote(app.repo, name)
     app.log_quietly("remote", action="remove", remote=name)
     _say(as_json, {"action": "remove", "name": name}, f"removed remote {name}")
@@ -134,7 +134,7 @@ def fetch(app: App, name, repair, as_json):
         return _repair(app, name, as_json)
 
     update, bar = _transfer_progress(f"fetch {name}")
-    with app.repo.lock(app.wait), bar:
+    with app.repo_lock(), bar:
         result = run(app.repo, name, update)
     app.log_quietly("fetch", remote=name, commit=result.after)
     click.echo(f"{name}/main: {short(result.before, '(new)')} -> {short(result.after)}"
@@ -175,7 +175,7 @@ def _repair(app: App, name: str, as_json: bool) -> None:
     url = next((r["url"] for r in list_remotes(app.repo) if r["name"] == name), None)
     if url is None:
         raise NotFound(f"no remote named {name!r}; add it with `attgit remote add`")
-    with app.repo.lock(app.wait):
+    with app.repo_lock():
         result = repair_from(app.repo, name, url)
     app.log_quietly("fetch", remote=name, success=result.ok, repaired=len(result.repaired),
                     error=" ".join(result.missing[:5]))

@@ -34,9 +34,9 @@ def exclusive(repo: Repository, db: WorkingCopy, wait: float = 0.0, notes: Optio
     packed, in a detached process, if its loose objects passed a threshold
     (:mod:`attgit.repo.maintenance`): no command waits for the packing."""
     with repo.lock(wait), db.lock(wait):
-        note = reconcile(repo, db)
-        if note and notes is not None:
-            notes.append(note)
+        found = [*repo.take_recovered(), reconcile(repo, db)]
+        if notes is not None:
+            notes.extend(note for note in found if note)
         yield
     maintenance.auto(repo.path, background=True)
 

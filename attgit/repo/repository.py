@@ -23,11 +23,11 @@ from typing import Iterator, Optional
 import pygit2
 from pygit2.enums import SortMode
 
-from attgit.errors import CorruptObject, IntegrityError, NotARepository, NotFound, Rejected, UsageError
+from attgit.errors import CorruptObject, IntegrityError, Locked, NotARepository, NotFound, Rejected, UsageError
 from attgit.format import objects
 from attgit.format.snapshot import Snapshot
 from attgit.fsutil import process_alive
-from attgit.repo import locking
+from attgit.repo import locking, stalelocks
 
 BRANCH = "refs/heads/main"
 CONFIG_KEY = "attgit.format"
@@ -194,6 +194,8 @@ class Repository:
         self._sound: set = set()  # commits read whole once: libgit2 may walk them
         #: this open made a plain git repository an attgit one (init says so)
         self.adopted = False
+        #: what taking the lock cleared after a killed holder (see take_recovered)
+        self._recovered: list[str] = []
 
     # --- opening ---------------------------------------------------------
 
@@ -450,8 +452,22 @@ class Repository:
     # --- writing ---------------------------------------------------------
 
     def lock(self, wait: float = 0.0):
-        """The repository's single-writer lock (see :mod:`attgit.repo.locking`)."""
-        return locking.file_lock(self.path / LOCK_FILE, f"repository {self.path}", wait)
+        """The repository's single-writer lock (see :mod:`attgit.repo.locking`).
+        Taken after a holder that was killed, it first removes the git lock
+        files that holder left (:mod:`attgit.repo.stalelocks`), which would
+        fail every later update of their refs."""
+        return locking.file_lock(self.path / LOCK_FILE, f"repository {self.path}", wait,
+                                 after_crash=self._clear_after_crash)
+
+    def _clear_after_crash(self, killed_pid: int) -> None:
+        note = stalelocks.clear_after_crash(self.path, killed_pid)
+        if note:
+            self._recovered.append(note)
+
+    def take_recovered(self) -> list[str]:
+        """What the lock cleared after a killed holder, said once."""
+        notes, self._recovered = self._recovered, []
+        return notes
 
     def write_commit(self, tree: pygit2.Oid, parents: list, summary: str, trailers: dict,
                      author: Author) -> pygit2.Oid:
@@ -472,7 +488,10 @@ class Repository:
                 f"main moved from {str(expected)[:10]} to {str(current)[:10]} while attgit worked; "
                 "nothing was changed, run the command again"
             )
-        self.git.create_reference_direct(BRANCH, new, True, message=reason)
+        try:
+            self.git.create_reference_direct(BRANCH, new, True, message=reason)
+        except OSError as exc:
+            raise _ref_locked(exc) from None
 
     def set_ref(self, name: str, target: Optional[pygit2.Oid]) -> None:
         """Create, move or (target None) delete a ref outside main."""
@@ -481,3 +500,19 @@ class Repository:
                 self.git.references.delete(name)
             return
         self.git.references.create(name, target, force=True)
+
+
+_LOCK_FAILED = re.compile(r"failed to lock file '([^']+)'")
+
+
+def _ref_locked(exc: OSError) -> Exception:
+    """libgit2's "failed to lock file" said as git says it: whose lock it is
+    and what to do (an attgit that was killed has its files cleared by the
+    next lock holder, see :mod:`attgit.repo.stalelocks`; this is another
+    git's).  Any other error is returned as it was."""
+    found = _LOCK_FAILED.search(str(exc))
+    if not found:
+        return exc
+    return Locked(f"git's lock file {found.group(1)} exists: another git process is writing this repository, "
+                  "or one was killed while it did; if no git process is running, remove that file and "
+                  "run the command again")

@@ -78,3 +78,65 @@ def test_gc_refused_by_a_running_git_gc_exits_with_the_lock_code(seeded):
     (seeded / "gc.pid").write_text(f"{os.getpid()} {socket.gethostname()}")
     out = run(seeded, "gc", code=ExitCode.LOCKED)
     assert "another git gc is running" in out, out
+
+
+def _left_ref_lock(repo_path, age: float = 60.0):
+    """What libgit2 leaves when killed between writing ``main.lock`` and
+    renaming it over ``main``: the lock file, ``age`` seconds old."""
+    lock = repo_path / "refs" / "heads" / "main.lock"
+    lock.write_text("0" * 40 + "\n")
+    past = lock.stat().st_mtime - age
+    os.utime(lock, (past, past))
+    return lock
+
+
+def _killed_holder(repo_path) -> int:
+    """The repository lock's file as a killed attgit leaves it: its pid."""
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(gone.stdout)
+    (repo_path / "attgit.lock").write_text(f"{pid} 1700000000\n")
+    return pid
+
+
+def _one_edit() -> None:
+    record = AttendanceRecord.objects.order_by("pk").first()
+    record.overstay = "77"
+    record.save()
+
+
+def test_a_ref_lock_left_by_a_killed_attgit_is_cleared_by_the_next_writer(seeded):
+    """A pull killed between libgit2's main.lock and its rename left the lock,
+    and the next pull failed ("internal error: failed to lock file", CI).
+    The next lock holder knows its predecessor was killed (its pid stayed in
+    attgit.lock) and removes the git lock files it left, saying so."""
+    run(seeded, "commit", "-m", "first")
+    first = Repository.open(seeded).head()
+    _one_edit()
+    lock, pid = _left_ref_lock(seeded), _killed_holder(seeded)
+    out = run(seeded, "commit", "-m", "second")
+    assert f"removed git's lock file refs/heads/main.lock, left by attgit process {pid} (killed)" in out, out
+    assert not lock.exists() and (seeded / "attgit.lock").read_text() == ""
+    repo = Repository.open(seeded)
+    assert repo.head() != first and repo.is_ancestor(first, repo.head())
+    assert "nothing to commit" in run(seeded, "status")
+    fsck(seeded)
+
+
+def test_a_ref_lock_of_a_live_or_unknown_git_is_said_as_git_says_it(seeded):
+    """Without a killed attgit before it, a lock file is another git's: it is
+    left alone, and the refusal says whose file it is and what to do (it was
+    an internal error)."""
+    run(seeded, "commit", "-m", "first")
+    first = Repository.open(seeded).head()
+    _one_edit()
+    lock = _left_ref_lock(seeded)
+    out = run(seeded, "commit", "-m", "second", code=ExitCode.LOCKED)
+    assert f"git's lock file {lock} exists" in out and "remove that file" in out, out
+    assert "internal error" not in out and lock.exists()
+    assert Repository.open(seeded).head() == first
+    lock.unlink()
+    run(seeded, "commit", "-m", "second")
+    assert Repository.open(seeded).head() != first
