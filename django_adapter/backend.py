@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from attgit.errors import AttgitError, ConfigError, DatabaseError
+from attgit.interrupts import held
 from attgit.ops.backend import Backend
 
 #: The example site of a checkout (examples/attendance_site beside this
@@ -168,7 +169,8 @@ def _setup_django(settings_module: Optional[str]) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
     try:
-        django.setup()
+        with held():  # cut half-way, Django's registry refuses a second populate(): "internal error"
+            django.setup()
     except (ImportError, ImproperlyConfigured) as exc:
         raise ConfigError(
             f"cannot load Django settings {os.environ['DJANGO_SETTINGS_MODULE']!r}: {exc}"

@@ -4,9 +4,11 @@ command where it can."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +115,36 @@ def test_a_signal_as_a_spool_is_removed_leaves_no_folder(tmp_path, signum, raise
     done = subprocess.run([sys.executable, "-c", REMOVING, str(parent), str(int(signum))],
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == f"stopped {raised} []", (done.stdout, done.stderr)
+
+
+SETTING_UP = """
+import os, signal, sys
+from django.apps import registry
+from attgit.interrupts import termination_interrupts
+from django_adapter.backend import _setup_django
+
+real = registry.Apps.populate
+
+def populate(self, installed):  # the SIGTERM lands as Django fills its registry
+    os.kill(os.getpid(), signal.SIGTERM)
+    sum(range(1000))
+    return real(self, installed)
+
+registry.Apps.populate = populate
+try:
+    with termination_interrupts():
+        _setup_django("attendance_site.settings")
+    print("not stopped")
+except KeyboardInterrupt as exc:
+    print("stopped", type(exc).__name__, registry.apps.ready)
+"""
+
+
+def test_a_sigterm_during_django_setup_waits_for_it(tmp_path):
+    """A SIGTERM inside django.setup() left the registry half-filled, and the
+    next setup said "populate() isn't reentrant": an internal error instead of
+    "terminated" (found by the import kill trials, SIGTERM at 0.37 s)."""
+    examples = str(Path(__file__).resolve().parents[1] / "examples")
+    env = {**os.environ, "PYTHONPATH": examples, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    done = subprocess.run([sys.executable, "-c", SETTING_UP], capture_output=True, text=True, timeout=60, env=env)
+    assert done.stdout.strip() == "stopped Terminated True", (done.stdout, done.stderr)
