@@ -1,12 +1,14 @@
-"""Scheduled snapshots and backup files: the ``ATTGIT_SCHEDULE`` setting,
-and the runs a scheduler (``manage.py attgit_scheduler``, no cron needed)
-or cron (``manage.py attgit_scheduled``) starts.
+"""Scheduled snapshots, backup files and database checks: the
+``ATTGIT_SCHEDULE`` setting, and the runs a scheduler (``manage.py
+attgit_scheduler``, no cron needed) or cron (``manage.py
+attgit_scheduled``) starts.
 
 The setting names when each is due, in the site's time zone::
 
     ATTGIT_SCHEDULE = {
         "snapshot": "daily 02:00",        # a commit of the database
         "backup": "weekly sun 03:00",     # a full backup file (optional)
+        "verify": "daily 03:00",          # a database check (optional)
         "keep": {"last": 8, "days": 90},  # which scheduled backup files stay
     }
 
@@ -29,6 +31,12 @@ did not change makes no commit (the run is logged as "nothing to commit").
 A scheduled backup file is named ``scheduled_full_<UTC time>.json`` in the
 backup storage (:mod:`django_adapter.storage`); after each one the ``keep``
 rule removes the scheduled files it no longer keeps (never other files).
+
+A scheduled database check (``verify``) compares every row with main, as
+``attgit verify --database`` does, and commits what the change log missed
+as a ``repair``.  Its audit row is operation ``verify_database`` (with
+``scheduled``): a miss is a failed row naming the companies and the repair,
+which the history page shows, and the run's status is ``repaired``.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from .repository import open_as, resolve_actor
 from .workingcopy import connect
 
 OPERATION = "scheduled"
+VERIFY = "verify_database"  # a database check's audit operation, as `attgit verify --database` writes it
 _DAY = 24 * 60
 _FORMS = (
     (re.compile(r"daily\s+(\d{1,2}):([0-5]\d)"), lambda m: ("daily", _DAY, int(m[1]) * 60 + int(m[2]))),
@@ -159,8 +168,10 @@ def parse_schedule(text: str, key: str = "snapshot"):
                       "(N dividing a day) or a cron expression such as '0 2 * * 1-5'")
 
 
-#: What a schedule can run: a snapshot (a commit) or a backup file.
-KINDS = ("snapshot", "backup")
+#: What a schedule can run: a snapshot (a commit), a backup file or a
+#: database check; what a person calls each.
+KINDS = ("snapshot", "backup", "verify")
+NAMES = {"snapshot": "snapshots", "backup": "backup files", "verify": "database checks"}
 
 
 def configured_schedule(kind: str = "snapshot"):
@@ -193,9 +204,19 @@ def finish(claimed: Optional[ScheduleSlot], result: Optional[dict]) -> None:
 def last_run(using: str = "default", kind: str = "snapshot") -> Optional[dt.datetime]:
     """When the last successful scheduled run of ``kind`` ran (its ``at``
     detail, the time it judged due-ness by; else when it was logged)."""
+    if kind == "verify":
+        return last_check(using)
     rows = BackupLog.objects.using(using).filter(operation=OPERATION, success=True)
     rows = rows.filter(details__kind=kind) if kind != "snapshot" else rows.exclude(details__kind="backup")
     return _last_at(rows)
+
+
+def last_check(using: str = "default") -> Optional[dt.datetime]:
+    """When the last scheduled database check ran through: finding a
+    difference is its job, not a reason to run again, so a miss counts;
+    a check that could not run (no ``at``) does not."""
+    return _last_at(BackupLog.objects.using(using).filter(operation=VERIFY, details__scheduled=True,
+                                                         details__has_key="at"))
 
 
 def _last_at(rows) -> Optional[dt.datetime]:
@@ -211,7 +232,8 @@ def _last_at(rows) -> Optional[dt.datetime]:
 @dataclass
 class ScheduledRun:
     """What a run did: ``status`` is committed, nothing, written (a backup
-    file), not-due, or failed."""
+    file), ok (a database check that found nothing missed), repaired (one
+    that did: committed as a repair), not-due, or failed."""
 
     status: str
     schedule: str
@@ -223,19 +245,28 @@ class ScheduledRun:
     removed: list = field(default_factory=list)  # files the keep rule deleted
     error: str = ""
     parent: Optional[str] = None  # the commit the database already matched (nothing to commit)
+    missed: str = ""  # a database check's differences the change log missed, per company
+
+    def slot_result(self) -> dict:
+        """What the schedule page shows of this run (its slot's ``result``)."""
+        if self.status in ("ok", "repaired"):
+            return {"status": self.status, "commit": self.commit, "missed": self.missed}
+        return {"status": self.status, "commit": self.commit, "records": self.records, "file": self.file,
+                "removed": self.removed}
 
 
 def run_scheduled(who=None, *, force: bool = False, now: Optional[dt.datetime] = None,
                   wait: float = 60.0, kind: str = "snapshot") -> ScheduledRun:
-    """Run the ``kind`` of ATTGIT_SCHEDULE (a snapshot, or a backup file)
-    if its due time is not claimed yet (or ``force``: now, claiming nothing).
+    """Run the ``kind`` of ATTGIT_SCHEDULE (a snapshot, a backup file or a
+    database check) if its due time is not claimed yet (or ``force``: now,
+    claiming nothing).
 
     ``who`` acts as in :func:`django_adapter.repository.open_as` (None: the
     operator, or ``$ATTGIT_USER``).  The hook for a task queue's periodic job.
     """
     schedule = configured_schedule(kind)
     if schedule is None and not force:
-        raise ConfigError(f"no scheduled {kind}s: set ATTGIT_SCHEDULE = {{{kind!r}: 'daily 02:00'}} "
+        raise ConfigError(f"no scheduled {NAMES[kind]}: set ATTGIT_SCHEDULE = {{{kind!r}: 'daily 02:00'}} "
                           "(or run with --force)")
     now = now or timezone.now()
     text = schedule.text if schedule else "forced"
@@ -253,14 +284,13 @@ def run_scheduled(who=None, *, force: bool = False, now: Optional[dt.datetime] =
         finish(claimed, None)
         raise
     run.next_time = upcoming
-    finish(claimed, {"status": run.status, "commit": run.commit, "records": run.records, "file": run.file,
-                     "removed": run.removed})
+    finish(claimed, run.slot_result())
     return run
 
 
 def run_due(who=None, now: Optional[dt.datetime] = None, wait: float = 60.0) -> list:
     """Every configured kind's run that is due now (what a scheduler calls
-    each minute); a failure is logged and does not stop the other kind."""
+    each minute); a failure is logged and does not stop the other kinds."""
     runs = []
     for kind in KINDS:
         if configured_schedule(kind) is None:
@@ -274,6 +304,8 @@ def run_due(who=None, now: Optional[dt.datetime] = None, wait: float = 60.0) -> 
 
 def _run(kind: str, actor, text: str, now: dt.datetime, wait: float) -> ScheduledRun:
     """One run, logged (operation ``scheduled``) either way."""
+    if kind == "verify":
+        return _verify(actor, text, now, wait)
     try:
         run = _backup(actor, now) if kind == "backup" else _commit(actor, text, wait)
     except AttgitError as exc:
@@ -303,6 +335,31 @@ def _backup(actor, now: dt.datetime) -> ScheduledRun:
     name = storage.store(path)
     return ScheduledRun("written", "", None, summary.companies, summary.records, file=name,
                         removed=apply_retention(now))
+
+
+def _verify(actor, text: str, now: dt.datetime, wait: float) -> ScheduledRun:
+    """The database check, logged as ``verify_database`` either way; a miss
+    is a failed row (the history page shows it) naming the repair."""
+    try:
+        check = _check(open_as(actor), wait)
+    except AttgitError as exc:
+        log_operation(VERIFY, actor, success=False, error=str(exc), schedule=text, scheduled=True)
+        raise
+    error = f"change log missed: {check.describe()}; committed as repair {check.repaired}" if check.missed else ""
+    log_operation(VERIFY, actor, success=check.ok, error=error, commit=check.repaired or "", schedule=text,
+                  scheduled=True, at=now, status="ok" if check.ok else "repaired")
+    return ScheduledRun("ok" if check.ok else "repaired", text, check.repaired, error=error, missed=check.describe())
+
+
+def _check(opened, wait: float):
+    from attgit.ops.verify import repair_database, verify_database
+
+    db = connect()
+    with exclusive(opened.repo, db, wait):
+        check = verify_database(opened.repo, db)
+        if not check.ok:
+            repair_database(opened.repo, db, opened.author, check)
+        return check
 
 
 #: The names of scheduled backup files: the keep rule touches no other file.
@@ -361,61 +418,10 @@ def overview(now: Optional[dt.datetime] = None) -> list:
     return rows
 
 
-# --- the scheduled database check ----------------------------------------------
+def failures(limit: int = 5) -> list:
+    """The latest failed scheduled runs' audit rows, a database check that
+    found edits the change log missed among them."""
+    from django.db.models import Q
 
-VERIFY = "verify_database"
-
-
-@dataclass
-class ScheduledCheck:
-    """What a scheduled database check did: ``status`` is ok, repaired
-    (the change log missed edits: committed as a repair) or not-due."""
-
-    status: str
-    schedule: str
-    missed: str = ""
-    commit: Optional[str] = None
-    next_time: Optional[dt.datetime] = None
-
-
-def last_check(using: str = "default") -> Optional[dt.datetime]:
-    """When the last scheduled database check ran through (finding a
-    difference is its job, not a reason to run again): its ``at`` detail."""
-    return _last_at(BackupLog.objects.using(using).filter(operation=VERIFY, details__scheduled=True))
-
-
-def run_scheduled_verify(who=None, *, force: bool = False, now: Optional[dt.datetime] = None,
-                         wait: float = 60.0) -> ScheduledCheck:
-    """Compare every row with main when ``ATTGIT_SCHEDULE['verify']`` is due
-    (or ``force``), and commit what the change log missed as a repair.  A
-    miss is loud: a failed audit row (the history page shows it) naming the
-    companies and the repair commit, and the status ``repaired``."""
-    schedule = configured_schedule("verify")
-    now = now or timezone.now()
-    text = schedule.text if schedule else "forced"
-    upcoming = schedule.next_time(now) if schedule else None
-    if schedule is None and not force:
-        raise ConfigError("no scheduled database check: set ATTGIT_SCHEDULE = {'verify': 'daily 03:00'}")
-    if schedule is not None and not force and not schedule.due(now, last_check()):
-        return ScheduledCheck("not-due", text, next_time=upcoming)
-    actor = resolve_actor(who)
-    try:
-        check = _check(open_as(actor), wait)
-    except AttgitError as exc:
-        log_operation(VERIFY, actor, success=False, error=str(exc), schedule=text, scheduled=True, at=now)
-        raise
-    error = f"change log missed: {check.describe()}; committed as repair {check.repaired}" if check.missed else ""
-    log_operation(VERIFY, actor, success=check.ok, error=error, commit=check.repaired or "", schedule=text,
-                  scheduled=True, at=now)
-    return ScheduledCheck("ok" if check.ok else "repaired", text, check.describe(), check.repaired, upcoming)
-
-
-def _check(opened, wait: float):
-    from attgit.ops.verify import repair_database, verify_database
-
-    db = connect()
-    with exclusive(opened.repo, db, wait):
-        check = verify_database(opened.repo, db)
-        if not check.ok:
-            repair_database(opened.repo, db, opened.author, check)
-        return check
+    rows = BackupLog.objects.filter(Q(operation=OPERATION) | Q(operation=VERIFY, details__scheduled=True))
+    return list(rows.filter(success=False)[:limit])

@@ -46,3 +46,23 @@ def bomb(size: int) -> bytes:
             z.write(chunk)
         z.write(b"{}}")
     return out.getvalue()
+
+
+def unlogged_edit(record_id: int) -> None:
+    """An edit made while the update trigger was away, the trigger put back
+    exactly and its stamp forged (what no check of the triggers can see):
+    only a full compare finds it (Django tests only)."""
+    from django.db import connection
+
+    from django_adapter import changelog
+
+    name = "attgit_log_record_update"
+    table = "attendance_attendancerecord"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER {name}" + (f" ON {table}" if connection.vendor == "postgresql" else ""))
+        cursor.execute(f"UPDATE {table} SET ep_name = 'Unlogged' WHERE id = %s", [record_id])
+        cursor.execute(changelog.triggers(connection.vendor)[name])
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}")
+        cursor.execute("UPDATE attendance_syncstate SET capture = %s WHERE name = 'default'",
+                       [changelog._identity(connection)])

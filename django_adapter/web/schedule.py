@@ -10,7 +10,6 @@ from django.views.decorators.http import require_GET
 from attgit.errors import AttgitError
 
 from .. import schedule, storage
-from ..models import BackupLog
 from . import errors
 from .access import root_required
 
@@ -25,7 +24,6 @@ def schedule_view(request):
     except AttgitError as exc:
         rows, keep, files = [], {}, []
         status = errors.say(request, exc)
-    failures = BackupLog.objects.filter(operation=schedule.OPERATION, success=False)[:5]
     return render(request, "attendance/schedule.html", {
-        "schedules": rows, "keep": keep, "files": list(reversed(files)), "failures": failures,
+        "schedules": rows, "keep": keep, "files": list(reversed(files)), "failures": schedule.failures(),
     }, status=status)

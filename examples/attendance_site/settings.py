@@ -130,11 +130,13 @@ ATTGIT_PULL_STRATEGY = "manual"  # "Sync from remote": conflicts wait for a pers
 # The GnuPG home whose private key decrypts encrypted backup files (None: $GNUPGHOME or ~/.gnupg).
 ATTGIT_GNUPGHOME = os.environ.get("ATTGIT_GNUPGHOME") or None
 # When `manage.py attgit_scheduler` (beside db_worker; or attgit_scheduled from cron) commits a
-# snapshot, writes a scheduled backup file (ATTGIT_BACKUP_SCHEDULE, off by default), and how many
-# scheduled backup files it keeps (docs/schedule-storage.md).
+# snapshot, writes a scheduled backup file (ATTGIT_BACKUP_SCHEDULE, off by default), checks the
+# database (ATTGIT_VERIFY_SCHEDULE, off by default: docs/safety-net.md), and how many scheduled
+# backup files it keeps (docs/schedule-storage.md).
 ATTGIT_SCHEDULE = {
     "snapshot": os.environ.get("ATTGIT_SNAPSHOT_SCHEDULE", "daily 02:00"),
     **({"backup": os.environ["ATTGIT_BACKUP_SCHEDULE"]} if os.environ.get("ATTGIT_BACKUP_SCHEDULE") else {}),
+    **({"verify": os.environ["ATTGIT_VERIFY_SCHEDULE"]} if os.environ.get("ATTGIT_VERIFY_SCHEDULE") else {}),
     "keep": {"last": int(os.environ.get("ATTGIT_BACKUP_KEEP_LAST", "14"))},
 }
 # Who is root: a callable's dotted path; unset, a superuser, role "root" or

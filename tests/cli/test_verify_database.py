@@ -7,32 +7,16 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from django.db import connection
 
 from attgit.errors import ExitCode
 from attgit.ops.capture import Pending, database_tree
 from attgit.repo.repository import Repository
-from django_adapter import changelog
 from django_adapter.models import AttendanceRecord, BackupLog
 
+from ..helpers import unlogged_edit
 from .test_cli import run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def unlogged_edit(record_id: int) -> None:
-    """An edit made while the update trigger was away, the trigger put back
-    exactly and its stamp forged (what no check of the triggers can see)."""
-    name = "attgit_log_record_update"
-    table = "attendance_attendancerecord"
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TRIGGER {name}" + (f" ON {table}" if connection.vendor == "postgresql" else ""))
-        cursor.execute(f"UPDATE {table} SET ep_name = 'Unlogged' WHERE id = %s", [record_id])
-        cursor.execute(changelog.triggers(connection.vendor)[name])
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}")
-        cursor.execute("UPDATE attendance_syncstate SET capture = %s WHERE name = 'default'",
-                       [changelog._identity(connection)])
 
 
 def test_verify_database_finds_reports_and_repairs_what_the_log_missed(seeded):

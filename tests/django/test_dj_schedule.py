@@ -170,8 +170,6 @@ def test_a_failed_run_is_logged_and_retried_next_time(site, settings):
 def test_the_scheduled_database_check_finds_and_repairs_what_the_log_missed(site, settings):
     from django.db import connection
 
-    from django_adapter.schedule import run_scheduled_verify
-
     settings.ATTGIT_SCHEDULE = {"snapshot": "daily 02:00", "verify": "daily 03:00"}
     out = scheduled()
     assert "scheduled snapshot " in out and "database check: ok, the change log missed nothing" in out, out
@@ -194,11 +192,22 @@ def test_the_scheduled_database_check_finds_and_repairs_what_the_log_missed(site
             cursor.execute("SELECT set_config('attgit.consuming', 'off', false)")
     head = Repository.open(site).head()
     tomorrow = BackupLog.objects.latest("id").created_at + dt.timedelta(days=1, hours=2)
-    check = run_scheduled_verify(now=tomorrow)
+    check = run_scheduled(kind="verify", now=tomorrow)
     assert check.status == "repaired" and "ABC Corp: 0 added, 0 changed, 1 deleted" in check.missed
     repo = Repository.open(site)
     assert repo.info("HEAD").type == "repair" and repo.info("HEAD").parents == [str(head)]
     log = BackupLog.objects.filter(operation="verify_database").latest("id")
     assert not log.success and log.commit == str(repo.head()) and "change log missed" in log.error_message
-    assert run_scheduled_verify(now=tomorrow).status == "not-due"
-    assert run_scheduled_verify(now=tomorrow, force=True).status == "ok"
+    assert run_scheduled(kind="verify", now=tomorrow).status == "not-due"
+    assert run_scheduled(kind="verify", now=tomorrow, force=True).status == "ok"
+
+
+@transactional
+def test_cron_runs_the_database_check_alone_with_kind_verify(site, settings):
+    with pytest.raises(CommandError, match=r"no scheduled database checks: set ATTGIT_SCHEDULE = \{'verify'"):
+        scheduled("--kind", "verify")
+    settings.ATTGIT_SCHEDULE = {"verify": "daily 03:00"}
+    assert scheduled("--kind", "verify").startswith("database check: ok, the change log missed nothing")
+    assert "database check not due (daily 03:00)" in scheduled("--kind", "verify")
+    [log] = BackupLog.objects.all()
+    assert (log.operation, log.success, log.details["scheduled"]) == ("verify_database", True, True)

@@ -1,7 +1,8 @@
 """Schedules without cron (issue 20.4): weekly and cron expressions, a due
 time claimed once in the database (across schedulers and restarts), the
 long-running ``attgit_scheduler``, scheduled backup files and their keep
-rule, and the root page that shows it all."""
+rule, the scheduled database check (issue 18.1), and the root pages that
+show it all."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import zoneinfo
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from helpers import unlogged_edit  # tests/helpers.py (tests/ is on the path: see conftest.py)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -174,19 +176,25 @@ def worker(site, settings, transactional_db):
     return site_environ(ATTGIT_VAR_DIR=str(site / "var"), ATTGIT_REPO=settings.ATTGIT_REPO,
                         ATTGIT_BACKUP_DIR=settings.ATTGIT_BACKUP_DIR, DJANGO_DEBUG="0",
                         ATTGIT_SNAPSHOT_SCHEDULE="hourly", ATTGIT_BACKUP_SCHEDULE="hourly",
+                        ATTGIT_VERIFY_SCHEDULE="hourly",
                         LOGNAME="scheduler", USER="scheduler", **database_url(connection.settings_dict))
 
 
 @transactional
 def test_two_scheduler_processes_run_a_due_time_once(site, worker):
     """Two long-running schedulers on one database, started together,
-    then stopped with SIGTERM: one snapshot, one backup file."""
+    then stopped with SIGTERM: one snapshot, one backup file, one database
+    check.  The repository is there already (as on a running site): this
+    is about the claims, not about two first uses making it at once."""
+    from django_adapter.repository import open_repository
+
+    open_repository()
     processes = [subprocess.Popen([sys.executable, "manage.py", "attgit_scheduler", "--interval", "0.2"],
                                   cwd=EXAMPLES, env=worker, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
                  for _ in range(2)]
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and ScheduleSlot.objects.filter(status="done").count() < 2:
+        while time.monotonic() < deadline and ScheduleSlot.objects.filter(status="done").count() < 3:
             time.sleep(0.2)
         time.sleep(1)  # both have looked again, several times
     finally:
@@ -196,8 +204,100 @@ def test_two_scheduler_processes_run_a_due_time_once(site, worker):
     assert all(p.returncode == 0 for p in processes), outputs
     assert ScheduleSlot.objects.filter(kind="snapshot").count() == 1, outputs
     assert ScheduleSlot.objects.filter(kind="backup").count() == 1, outputs
+    assert ScheduleSlot.objects.get(kind="verify").result["status"] == "ok", outputs
     assert BackupLog.objects.filter(operation="scheduled", success=True).count() == 2, outputs
+    assert BackupLog.objects.filter(operation="verify_database", details__scheduled=True).count() == 1, outputs
     assert len(storage.names("scheduled_full_")) == 1
+
+
+# --- the scheduled database check (issue 18.1) ------------------------------------------------
+
+@transactional
+def test_the_scheduler_runs_a_database_check_alone_once_per_due_time(site, settings):
+    """'verify' is a schedule of its own: the scheduler starts with it
+    alone, and a restarted scheduler finds its due time taken."""
+    settings.ATTGIT_SCHEDULE = {"verify": "hourly :05"}
+    for _ in range(2):
+        out = io.StringIO()
+        call_command("attgit_scheduler", "--once", stdout=out)
+    [slot] = ScheduleSlot.objects.all()
+    assert (slot.kind, slot.status, slot.result["status"]) == ("verify", ScheduleSlot.DONE, "ok")
+    [log] = BackupLog.objects.all()
+    assert (log.operation, log.success, log.details["scheduled"], log.details["schedule"]) == (
+        "verify_database", True, True, "hourly :05")
+
+
+@transactional
+def test_a_database_check_claimed_by_another_scheduler_is_not_run_again(site, settings):
+    settings.ATTGIT_SCHEDULE = {"verify": "daily 03:00"}
+    now = at("2025-11-17T03:30")
+    assert schedule.claim("verify", at("2025-11-17T03:00")) is not None  # another worker, still running
+    assert [r.status for r in run_due(now=now)] == ["not-due"]
+    assert not BackupLog.objects.exists()
+
+
+@transactional
+def test_a_failed_database_check_gives_its_slot_back(site, settings):
+    settings.ATTGIT_SCHEDULE = {"verify": "daily 03:00"}
+    settings.ATTGIT_REPO = str(site / "file")
+    (site / "file").write_text("not a repository")
+    now = at("2025-11-17T03:30")
+    [failed] = run_due(now=now)
+    assert failed.status == "failed" and not ScheduleSlot.objects.exists()
+    assert not BackupLog.objects.get().success
+    settings.ATTGIT_REPO = str(site / "repo.git")
+    assert [r.status for r in run_due(now=now)] == ["ok"]
+    assert ScheduleSlot.objects.get().result["status"] == "ok"
+
+
+@pytest.fixture
+def missed(site, settings):
+    """A snapshot, an edit the change log cannot see, then one look of
+    the scheduler: its database check finds the edit and commits it."""
+    settings.ATTGIT_SCHEDULE = {"snapshot": "weekly mon 02:00", "verify": "daily 03:00"}
+    assert [r.status for r in run_due(now=at("2025-11-17T02:30"))] == ["committed", "ok"]
+    unlogged_edit(AttendanceRecord.objects.get().id)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError) as info:
+        call_command("attgit_scheduler", "--once", stdout=out, stderr=err)
+    return info.value, out.getvalue(), err.getvalue()
+
+
+@transactional
+def test_a_scheduled_check_that_finds_missed_edits_is_loud_and_repairs_them(missed):
+    from attgit.errors import ExitCode
+    from attgit.repo.repository import Repository
+    from django_adapter.repository import open_repository
+
+    error, out, err = missed
+    assert error.returncode == ExitCode.INTEGRITY, (out, err)
+    said = "change log missed: ABC Corp: 0 added, 1 changed, 0 deleted; committed as repair"
+    assert said in str(error) and said in err, (out, err)
+    repo: Repository = open_repository()
+    assert repo.info("HEAD").type == "repair"
+    slot = ScheduleSlot.objects.filter(kind="verify").first()
+    assert slot.result == {"status": "repaired", "commit": str(repo.head()),
+                           "missed": "ABC Corp: 0 added, 1 changed, 0 deleted"}
+    log = BackupLog.objects.filter(operation="verify_database").latest("id")
+    assert not log.success and log.commit == str(repo.head()) and said in log.error_message
+
+
+@transactional
+def test_a_check_that_found_missed_edits_shows_as_failed_on_the_history_and_schedule_pages(missed, client):
+    log = BackupLog.objects.filter(operation="verify_database", success=False).get()
+    client.force_login(User.objects.create_user("boss", role=User.ROOT))
+    history = client.get("/history/")
+    assert history.status_code == 200
+    row = history.content.decode().split(f'id="audit-{log.pk}"')[1].split("</tr>")[0]
+    assert "Database check" in row and "failed" in row and "change log missed: ABC Corp" in row, row
+    assert f"<code>{log.commit[:10]}</code>" in row
+    page = client.get("/schedule/")
+    html = page.content.decode()
+    assert [s["kind"] for s in page.context["schedules"]] == ["snapshot", "verify"]
+    assert "Database check" in html and "daily 03:00" in html
+    assert '<span class="tag tag-delete">repaired</span>' in html
+    assert "the change log missed ABC Corp: 0 added, 1 changed, 0 deleted" in html
+    assert log in page.context["failures"]
 
 
 # --- the page ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""``manage.py attgit_scheduled``: the scheduled snapshot, for cron.
+"""``manage.py attgit_scheduled``: the scheduled runs, for cron.
 
 Run it every few minutes; it snapshots when the ATTGIT_SCHEDULE setting
-says a time is due (see :mod:`django_adapter.schedule`).
+says a time is due, and checks the database when its ``verify`` entry
+does (see :mod:`django_adapter.schedule`).
 """
 
 from __future__ import annotations
@@ -10,21 +11,23 @@ from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError
 
-from ...schedule import configured_schedule, run_scheduled, run_scheduled_verify
+from ...schedule import KINDS, configured_schedule, run_scheduled
 from ..actor import command_actor
 
 
 class Command(BaseCommand):
     help = (
         "Commit a scheduled snapshot of the database (type 'scheduled') when the ATTGIT_SCHEDULE "
-        "setting says one is due; meant for cron, every few minutes. "
+        "setting says one is due, and check the database when its 'verify' entry does (a miss exits 12); "
+        "meant for cron, every few minutes. "
         "Example: */5 * * * * cd /srv/site && python manage.py attgit_scheduled"
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="run now, due or not")
-        parser.add_argument("--kind", choices=["snapshot", "backup"], default="snapshot",
-                            help="which entry of ATTGIT_SCHEDULE: a snapshot (default) or a backup file")
+        parser.add_argument("--kind", choices=KINDS, default="snapshot",
+                            help="which entry of ATTGIT_SCHEDULE: a snapshot (default, with the database "
+                                 "check when 'verify' is set), a backup file, or the database check alone")
         parser.add_argument("--user", help="act as this user, who must be an active root user "
                                            "(else $ATTGIT_USER, else the operator's login)")
         parser.add_argument("--wait", type=float, default=60.0,
@@ -33,8 +36,9 @@ class Command(BaseCommand):
     def handle(self, *args, force, user, wait, kind="snapshot", **options):
         actor = command_actor("scheduled", user)
         try:
-            checking = kind == "snapshot" and configured_schedule("verify") is not None
-            if kind != "snapshot" or configured_schedule() is not None or force or not checking:
+            checking = kind == "verify" or (kind == "snapshot" and configured_schedule("verify") is not None)
+            if kind == "backup" or (kind == "snapshot" and (configured_schedule() is not None or force
+                                                            or not checking)):
                 self._run(actor, force, wait, kind)
             if checking:
                 self._verify(actor, force, wait)
@@ -46,7 +50,7 @@ class Command(BaseCommand):
         (cron mails it) after its repair commit."""
         from attgit.errors import IntegrityError
 
-        check = run_scheduled_verify(actor, force=force, wait=wait)
+        check = run_scheduled(actor, force=force, wait=wait, kind="verify")
         upcoming = f"; next due {check.next_time:%Y-%m-%d %H:%M %Z}" if check.next_time else ""
         if check.status == "not-due":
             self.stdout.write(f"database check not due ({check.schedule}){upcoming}")

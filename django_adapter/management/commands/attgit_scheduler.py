@@ -7,6 +7,11 @@ number of them may run, on any number of machines sharing the database,
 and they may be restarted at any time: each due time is claimed once in
 the database (:class:`~django_adapter.models.ScheduleSlot`), so it runs
 once.  SIGTERM or SIGINT stops it between two looks.
+
+A database check that finds edits the change log missed commits them as
+a repair and says so on stderr (and in the audit log, which the history
+page shows); with ``--once`` the command then exits 12, as cron's
+``attgit_scheduled`` does.
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from attgit.errors import AttgitError
+from attgit.errors import AttgitError, ExitCode
 
-from ...schedule import configured_schedule, run_due
+from ...schedule import KINDS, configured_schedule, run_due
 from ..actor import command_actor
 
 
 class Command(BaseCommand):
     help = (
-        "Run the scheduled snapshots and backup files of ATTGIT_SCHEDULE as they fall due, without cron; "
+        "Run the scheduled snapshots, backup files and database checks of ATTGIT_SCHEDULE as they fall due, "
+        "without cron; "
         "keep it running beside db_worker. Example: python manage.py attgit_scheduler --interval 60"
     )
 
@@ -38,9 +44,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, interval, once, user, **options):
         try:
-            if configured_schedule("snapshot") is None and configured_schedule("backup") is None:
+            if all(configured_schedule(kind) is None for kind in KINDS):
                 raise CommandError("nothing to schedule: set ATTGIT_SCHEDULE = {'snapshot': 'daily 02:00'} "
-                                   "(and/or 'backup')", returncode=11)
+                                   "(and/or 'backup', 'verify')", returncode=11)
         except AttgitError as exc:
             raise CommandError(str(exc), returncode=exc.exit_code) from None
         actor = command_actor("scheduled", user)
@@ -50,16 +56,26 @@ class Command(BaseCommand):
         self.stdout.write(f"attgit scheduler: looking every {interval:g} s", ending="\n")
         self.stdout.flush()
         while not stop.is_set():
-            self._look(actor)
+            repaired = self._look(actor)
             if once:
+                if repaired:
+                    raise CommandError(f"database check: {repaired}", returncode=ExitCode.INTEGRITY)
                 break
             stop.wait(interval)
 
-    def _look(self, actor) -> None:
+    def _look(self, actor) -> str:
+        """Run what is due and say what ran; what a database check found
+        the change log missed (empty: nothing), said on stderr too."""
         close_old_connections()
+        repaired = ""
         for run in run_due(actor):
             if run.status == "not-due":
                 continue
             what = run.file or run.commit or ""
             self.stdout.write(f"{run.status} {run.schedule} {what} {run.error}".rstrip())
             self.stdout.flush()
+            if run.status == "repaired":
+                repaired = run.error
+                self.stderr.write(f"attgit scheduler: database check: {run.error}")
+                self.stderr.flush()
+        return repaired
