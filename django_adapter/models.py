@@ -298,6 +298,20 @@ remote_name_validator = RegexValidator(
 )
 
 
+def remote_url_validator(url: str) -> None:
+    """Refuse a URL whose transport attgit does not allow (``fd::``,
+    ``ext::``, an option, another scheme) with the library's own message,
+    so the admin's form names it and nothing is saved (git's config
+    included) instead of the save failing half-way."""
+    from attgit.errors import UsageError
+    from attgit.repo.transport import check_url
+
+    try:
+        check_url(url)
+    except UsageError as exc:
+        raise ValidationError(str(exc), code="transport") from None
+
+
 class Remote(models.Model):
     """A git remote the root user syncs with (a URL or a path).
 
@@ -307,7 +321,7 @@ class Remote(models.Model):
     """
 
     name = models.CharField(max_length=64, unique=True, validators=[remote_name_validator])
-    url = models.CharField(max_length=1000)
+    url = models.CharField(max_length=1000, validators=[remote_url_validator])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -73,6 +73,29 @@ def test_a_remote_added_changed_and_removed_in_the_admin_is_seen_by_the_cli(root
     assert list(Repository.open(site_repo).git.remotes.names()) == []
 
 
+@pytest.mark.parametrize("url", ["fd::17", "ext::sh -c touch% /tmp/attgit-pwned", "-uhacked", "ftp://host/r.git"])
+def test_a_transport_attgit_does_not_allow_is_a_form_error_and_saves_nothing(site_repo, url):
+    """A hostile URL typed in the admin (issue 18.6) is refused by the form,
+    naming the URL and the transports allowed: no row, no git config change."""
+    attgit("init")
+    attgit("remote", "add", "prod", "/srv/prod.git")
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    assert listed(client) == ["prod"]
+    config = (site_repo / "config").read_bytes()
+    prod = Remote.objects.get()
+    for page, data in [(reverse("admin:attendance_remote_add"), {"name": "evil", "url": url}),
+                       (reverse("admin:attendance_remote_change", args=[prod.pk]), {"name": "prod", "url": url})]:
+        response = client.post(page, data)
+        assert response.status_code == 200, response.content[:2000]
+        [error] = response.context["adminform"].form.errors["url"]
+        assert repr(url) in error and "file://, git://, ssh:// (or user@host:path), http:// or https://" in error
+        assert error in response.content.decode().replace("&#x27;", "'")
+    assert list(Remote.objects.values_list("name", "url")) == [("prod", "/srv/prod.git")]
+    assert (site_repo / "config").read_bytes() == config
+    assert cli_remotes() == {"prod": "/srv/prod.git"}
+
+
 def test_a_name_git_refuses_saves_nothing(site_repo):
     with pytest.raises(Exception, match="invalid remote name"):
         Remote.objects.create(name="bad name", url="/x.git")
