@@ -318,6 +318,29 @@ def test_sqlite_replace_through_an_id_conflict_logs_the_replaced_row(env):
 
 
 @pytest.mark.skipif("connection.vendor != 'sqlite'")
+@pytest.mark.parametrize("holding_the_id", [None, 1], ids=["new id", "another row's id"])
+def test_sqlite_replace_through_a_unique_key_conflict_is_committed(env, holding_the_id):
+    """REPLACE of a row whose (company, date, ep_no) is an existing row's
+    removes that row through the UNIQUE KEY, not the id (and, given a
+    third row's id, that one too): what is committed is a full re-read."""
+    victim, in_the_way = some(2, of=0)
+    new_id = in_the_way.id if holding_the_id else None
+    raw("REPLACE INTO attendance_attendancerecord (id, ep_no, ep_name, company_id, date, shift, status, "
+        "overstay, created_at, updated_at) VALUES (%s, %s, 'Replacer', %s, %s, '', 'P', '', "
+        "'2024-01-01', '2024-01-01')", [new_id, victim.ep_no, victim.company_id, str(victim.date)])
+    replacer = AttendanceRecord.objects.get(ep_no=victim.ep_no, date=victim.date, company_id=victim.company_id)
+    assert replacer.ep_name == "Replacer" and not AttendanceRecord.objects.filter(id=victim.id).exists()
+    assert AttendanceRecord.objects.filter(ep_no=in_the_way.ep_no, date=in_the_way.date,
+                                           company_id=in_the_way.company_id).exists() == (holding_the_id is None)
+    assert (replacer.id == in_the_way.id) == (holding_the_id is not None)
+    repo, db = env
+    assert_seen_and_committed(repo, db, [company(0).name])
+    committed = {(r["ep_no"], r["date"]): r for r in repo.snapshot(repo.head()).records(company(0).name).values()}
+    assert committed[(victim.ep_no, str(victim.date))]["ep_name"] == "Replacer"
+    assert ((in_the_way.ep_no, str(in_the_way.date)) in committed) == (holding_the_id is None)
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
 def test_sqlite_update_or_replace_onto_another_rows_id_logs_it(env):
     first, second = some(2, of=2)
     raw("UPDATE OR REPLACE attendance_attendancerecord SET id = %s WHERE id = %s", [second.id, first.id])
