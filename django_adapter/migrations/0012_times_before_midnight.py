@@ -30,7 +30,7 @@ def renew_times_constraint(apps, schema_editor):
         rows = cursor.fetchall()
     if rows:
         named = "\n".join(f"  {ep_no} @ {company} on {date}: a time of 24:00:00" for company, ep_no, date in rows)
-        raise ValidationError(f"migration 0010: stored rows hold the time 24:00:00 (PostgreSQL's 23:59:60), "
+        raise ValidationError(f"migration 0012: stored rows hold the time 24:00:00 (PostgreSQL's 23:59:60), "
                               f"which attgit cannot commit; fix them, then run migrate again:\n{named}")
     schema_editor.remove_constraint(model, _constraint())
     schema_editor.add_constraint(model, _constraint())
