@@ -8,6 +8,8 @@ Messages say what was wrong, where, and what to do.
 
 from __future__ import annotations
 
+from attgit.words import plural
+
 
 class ExitCode:
     """The CLI's stable exit codes (documented in the README)."""
@@ -100,7 +102,7 @@ class Problems(ValidationError):
         more = self._total - 1
         super().__init__(first.message, first.where)
         if more:
-            self.args = (f"{self.args[0]}; and {more} more problem{'s' if more != 1 else ''}",)
+            self.args = (f"{self.args[0]}; and {plural(more, 'more problem')}",)
 
     @property
     def problems(self) -> list:

@@ -155,8 +155,9 @@ def run(args) -> str:
                f"wall; CPU (git included) median {statistics.median(cpus):.2f} s, worst {max(cpus):.2f} s; "
                f"git fsck --strict: {'ok' if fsck.ok else fsck.error()}.\n"
                f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, git {cgit.version()}; "
-               f"{dt.date.today()}.  Repository left in {work}.\n")
+               f"{dt.date.today()}.\n")
     print(summary)
+    print(f"Repository left in {work}.")  # not in the table's file: a path of this machine
     return "\n".join([header, *lines]) + "\n" + summary
 
 

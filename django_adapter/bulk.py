@@ -15,6 +15,7 @@ from typing import Sequence
 
 from attgit.errors import DatabaseError
 from attgit.format.records import describe_key
+from attgit.words import plural
 
 from .models import AttendanceRecord, Company
 
@@ -158,7 +159,7 @@ class RecordWriter:
             first = items[0]
             key = (first["ep_no"], first["company"], first["date"]) if isinstance(first, dict) else first
             raise DatabaseError(
-                f"{what} of {len(items)} records matched {matched} rows (batch starting at "
+                f"{what} of {plural(len(items), 'record')} matched {plural(matched, 'row')} (batch starting at "
                 f"{describe_key(tuple(key))}): the database changed since the change was "
                 "computed; nothing was changed, run the command again"
             )

@@ -17,6 +17,7 @@ import datetime
 from attgit.errors import ValidationError
 from attgit.format import records as rec
 from attgit.ops.validity import InvalidRow
+from attgit.words import plural
 
 _TEXT = ("ep_no", "ep_name", "shift", "status", "overstay")
 _SHOWN = 50
@@ -33,9 +34,9 @@ def repair_stored_rows(apps, schema_editor) -> None:
                                    connection.ops.quote_name(company))
     if refused:
         lines = "\n".join(f"  {row.describe()}" for row in refused[:_SHOWN])
-        more = f"\n  ... and {len(refused) - _SHOWN} more" if len(refused) > _SHOWN else ""
+        more = f"\n  ... and {len(refused) - _SHOWN:,} more" if len(refused) > _SHOWN else ""
         raise ValidationError(
-            f"migration 0006 (validity): {len(refused)} stored row(s) cannot be repaired automatically; "
+            f"migration 0006 (validity): {plural(len(refused), 'stored row')} cannot be repaired automatically; "
             f"fix or delete them, then run migrate again (nothing was changed):\n{lines}{more}")
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 
 import pytest
 from hypothesis import given
@@ -365,6 +366,17 @@ def test_hostile_content_is_rejected_precisely(case, layout):
         assert where in (error.where or ""), (error.where, str(error))
     if kind == "checksum_mismatch":
         assert isinstance(error, ChecksumMismatch)
+
+
+@pytest.mark.parametrize("layout", ["fast", "indented"])
+def test_a_tampered_records_message_shows_12_characters_of_each_checksum(layout):
+    document = doc()
+    _set(R, 1, "ep_name", "Bob")(document)
+    error = rejected(fast_layout(document) if layout == "fast" else dumps(document), "checksum_mismatch")
+    stored, got = document[R][1]["checksum"], error.got
+    said = re.search(r"stored '([0-9a-f]+)…', content hashes to '([0-9a-f]+)…'", str(error))
+    assert said and said.groups() == (stored[:12], got[:12]), str(error)
+    assert len(stored) == len(got) == 64 and got not in str(error)
 
 
 def test_size_limit():

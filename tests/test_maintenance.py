@@ -89,7 +89,7 @@ def test_thresholds_are_relative_to_the_packs():
     u = maintenance.Usage
     assert maintenance.reason_to_pack(u(10, 400_000, 1, 100_000_000)) is None
     assert "loose objects beside" in maintenance.reason_to_pack(u(10, 30_000_000, 1, 100_000_000))
-    assert "2000 loose objects" in maintenance.reason_to_pack(u(2000, 1000, 1, 10**9))
+    assert "2,000 loose objects" in maintenance.reason_to_pack(u(2000, 1000, 1, 10**9))
     assert "20 packs" in maintenance.reason_to_pack(u(0, 0, 20, 10**9))
 
 

@@ -109,6 +109,17 @@ def test_tampered_line_is_rejected_with_its_place():
     assert "records/x.jsonl line 1" in str(err.value) and err.value.expected != err.value.got
 
 
+def test_a_checksum_mismatch_shows_12_characters_of_each_checksum():
+    good = rec.to_line(record())
+    bad = good.replace(b'"status":"P"', b'"status":"A"')
+    with pytest.raises(ChecksumMismatch) as err:
+        decode_company("ABC Corp", bad, "records/x.jsonl")
+    expected, got = err.value.expected, err.value.got
+    assert len(expected) == len(got) == 64  # the error keeps them whole
+    said = re.search(r"checksum mismatch: stored '([0-9a-f]+)…', content hashes to '([0-9a-f]+)…'", str(err.value))
+    assert said and said.groups() == (expected[:12], got[:12]), str(err.value)
+
+
 @pytest.mark.parametrize("mutation, message", [
     ({"status": "ZZ"}, "status"),
     ({"date": "2025-02-30"}, "not a real date"),

@@ -474,17 +474,31 @@ def pending_error(n: int):
                             "`attgit resolve ID --ours|--theirs` settles one, `attgit merge --abort` undoes")
 
 
-def print_conflicts(conflicts, limit: Optional[int] = None) -> None:
+def print_conflicts(conflicts, limit: Optional[int] = None, merge_kind: str = "") -> None:
+    """Each conflict and its disputed fields' versions, in the words of a
+    merge of ``merge_kind``: an import's are records "different in the
+    file", its sides the database and the file, and no base column (a
+    backup file has none), as on the web's conflict page."""
     from attgit.format import records as rec
+    from attgit.merge.conflict import kind_said, side_names
 
+    names = side_names(merge_kind)
     for c in conflicts[:limit]:
         how = f" -> {c.resolution}" if c.resolution else " (pending)"
-        click.echo(f"conflict {c.id} {c.kind} {rec.describe_key(tuple(c.key))}{how}")
+        click.echo(f"conflict {c.id} {kind_said(c.kind, merge_kind)} {rec.describe_key(tuple(c.key))}{how}")
         for f in c.fields:
-            side = lambda r: "(absent)" if r is None else repr(r.get(f))  # noqa: E731, B023 - called at once
-            click.echo(f"    {f}: base {side(c.base)} | ours {side(c.ours)} | theirs {side(c.theirs)}")
+            click.echo(f"    {f}: {versions_line(c, f, names)}")
     if limit is not None and len(conflicts) > limit:
         click.echo(f"... and {len(conflicts) - limit:,} more (use --json for all)")
+
+
+def versions_line(conflict, name: str, names) -> str:
+    """One field's versions side by side ("base 'P' | ours 'A' | theirs
+    'L'"); without a base when the conflict has none."""
+    shown = [(who, version) for who, version in zip(names, conflict.versions)
+             if who != names.base or version is not None]
+    return " | ".join(f"{who} {'(absent)' if version is None else repr(version.get(name))}"
+                      for who, version in shown)
 
 
 def default_remote(repo: Repository, name: Optional[str]) -> str:

@@ -36,10 +36,10 @@ def conflicts(app: App, as_json):
     left = len(state.pending())
     click.echo(f"merge of {state.theirs_name}: {left:,} of {plural(len(state.conflicts), 'conflict')} pending"
                + ("; conclude it with `attgit merge --continue`" if not left else ""))
-    print_conflicts(state.pending())
+    print_conflicts(state.pending(), merge_kind=state.kind)
     for conflict in state.conflicts:
         if conflict.id in state.resolutions:
-            _print_decision(conflict, state.resolutions[conflict.id])
+            _print_decision(conflict, state.resolutions[conflict.id], state.kind)
 
 
 def _decided(conflict, resolutions: dict) -> dict:
@@ -59,10 +59,17 @@ def _decision(conflict, chosen) -> str:
     return "fields"
 
 
-def _print_decision(conflict, chosen) -> None:
+def _print_decision(conflict, chosen, merge_kind: str) -> None:
     """A resolved conflict: the decision and the value each disputed field
-    now takes (git's `git diff` after a resolution, in one line)."""
+    now takes (git's `git diff` after a resolution, in one line).  The side
+    is named as the list names it ("file (theirs)" for an import), with the
+    flag's word that chose it."""
+    from attgit.merge.conflict import side_names
+
     decision = _decision(conflict, chosen)
+    said = getattr(side_names(merge_kind), decision, decision)
+    if said != decision:
+        decision = f"{said} ({decision})"
     if chosen is None:
         value = "the record is deleted"
     else:

@@ -162,10 +162,10 @@ def import_(app: App, file, strategy, preview, companies, date_from, date_to, pa
                 skipped=result.counts.get("skipped", 0), records=result.counts.get("records_in_file", 0),
                 pending=result.counts.get("pending", 0),
                 **({"warnings": result.warnings} if result.warnings else {}))
-    _print_restore(result, as_json, what=f"import of {file}", main=app.repo.head())
+    _print_restore(result, as_json, what=f"import of {file}", main=app.repo.head(), merge_kind="import")
 
 
-def _print_restore(result, as_json: bool, what: str, main=None) -> None:
+def _print_restore(result, as_json: bool, what: str, main=None, merge_kind: str = "") -> None:
     for warning in result.warnings:
         click.echo(f"attgit: warning: {warning}", err=True)
     if as_json:
@@ -175,7 +175,7 @@ def _print_restore(result, as_json: bool, what: str, main=None) -> None:
                    + (f"; {plural(len(result.conflicts), 'conflict')}" if result.conflicts else ""))
         if result.status == "preview":
             _print_samples(result.samples, _changes(result.counts))
-        print_conflicts(result.conflicts, limit=SHOWN)
+        print_conflicts(result.conflicts, limit=SHOWN, merge_kind=merge_kind)
         if result.status == "nothing":
             click.echo("nothing to change: the database already matches")
         elif result.status == "conflicts":
@@ -216,7 +216,8 @@ def _print_waiting(result, main) -> None:
     click.echo(f"main has not moved (it is at {short(str(main) if main else None)}, the database as it was before "
                "the import): the database has every "
                f"change that did not conflict and keeps its own values for {plural(left, 'conflicting record')}. "
-               "Resolve them (`attgit conflicts`, `attgit resolve ID --ours|--theirs`), then the merge is "
+               "Resolve them (`attgit conflicts`; `attgit resolve ID --ours` keeps the database's values, "
+               "`--theirs` takes the file's), then the merge is "
                "concluded (`attgit merge --continue`); or undo it all with `attgit merge --abort`.")
 
 

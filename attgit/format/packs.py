@@ -125,7 +125,7 @@ def _inflate(fd: int, pos: int, size: int) -> bytes:
         done += len(part)
         pos += len(chunk)
     if done != size:
-        raise ValueError(f"damaged pack: an object is {done} bytes, its header says {size}")
+        raise ValueError(f"damaged pack: an object is {done:,} bytes, its header says {size:,}")
     return b"".join(parts)
 
 

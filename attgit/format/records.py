@@ -364,7 +364,7 @@ def _text(raw: Mapping, field: str, where, required: bool = False) -> str:
         raise ValidationError(f"field {field!r} is missing or empty", where)
     if len(value) > MAX_LENGTHS[field]:
         raise ValidationError(
-            f"field {field!r} is {len(value)} characters, longer than {MAX_LENGTHS[field]}", where
+            f"field {field!r} is {len(value):,} characters, longer than {MAX_LENGTHS[field]:,}", where
         )
     if "\x00" in value:
         raise ValidationError(f"field {field!r} contains a NUL character", where)

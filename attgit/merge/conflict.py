@@ -33,6 +33,26 @@ KINDS = ("modify/modify", "add/add", "delete/modify", "modify/delete")
 
 _SIDES = ("ours", "theirs")
 
+#: Who each version is, in the one order, as people read them: git's words
+#: for a pull; for an import the database is ours and the backup file theirs.
+SIDE_NAMES = Versions("base", "ours", "theirs")
+IMPORT_SIDE_NAMES = Versions("base", "database", "file")
+#: A backup file has no common base: its conflicts (add/add) are records the
+#: file holds differently; the web page and the CLI both say so.
+IMPORT_WORDS = {"add/add": "different in the file"}
+
+
+def side_names(merge_kind: str) -> Versions:
+    """The names of base, ours and theirs for a merge of ``merge_kind``
+    (pull, import, checkout)."""
+    return IMPORT_SIDE_NAMES if merge_kind == "import" else SIDE_NAMES
+
+
+def kind_said(kind: str, merge_kind: str) -> str:
+    """A conflict's kind for a merge of ``merge_kind``: git's name
+    (``modify/modify``), an import's in words ("different in the file")."""
+    return IMPORT_WORDS.get(kind, kind) if merge_kind == "import" else kind
+
 
 def conflict_id(key: tuple, ours: Record, theirs: Record) -> str:
     """A stable id: the same disagreement gets the same id on any machine.

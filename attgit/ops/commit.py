@@ -22,6 +22,7 @@ from attgit.ops.capture import database_tree, pending_changes
 from attgit.ops.mergestate import refuse_while_merging
 from attgit.ops.validity import naming_invalid_rows
 from attgit.repo.repository import Author, Repository
+from attgit.words import plural
 from attgit.workingcopy import DatabaseState, WorkingCopy
 
 
@@ -103,7 +104,7 @@ def _snapshot_database(
     if head is not None and base.tree_id == str(tree):
         db.set_state(DatabaseState(str(head)), consume=pending.watermark)
         return done
-    summary = message or f"Snapshot: {companies} companies, {records:,} records ({kind})"
+    summary = message or f"Snapshot: {plural(companies, 'company')}, {plural(records, 'record')} ({kind})"
     trailers = snapshot_trailers(kind, author, companies, records, len(touched))
     commit = repo.write_commit(tree, [head] if head else [], summary, trailers, author)
     repo.move_head(head, commit, f"attgit commit ({kind})")

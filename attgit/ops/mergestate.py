@@ -103,7 +103,7 @@ class MergeState:
     def find(self, conflict_id: str) -> Conflict:
         matches = [c for c in self.conflicts if c.id.startswith(conflict_id)]
         if len(matches) != 1:
-            what = "no conflict" if not matches else f"{len(matches)} conflicts"
+            what = "no conflict" if not matches else plural(len(matches), "conflict")
             raise NotFound(f"{what} with id {conflict_id!r}; see `attgit conflicts`")
         return matches[0]
 

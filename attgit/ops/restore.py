@@ -204,8 +204,8 @@ def import_backup(repo: Repository, db: WorkingCopy, author: Author, backup, nam
     trailers = snapshot_trailers("import", author, outcome.companies, outcome.records)
     trailers["Strategy"] = strategy
     trailers["Source"] = name.replace("\n", " ")[:200]
-    summary = f"Import {name}: +{outcome.plan.counts.inserts} ~{outcome.plan.counts.updates}, " \
-              f"{outcome.counts.skipped} skipped"
+    summary = f"Import {name}: +{outcome.plan.counts.inserts:,} ~{outcome.plan.counts.updates:,}, " \
+              f"{outcome.counts.skipped:,} skipped"
     commit = repo.write_commit(outcome.tree, [head] if head else [], summary, trailers, author)
     with _restoring():
         apply_and_move(repo, db, head, commit, outcome.plan, f"attgit import {name}", progress)

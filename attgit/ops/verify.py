@@ -17,6 +17,7 @@ from attgit.errors import AttgitError, CorruptObject
 from attgit.format import layout
 from attgit.format.objects import strict_reads
 from attgit.repo.repository import Repository
+from attgit.words import plural
 
 
 @dataclass
@@ -264,7 +265,7 @@ def repair_database(repo: Repository, db, author, check: DatabaseCheck) -> Datab
     enters history, with the pending logged edits; the caller holds the locks."""
     from attgit.ops.commit import snapshot_database
 
-    message = f"Repair: edits the change log missed in {len(check.missed)} companies"
+    message = f"Repair: edits the change log missed in {plural(len(check.missed), 'company')}"
     result = snapshot_database(repo, db, author, message=message, full=True, kind="repair")
     check.repaired = result.commit
     return check

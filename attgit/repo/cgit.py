@@ -106,7 +106,15 @@ def version() -> str:
     if done.returncode != 0 or not done.stdout.startswith("git version"):
         raise ConfigError(f"`git --version` failed ({done.stderr.strip() or done.stdout.strip()}); "
                           "attgit needs a working C git on PATH")
-    found = done.stdout.split()[2]
+    return checked_version(done.stdout, exe)
+
+
+def checked_version(said: str, exe: str = "git") -> str:
+    """The version in ``git --version``'s answer ("git version 2.39.5" ->
+    "2.39.5"; a vendor's tail such as ".windows.1" kept); ConfigError when
+    it is older than MIN_VERSION, compared as numbers (2.9 is older than
+    2.29)."""
+    found = said.split()[2]
     if tuple(int(p) for p in re.findall(r"\d+", found)[:2]) < MIN_VERSION:
         raise ConfigError(f"attgit needs C git {'.'.join(map(str, MIN_VERSION))} or later; "
                           f"{exe} is git {found}: upgrade it")

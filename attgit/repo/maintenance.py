@@ -164,11 +164,11 @@ def _scan(path: Path) -> list:
 def reason_to_pack(u: Usage) -> Optional[str]:
     """Why the store should be packed now, or None."""
     if u.loose_objects >= LOOSE_MAX_OBJECTS:
-        return f"{u.loose_objects} loose objects"
+        return f"{u.loose_objects:,} loose objects"
     if u.loose_bytes >= max(LOOSE_MIN_BYTES, LOOSE_RATIO * u.pack_bytes):
         return f"{_mb(u.loose_bytes)} of loose objects beside {_mb(u.pack_bytes)} of packs"
     if u.packs >= PACK_LIMIT:
-        return f"{u.packs} packs"
+        return f"{u.packs:,} packs"
     return None
 
 

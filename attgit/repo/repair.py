@@ -34,6 +34,7 @@ from attgit.errors import RemoteError
 from attgit.format import objects, packs
 from attgit.repo import cgit
 from attgit.repo.repository import Repository
+from attgit.words import plural
 
 _TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 _PACK_FILES = (".pack", ".idx", ".rev", ".bitmap", ".keep", ".promisor")
@@ -122,12 +123,13 @@ def damaged_indexes(repo: Repository) -> list[str]:
     for idx in sorted((repo.path / "objects" / "pack").glob("*.idx")):
         data = idx.read_bytes()
         if data[:8] != b"\xfftOc\x00\x00\x00\x02" or len(data) < 8 + 1024:
-            problems.append(f"damaged pack index {idx.name}: not a version 2 pack index ({len(data)} bytes)")
+            problems.append(f"damaged pack index {idx.name}: not a version 2 pack index "
+                            f"({plural(len(data), 'byte')})")
             continue
         count = struct.unpack(">I", data[8 + 1020:8 + 1024])[0]
         if len(data) < packs.index_size(count):
-            problems.append(f"damaged pack index {idx.name}: cut short ({len(data)} bytes; {count} objects "
-                            f"need {packs.index_size(count)})")
+            problems.append(f"damaged pack index {idx.name}: cut short ({plural(len(data), 'byte')}; "
+                            f"for {plural(count, 'object')} it needs {packs.index_size(count):,})")
     return problems
 
 

@@ -219,7 +219,7 @@ def _resolve_one(request) -> str:
                   record=rec.describe_key(tuple(conflict.key)))  # a record's history finds it by its key
     left = len(state.pending())
     what = f"Conflict {conflict.id} resolved"
-    return f"{what}; {left} left." if left else f"{what}; none left: conclude the merge to finish it."
+    return f"{what}; {left:,} left." if left else f"{what}; none left: conclude the merge to finish it."
 
 
 def _choice(post, conflict):

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable, Iterator, Optional
 
 from attgit.format import records as rec
+from attgit.merge.conflict import IMPORT_WORDS
 from attgit.merge.diff import CompanyDiff, RecordChange
 
 LABELS = {"ep_name": "Name", "shift": "Shift", "status": "Status", "in_time": "In",
@@ -118,14 +119,12 @@ KIND_WORDS = {
     "delete/modify": "deleted here, changed there",
     "modify/delete": "changed here, deleted there",
 }
-#: A backup file has no common base: its conflicts are records the file holds differently.
-IMPORT_WORDS = {"add/add": "different in the file"}
 
 
 def kind_words(kind: str, merge_kind: str = "") -> str:
     """A conflict's kind in words, for a merge of ``merge_kind`` (pull, import, checkout)."""
     if merge_kind == "import" and kind in IMPORT_WORDS:
-        return IMPORT_WORDS[kind]
+        return IMPORT_WORDS[kind]  # the CLI's words too (attgit.merge.conflict)
     return KIND_WORDS.get(kind, kind)
 
 @dataclass

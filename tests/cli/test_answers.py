@@ -4,6 +4,8 @@ git says that attgit should say too."""
 
 from __future__ import annotations
 
+import re
+
 import orjson
 import pytest
 
@@ -139,9 +141,60 @@ def test_conflicts_show_the_decision_and_the_value_chosen(seeded, tmp_path, caps
     out = run(seeded, "conflicts")
     assert "1 of 2 conflicts pending" in out
     line = next(line for line in out.splitlines() if line.startswith(f"resolved {first['id']}"))
-    assert f": theirs -> status={first['theirs']['status']!r}" in line, out
+    assert f": file (theirs) -> status={first['theirs']['status']!r}" in line, out
     decided = {c["id"]: c for c in orjson.loads(run(seeded, "conflicts", "--json"))}[first["id"]]
     assert decided["resolved"] and decided["decision"] == "theirs" and decided["chosen"] == first["theirs"]
+
+
+def test_an_imports_conflicts_read_as_the_web_says_them(seeded, tmp_path, capsys):
+    """A record the backup file holds differently is "different in the file",
+    its sides the database and the file, and no base column (a file has no
+    common base), as on the conflict page; --json keeps git's names."""
+    listed = _conflicting_import(seeded, tmp_path, capsys, n=1)
+    conflict = listed[0]
+    assert conflict["kind"] == "add/add" and conflict["base"] is None  # --json unchanged
+    out = run(seeded, "conflicts")
+    assert f"conflict {conflict['id']} different in the file " in out, out
+    assert (f"    status: database {conflict['ours']['status']!r} | file {conflict['theirs']['status']!r}\n"
+            in out), out
+    for word in ("add/add", "base", "ours", "theirs"):
+        assert not re.search(rf"\b{word}\b", out), (word, out)
+
+
+@pytest.mark.django_db(transaction=False)
+@pytest.mark.parametrize("base, ours, theirs, said", [
+    ({}, {"status": "A"}, {"status": "L"}, "status: ours 'A' | theirs 'L'"),  # add/add: no base to show
+    ({"status": "P"}, {"status": "A"}, {"status": "L"}, "status: base 'P' | ours 'A' | theirs 'L'"),
+    ({"status": "P"}, None, {"status": "L"}, "status: base 'P' | ours (absent) | theirs 'L'"),
+])
+def test_a_pulls_conflict_shows_a_base_column_only_when_there_is_a_base(capsys, base, ours, theirs, said):
+    from attgit.cli.app import print_conflicts
+    from attgit.merge.company import merge_company
+
+    from ..test_merge import make, one
+
+    def version(fields):
+        return None if fields is None else make(**fields)
+
+    [conflict] = merge_company("ABC Corp", one(version(base or None)), one(version(ours)),
+                               one(version(theirs)), "manual").conflicts
+    print_conflicts([conflict], merge_kind="pull")
+    out = capsys.readouterr().out
+    assert f"\n    {said}\n" in out, out
+
+
+def test_the_import_itself_prints_its_conflicts_in_the_same_words(seeded, tmp_path, capsys):
+    run(seeded, "commit")
+    backup = tmp_path / "b.json"
+    run(seeded, "export", str(backup))
+    record = AttendanceRecord.objects.order_by("id").first()
+    record.status = "HD" if record.status != "HD" else "L"
+    record.save()
+    with pytest.raises(SystemExit):
+        main(["--repo", str(seeded), "--user", "root", "import", str(backup), "--strategy", "manual"])
+    out = capsys.readouterr().out
+    assert "different in the file" in out and "add/add" not in out and "base (absent)" not in out, out
+    assert "`attgit resolve ID --ours` keeps the database's values, `--theirs` takes the file's" in out, out
 
 
 def test_with_no_conflict_left_status_and_resolve_say_merge_continue(seeded, tmp_path, capsys):

@@ -39,6 +39,7 @@ def test_verify_database_finds_reports_and_repairs_what_the_log_missed(seeded):
     assert not entry.success and entry.commit == log_head(seeded) and "change log missed" in entry.error_message
     log = orjson.loads(run(seeded, "log", "--json"))
     assert log[0]["type"] == "repair"
+    assert "Repair: edits the change log missed in 1 company\n" in run(seeded, "log", "-n", "1", "--oneline")
     repo = Repository.open(seeded)
     full = database_tree(repo, _db(), repo.snapshot(None), Pending(None, True))
     assert str(repo.git[repo.head()].tree_id) == str(full.tree.id)

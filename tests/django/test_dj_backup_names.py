@@ -33,6 +33,33 @@ def site(wc, settings, tmp_path):
     return tmp_path
 
 
+# --- the folder without ATTGIT_BACKUP_DIR ---------------------------------------------
+
+@pytest.mark.parametrize("unset", ["absent", "empty"])
+def test_without_a_backup_dir_backups_go_beside_the_repository(settings, tmp_path, unset):
+    from django_adapter.web.jobs import job_dir
+    from django_adapter.web.uploads import upload_dir
+
+    settings.ATTGIT_REPO = str(tmp_path / "site" / "attendance.git")
+    for name in ("ATTGIT_BACKUP_DIR", "ATTGIT_UPLOAD_DIR", "ATTGIT_JOB_DIR"):
+        if unset == "absent":
+            delattr(settings, name)
+        else:
+            setattr(settings, name, "")
+    folder = backups.backup_folder()
+    assert folder == tmp_path / "site" / "attgit-files" / "backups" and folder.is_dir()
+    assert upload_dir() == folder.parent / "uploads" and job_dir() == folder.parent / "jobs"
+
+
+def test_without_a_backup_dir_or_a_repository_the_folder_is_under_the_current_one(settings, tmp_path,
+                                                                                   monkeypatch):
+    del settings.ATTGIT_BACKUP_DIR
+    settings.ATTGIT_REPO = None
+    monkeypatch.chdir(tmp_path)
+    assert backups.backup_folder() == tmp_path / "attgit-files" / "backups"
+    assert (tmp_path / "attgit-files" / "backups").is_dir()
+
+
 def test_fifty_backups_in_the_same_microsecond_make_fifty_files_matching_their_log(site, monkeypatch):
     """The clock stands still and the random part repeats each value once:
     every backup after the first meets a taken name, and O_EXCL sends it on."""

@@ -68,6 +68,41 @@ def test_missing_git_is_named(monkeypatch, tmp_path):
     assert attgit_checks.check_git() == []  # with the real git back on PATH
 
 
+@pytest.mark.parametrize("said, found", [
+    ("git version 2.29.0\n", "2.29.0"),
+    ("git version 2.39.5\n", "2.39.5"),
+    ("git version 2.30.1.windows.1\n", "2.30.1.windows.1"),
+    ("git version 2.39.3 (Apple Git-146)\n", "2.39.3"),
+    ("git version 2.100.0\n", "2.100.0"),  # numbers, not text: 100 > 29
+    ("git version 3.0.0\n", "3.0.0"),
+])
+def test_a_git_of_2_29_or_later_passes_the_version_check(said, found):
+    assert cgit.checked_version(said, "/usr/bin/git") == found
+
+
+@pytest.mark.parametrize("said, found", [
+    ("git version 2.28.0\n", "2.28.0"),
+    ("git version 2.9.5\n", "2.9.5"),  # as text 2.9 would sort after 2.29
+    ("git version 2.25.1.windows.1\n", "2.25.1.windows.1"),
+    ("git version 1.8.3.1\n", "1.8.3.1"),
+])
+def test_a_git_older_than_2_29_is_refused_naming_both_versions(said, found):
+    from attgit.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        cgit.checked_version(said, "/usr/bin/git")
+    assert str(refused.value) == f"attgit needs C git 2.29 or later; /usr/bin/git is git {found}: upgrade it"
+
+
+def test_the_check_asks_the_installed_git_through_the_version_check():
+    """check_git -> cgit.version -> cgit.checked_version on the real git's answer."""
+    import subprocess
+
+    said = subprocess.run(["git", "--version"], capture_output=True, text=True, check=True).stdout
+    cgit.version.cache_clear()
+    assert cgit.version() == cgit.checked_version(said) and attgit_checks.check_git() == []
+
+
 def test_sqlite_without_immediate_transactions_is_named():
     issue = attgit_checks.sqlite_issue("default", {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"})
     assert issue.id == "attgit.W006" and '"transaction_mode": "IMMEDIATE"' in issue.hint

@@ -102,7 +102,7 @@ def scheduled(*args) -> str:
 @transactional
 def test_cron_runs_commit_once_per_due_time_and_each_run_is_logged(site):
     out = scheduled()
-    assert out.startswith("scheduled snapshot ") and "1 companies, 1 records; next due" in out, out
+    assert out.startswith("scheduled snapshot ") and "1 company, 1 record; next due" in out, out
     repo = Repository.open(site)
     info = repo.info("HEAD")
     assert (info.type, info.author) == ("scheduled", "cron")

@@ -129,11 +129,23 @@ def test_migration_0006_refuses_to_merge_or_guess_and_names_every_row():
     with pytest.raises(ValidationError) as err:
         call_command("migrate", "attendance", verbosity=0)
     message = str(err.value)
-    assert "3 stored row(s) cannot be repaired automatically" in message
+    assert "3 stored rows cannot be repaired automatically" in message
     assert "company 'ABC Corp ': trimmed, it would be the name of another company" in message
     assert "company 'Zeta', employee 'E1 ', date 2025-11-20: trimmed, employee 'E1' would have two" in message
     assert "company 'Zeta', employee 'E3', date 2025-11-20: field 'status' must be one of" in message
     assert sorted(Company.objects.values_list("name", flat=True)) == ["ABC Corp", "ABC Corp ", "Zeta"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {AttendanceRecord._meta.db_table}")
+        cursor.execute(f"DELETE FROM {Company._meta.db_table}")
+    call_command("migrate", "attendance", verbosity=0)
+
+
+def test_migration_0006_counts_one_refused_row_in_words():
+    _back_to_0004()
+    _insert_raw("Zeta", ep_no="E3", status="O")
+    with pytest.raises(ValidationError) as err:
+        call_command("migrate", "attendance", verbosity=0)
+    assert "migration 0006 (validity): 1 stored row cannot be repaired automatically;" in str(err.value)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {AttendanceRecord._meta.db_table}")
         cursor.execute(f"DELETE FROM {Company._meta.db_table}")

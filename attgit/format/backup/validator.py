@@ -280,7 +280,7 @@ def _check_scalar(value: Any, name: str, where: str) -> None:
     if isinstance(value, (dict, list)):
         raise _fail("invalid_schema", f"field {_short(name)} must not be {_kind(value)}", where)
     if isinstance(value, str) and len(value) > MAX_STRING:
-        raise _fail("invalid_schema", f"field {_short(name)} is {len(value)} characters long",
+        raise _fail("invalid_schema", f"field {_short(name)} is {len(value):,} characters long",
                     where)
     if isinstance(value, float) and not abs(value) < 1e18:
         raise _fail("invalid_schema", f"field {_short(name)} holds an absurd number", where)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from attgit.errors import AttgitError
+from attgit.words import plural
 
 from ...schedule import KINDS, configured_schedule, run_scheduled
 from ..actor import command_actor
@@ -66,10 +67,14 @@ class Command(BaseCommand):
         if run.status == "not-due":
             self.stdout.write(f"not due ({run.schedule}){upcoming}")
         elif run.status == "written":
-            self.stdout.write(f"scheduled backup {run.file}: {run.companies} companies, {run.records} records"
+            self.stdout.write(f"scheduled backup {run.file}: {_counts(run)}"
                               + (f"; removed {', '.join(run.removed)}" if run.removed else "") + upcoming)
         elif run.status == "nothing":
-            self.stdout.write(f"scheduled snapshot: nothing to commit ({run.records} records){upcoming}")
+            self.stdout.write(f"scheduled snapshot: nothing to commit ({plural(run.records, 'record')}){upcoming}")
         else:
-            self.stdout.write(f"scheduled snapshot {run.commit[:10]}: {run.companies} companies, "
-                              f"{run.records} records{upcoming}")
+            self.stdout.write(f"scheduled snapshot {run.commit[:10]}: {_counts(run)}{upcoming}")
+
+
+def _counts(run) -> str:
+    """What a scheduled run holds: "1 company, 1,000 records"."""
+    return f"{plural(run.companies, 'company')}, {plural(run.records, 'record')}"
