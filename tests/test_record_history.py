@@ -223,12 +223,18 @@ def test_a_conflict_settled_by_hand_names_who_took_which_side(settled):
 
 def test_company_log_lists_the_commits_that_changed_its_file(settled):
     repo = settled.repos["dev"]
-    commits = company_log(repo, CO, count=True)
+    commits = company_log(repo, CO)
     changed = [c.id for c in repo.log()
                if not c.parents or repo.snapshot(c.id).blob_id(CO) != repo.snapshot(c.parents[0]).blob_id(CO)]
     assert [c.info.id for c in commits] == changed
     assert commits[-1].change == "added" and {c.change for c in commits[:-1]} == {"changed"}
-    assert all(c.records == repo.snapshot(c.info.id).count_records(CO) for c in commits)
+    for c in commits:  # the company's records added, changed, deleted, and its total, as a full diff counts them
+        before = repo.snapshot(c.info.parents[0]).records(CO) if c.info.parents else {}
+        after = repo.snapshot(c.info.id).records(CO)
+        assert (c.counts.added, c.counts.changed, c.counts.deleted, c.counts.records) == (
+            len(after.keys() - before.keys()), sum(before.get(k, r) != r for k, r in after.items()),
+            len(before.keys() - after.keys()), len(after))
+    assert [(c.counts.added, c.counts.changed) for c in commits] == [(0, 1), (0, 1), (0, 1), (len(BACKGROUND) + 1, 0)]
 
 
 def test_a_mistyped_company_or_record_names_the_closest(settled):
@@ -274,9 +280,12 @@ def test_the_cli_prints_the_timeline_and_the_company_log(settled):
     assert data["key"] == {"ep_no": "E1", "company": CO, "date": "2025-11-20"}
     assert [e["commit"]["actor"] for e in data["events"]] == ["dev-ann", "dev-ann", "pat", "pat"]
     assert data["events"][0]["resolution"]["chosen"] == {"status": "theirs"}
-    log = orjson.loads(run("log", "--company", CO, "--json", "--count").output)
+    log = orjson.loads(run("log", "--company", CO, "--json").output)
     assert log["company"] == CO and log["commits"][0]["company_records"] == len(BACKGROUND) + 1
-    assert "pull/merge" in run("log", "--company", CO).output
+    assert log["commits"][0]["company_changes"] == {"added": 0, "changed": 1, "deleted": 0}
+    assert log["commits"][-1]["company_changes"] == {"added": len(BACKGROUND) + 1, "changed": 0, "deleted": 0}
+    text = run("log", "--company", CO).output.splitlines()
+    assert "pull/merge" in text[0] and "+0 ~1 -0  10 records of 10  Merge prod into main" in text[0]
     assert isinstance(run("log", "--company", "ABC Crop", code=3).exception, NotFound)
 
 
