@@ -30,6 +30,7 @@ from attgit.repo.repository import Author, Repository
 from attgit.workingcopy import MemoryWorkingCopy
 
 from .helpers import fsck, record
+from .histories import Model, field_changes
 from .strategies import records
 
 CO = "ABC Corp"
@@ -59,8 +60,7 @@ def test_find_line_finds_exactly_the_lines_a_full_parse_holds(present, probes):
 
 class World:
     """Two environments pulling from each other, and what the test knows
-    of every commit it made: each tracked key's record, parents, author,
-    and the conflicts each merge settled (key -> field -> side)."""
+    of every commit it made (:class:`tests.histories.Model`)."""
 
     def __init__(self, tmp: Path, initial: dict):
         self.repos = {side: Repository.init(tmp / f"{side}.git") for side in ("prod", "dev")}
@@ -68,11 +68,7 @@ class World:
             transport.add_remote(repo, OTHER[side], str(self.repos[OTHER[side]].path))
         self.dbs = {"prod": MemoryWorkingCopy.from_records([*BACKGROUND, *initial.values()]),
                     "dev": MemoryWorkingCopy()}
-        self.values: dict = {}
-        self.parents: dict = {}
-        self.actors: dict = {}
-        self.settled: dict = {}  # merge commit -> {key: {field or "record": side}}
-        self.conflict_ids: set = set()
+        self.model = Model()
         self.clock = 1_700_000_000
         self.commit("prod")
         self.pull("dev", "theirs", ["theirs"])  # dev starts from prod's history (a fast-forward)
@@ -86,16 +82,15 @@ class World:
         rows = self.dbs[side].data.get(CO, {})
         return {k: dict(rows[k]) if k in rows else None for k in KEYS}
 
-    def learn(self, side: str) -> None:
+    def learn(self, side: str, kind: str) -> None:
         head = self.repos[side].head()
-        if head is not None and str(head) not in self.values:
-            self.values[str(head)] = self.tracked(side)
-            self.parents[str(head)] = self.repos[side].info(head).parents
-            self.actors[str(head)] = AUTHORS[side].name
+        if head is not None:
+            self.model.learn(str(head), self.repos[side].info(head).parents, self.tracked(side), AUTHORS[side].name,
+                             kind)
 
     def commit(self, side: str) -> None:
         snapshot_database(self.repos[side], self.dbs[side], self.author(side))
-        self.learn(side)
+        self.learn(side, "snapshot")
 
     def put(self, side: str, n: int, status: str, shift: str) -> None:
         k = KEYS[n]
@@ -126,7 +121,7 @@ class World:
         if tip is None:
             return
         result = pull_commit(repo, db, self.author(side), tip, OTHER[side], strategy)
-        sides = {}
+        sides: dict = {}
         if result.status == "conflicts":
             state = MergeState.load(repo)
             for n, conflict in enumerate(state.conflicts):
@@ -138,32 +133,8 @@ class World:
         else:
             conflicts = result.conflicts
             sides = {c.id: strategy for c in conflicts}
-        self.learn(side)
-        self.conflict_ids |= {c.id for c in conflicts}
-        if conflicts:
-            self.settled[str(repo.head())] = {tuple(c.key): _chosen(c, sides[c.id]) for c in conflicts}
-
-    def expected(self, side: str, key: tuple) -> dict:
-        """commit -> (action, old, new, chosen) for every commit reachable
-        from ``side``'s main that changed the record or settled a conflict on it."""
-        out, todo, seen = {}, [str(self.repos[side].head())], set()
-        while todo:
-            c = todo.pop()
-            if c in seen:
-                continue
-            seen.add(c)
-            todo.extend(self.parents[c])
-            new = self.values[c][key]
-            old = self.values[self.parents[c][0]][key] if self.parents[c] else None
-            chosen = self.settled.get(c, {}).get(key)
-            if new != old or chosen is not None:
-                action = "kept" if new == old else "added" if old is None else "deleted" if new is None else "changed"
-                out[c] = (action, old, new, chosen)
-        return out
-
-
-def _chosen(conflict, side: str) -> dict:
-    return {"record": side} if conflict.is_delete else {f: side for f in conflict.fields}
+        self.learn(side, "pull/merge")
+        self.model.settle(str(repo.head()), strategy, conflicts, sides)
 
 
 SIDES = st.sampled_from(["prod", "dev"])
@@ -193,26 +164,29 @@ def test_a_timeline_is_the_history_that_was_made(initial, steps):
                 continue
             for key in KEYS:
                 _check_timeline(world, side, key)
-        event(f"merges that settled conflicts: {min(len(world.settled), 3)}{'+' if len(world.settled) > 2 else ''}")
+        settled = len(world.model.settled)
+        event(f"merges that settled conflicts: {min(settled, 3)}{'+' if settled > 2 else ''}")
         if len(steps) > 10:
             fsck(world.repos["dev"].path)
 
 
 def _check_timeline(world: World, side: str, key: tuple) -> None:
-    expected = world.expected(side, key)
+    model = world.model
+    expected = model.expected(str(world.repos[side].head()), key)
     try:
         events = record_timeline(world.repos[side], key)
     except NotFound:
         events = []
     got = {e.info.id: (e.action, e.old, e.new, e.resolution.chosen if e.resolution else None) for e in events}
     note(f"{side} {key}: expected {expected}, got {got}")
-    assert got == expected
+    assert got == {c: tuple(e) for c, e in expected.items()}
     for e in events:
-        assert e.info.trailers.get("Created-By") == world.actors[e.info.id]
-        assert [c.field for c in e.changes] == [f for f in rec.VALUE_FIELDS
-                                               if (e.old or {}).get(f) != (e.new or {}).get(f)]
+        assert e.info.trailers.get("Created-By") == model.actors[e.info.id]
+        assert e.kind == model.kind(e.info.id, expected[e.info.id])
+        assert [(c.field, c.old, c.new) for c in e.changes] == field_changes(e.old, e.new)
         if e.resolution is not None:
-            assert e.kind == "conflict resolution" and world.actors[e.info.id] in e.resolution.by
+            assert e.resolution.by == model.settled_by(e.info.id)
+            assert (e.resolution.ours, e.resolution.theirs) == model.sides(e.info.id, key)
     ids = [e.info.id for e in events]
     log = [c.id for c in world.repos[side].log()]
     assert ids == [c for c in log if c in expected]  # newest first, as `attgit log`
@@ -244,17 +218,23 @@ def test_a_conflict_settled_by_hand_names_who_took_which_side(settled):
     assert [(c.field, c.old, c.new) for c in merge.changes] == [("shift", "Day", "Night"), ("status", "A", "L")]
     assert [e.action for e in events] == ["changed", "changed", "changed", "added"]
     assert [e.info.trailers["Created-By"] for e in events] == ["dev-ann", "dev-ann", "pat", "pat"]
-    assert merge.resolution.conflict in settled.conflict_ids  # the id `attgit conflicts` and the audit log show
+    assert merge.resolution.conflict in settled.model.conflict_ids  # the id `attgit conflicts` and the audit log show
 
 
 def test_company_log_lists_the_commits_that_changed_its_file(settled):
     repo = settled.repos["dev"]
-    commits = company_log(repo, CO, count=True)
+    commits = company_log(repo, CO)
     changed = [c.id for c in repo.log()
                if not c.parents or repo.snapshot(c.id).blob_id(CO) != repo.snapshot(c.parents[0]).blob_id(CO)]
     assert [c.info.id for c in commits] == changed
     assert commits[-1].change == "added" and {c.change for c in commits[:-1]} == {"changed"}
-    assert all(c.records == repo.snapshot(c.info.id).count_records(CO) for c in commits)
+    for c in commits:  # the company's records added, changed, deleted, and its total, as a full diff counts them
+        before = repo.snapshot(c.info.parents[0]).records(CO) if c.info.parents else {}
+        after = repo.snapshot(c.info.id).records(CO)
+        assert (c.counts.added, c.counts.changed, c.counts.deleted, c.counts.records) == (
+            len(after.keys() - before.keys()), sum(before.get(k, r) != r for k, r in after.items()),
+            len(before.keys() - after.keys()), len(after))
+    assert [(c.counts.added, c.counts.changed) for c in commits] == [(0, 1), (0, 1), (0, 1), (len(BACKGROUND) + 1, 0)]
 
 
 def test_a_mistyped_company_or_record_names_the_closest(settled):
@@ -300,9 +280,12 @@ def test_the_cli_prints_the_timeline_and_the_company_log(settled):
     assert data["key"] == {"ep_no": "E1", "company": CO, "date": "2025-11-20"}
     assert [e["commit"]["actor"] for e in data["events"]] == ["dev-ann", "dev-ann", "pat", "pat"]
     assert data["events"][0]["resolution"]["chosen"] == {"status": "theirs"}
-    log = orjson.loads(run("log", "--company", CO, "--json", "--count").output)
+    log = orjson.loads(run("log", "--company", CO, "--json").output)
     assert log["company"] == CO and log["commits"][0]["company_records"] == len(BACKGROUND) + 1
-    assert "pull/merge" in run("log", "--company", CO).output
+    assert log["commits"][0]["company_changes"] == {"added": 0, "changed": 1, "deleted": 0}
+    assert log["commits"][-1]["company_changes"] == {"added": len(BACKGROUND) + 1, "changed": 0, "deleted": 0}
+    text = run("log", "--company", CO).output.splitlines()
+    assert "pull/merge" in text[0] and "+0 ~1 -0  10 records of 10  Merge prod into main" in text[0]
     assert isinstance(run("log", "--company", "ABC Crop", code=3).exception, NotFound)
 
 

@@ -151,10 +151,8 @@ def _print_invalid_rows(exc, as_json: bool) -> None:
 @click.option("--record", metavar="EP_NO", help="One record's timeline: EP_NO with --company and --date, "
               "or EP_NO@COMPANY@YYYY-MM-DD.")
 @click.option("--date", metavar="YYYY-MM-DD", help="The record's day (with --record).")
-@click.option("--count", is_flag=True, help="With --company: count the company's records in each commit "
-              "(reads each version of its file).")
 @pass_app
-def log(app: App, rev, max_count, oneline, as_json, company, record, date, count):
+def log(app: App, rev, max_count, oneline, as_json, company, record, date):
     """Show the history of snapshots, newest first, with counts; or of one
     company (--company), or one record (--record): who changed it, when, how.
 
@@ -163,7 +161,7 @@ def log(app: App, rev, max_count, oneline, as_json, company, record, date, count
     if company is not None or record is not None or date is not None:
         from attgit.cli.recordlog import print_history
 
-        return print_history(app, rev, company, record, date, max_count, as_json, count)
+        return print_history(app, rev, company, record, date, max_count, as_json)
     repo = app.repo
     start = repo.resolve(rev) if rev else None
     commits = list(repo.log(start, max_count))

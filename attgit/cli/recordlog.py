@@ -17,31 +17,34 @@ from attgit.words import plural
 
 
 def print_history(app: App, rev: Optional[str], company: Optional[str], record: Optional[str],
-                  date: Optional[str], limit: Optional[int], as_json: bool, count: bool) -> None:
+                  date: Optional[str], limit: Optional[int], as_json: bool) -> None:
     """One record's timeline when a record is named, else one company's commits."""
     from attgit.errors import UsageError
 
     if record is None:
         if date is not None:
             raise UsageError("--date names a record's day: give --record EP_NO (and --company) too")
-        print_company_log(app, rev, company or "", limit, as_json, count)
+        print_company_log(app, rev, company or "", limit, as_json)
     else:
         print_timeline(app, rev, record, company, date, limit, as_json)
 
 
-def print_company_log(app: App, rev, company: str, limit, as_json: bool, count: bool) -> None:
+def print_company_log(app: App, rev, company: str, limit, as_json: bool) -> None:
+    """One line a commit: when, who, the kind, what happened to the file
+    and its size, the company's records added (+), changed (~) and deleted
+    (-) and its total, then all the commit's records."""
     from attgit.ops.history import company_log
 
-    commits = company_log(app.repo, company, rev, limit, count)
+    commits = company_log(app.repo, company, rev, limit)
     if as_json:
         emit_json({"company": company, "commits": [c.to_dict() for c in commits]})
         return
     if not commits and limit != 0:  # -n 0 asks for nothing
         click.echo(f"no commit changed {company!r}")
     for c in commits:
-        records = f"{plural(c.records, 'record')} in the company, " if c.records is not None else ""
-        total = c.info.count("Records")
-        counts = records + (f"{plural(total, 'record')} in all" if total is not None else "")
+        n, total = c.counts, c.info.count("Records")
+        counts = f"+{n.added:,} ~{n.changed:,} -{n.deleted:,}  {plural(n.records, 'record')}" + (
+            f" of {total:,}" if total is not None else "")
         click.echo(f"{click.style(c.info.short, fg='yellow')} {c.info.time:%Y-%m-%d %H:%M} {_actor(c.info):12} "
                    f"{_kind(c.info):10} {c.change:8} {_size(c.size):>9}  {counts}  {c.info.summary}")
 

@@ -136,6 +136,18 @@ class _Delta(Source):
                         for p in self.pieces(start, end - start))
 
 
+def pieces(source: Source) -> tuple:
+    """(whole, pieces): a version as copies (offset, length) of ``whole``,
+    its chain's whole object, and inserted bytes, each piece as (where in
+    the version, copy or bytes); (None, []) for a version that is neither
+    packed whole nor a delta over a whole object."""
+    if isinstance(source, _Delta) and isinstance(source.base, Whole):
+        return source.base, list(zip(source.starts, source.ops))
+    if isinstance(source, Whole):
+        return source, [(0, (0, source.size))]
+    return None, []
+
+
 def _varint(data: bytes, pos: int) -> tuple:
     value, shift = 0, 0
     while True:

@@ -5,7 +5,9 @@ The cost follows that history, not the database: only commits whose file
 for the company differs from their first parent's are opened (tree entries
 compared by id, :mod:`attgit.repo.pathlog`), and in each of those only the
 record's line is looked for, by bisecting the sorted file's bytes
-(:func:`attgit.format.lines.find_line`), never parsing the file.
+(:func:`attgit.format.lines.find_line`), never parsing the file.  A
+company's counts compare each of those versions with the one before only
+where the two differ (:mod:`attgit.format.filediff`).
 
 A record changed by a merge is told apart: brought from the other side, or
 a conflict (both sides changed it differently from their merge base), and
@@ -24,6 +26,7 @@ from typing import Iterator, Optional
 from attgit.errors import NotFound, UsageError
 from attgit.format import layout, objects, packdelta
 from attgit.format import records as rec
+from attgit.format.filediff import FileChanges, file_changes
 from attgit.format.lines import find_line, keys_near
 from attgit.merge.conflict import conflict_id
 from attgit.repo import pathlog
@@ -58,26 +61,26 @@ def commit_dict(info: CommitInfo) -> dict:
 
 @dataclass
 class CompanyCommit:
-    """A commit that changed a company's file, with that file's size and
-    the commit's counts (records counted in the company only on request:
-    that reads the file)."""
+    """A commit that changed a company's file: what happened to the file,
+    its size, and the records the commit added, changed and deleted in the
+    company, with the company's total after it."""
 
     info: CommitInfo
     change: str  # the file: added, changed, deleted
     size: int
-    records: Optional[int] = None
+    counts: FileChanges
 
     def to_dict(self) -> dict:
+        counts = self.counts.to_dict()
         return {**commit_dict(self.info), "change": self.change, "size": self.size,
-                "company_records": self.records, "total_records": self.info.count("Records"),
-                "total_companies": self.info.count("Companies")}
+                "company_records": counts.pop("records"), "company_changes": counts,
+                "total_records": self.info.count("Records"), "total_companies": self.info.count("Companies")}
 
 
-def company_log(repo: Repository, company: str, start: Optional[str] = None, limit: Optional[int] = None,
-                count: bool = False) -> list:
+def company_log(repo: Repository, company: str, start: Optional[str] = None, limit: Optional[int] = None) -> list:
     """The commits that changed ``company``'s file, newest first (at most
-    ``limit``); NotFound naming the closest companies when it has none and
-    is not a company now."""
+    ``limit``), each with its counts for the company; NotFound naming the
+    closest companies when it has none and is not a company now."""
     path = layout.company_path(company)
     out: list = []
     reader = packdelta.Reader(str(repo.path))
@@ -85,8 +88,7 @@ def company_log(repo: Repository, company: str, start: Optional[str] = None, lim
         if limit is not None and len(out) >= limit:
             break
         size = _size(repo, change, path)
-        records = _count(repo, reader, change, path) if count else None
-        out.append(CompanyCommit(change.info, change.change, size, records))
+        out.append(CompanyCommit(change.info, change.change, size, _counts(repo, reader, change, path)))
     if not out:
         _check_company(repo, company)
     return out
@@ -100,13 +102,14 @@ def _size(repo: Repository, change: pathlog.PathChange, path: str) -> int:
     return objects.size(repo.git, change.blob, "blob", path, change.info.id) if change.blob is not None else 0
 
 
-def _count(repo: Repository, reader: packdelta.Reader, change: pathlog.PathChange, path: str) -> int:
-    """The company's records at the commit: its file's lines, counted
-    through the pack's deltas (a scan of the chain's whole version, not a
-    rebuild of each)."""
-    if change.blob is None:
-        return 0
-    return pathlog.blob_source(repo, reader, change.blob, path, change.info.id).lines()
+def _counts(repo: Repository, reader: packdelta.Reader, change: pathlog.PathChange, path: str) -> FileChanges:
+    """The company's records the commit added, changed and deleted (its
+    file against the first parent's), and its total: read through the
+    pack's deltas, only where the two versions differ (:mod:`attgit.format.filediff`)."""
+    def source(blob):
+        return pathlog.blob_source(repo, reader, blob, path, change.info.id) if blob is not None else None
+
+    return file_changes(source(change.parent_blob), source(change.blob))
 
 
 def _check_company(repo: Repository, company: str) -> None:

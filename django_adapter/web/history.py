@@ -48,11 +48,13 @@ def history_view(request):
 
 
 def _commits_of(request, repo, company: str) -> list:
-    """The snapshots that changed one company's records (the company filter)."""
+    """The snapshots that changed one company's records (the company
+    filter), with the records each added, changed and deleted there."""
     from attgit.ops.history import company_log
 
     try:
-        return [{**_row(c.info), "change": c.change} for c in company_log(repo, company, limit=COMMITS_LISTED)]
+        return [{**_row(c.info), "change": c.change, "counts": c.counts}
+                for c in company_log(repo, company, limit=COMMITS_LISTED)]
     except AttgitError as exc:
         errors.say(request, exc)
         return []

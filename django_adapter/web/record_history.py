@@ -57,7 +57,9 @@ def _event_view(event) -> dict:
             "changes": event.changes, "resolution": None, "parent": info.parents[0] if info.parents else ""}
     if event.resolution is not None:
         view["resolution"] = _resolution_view(event.resolution, info.id)
-    elif info.trailers.get("Strategy") == "manual":
+    elif info.type == "import" and info.trailers.get("Strategy") == "manual":
+        # A pull's conflicts are resolutions above; a pull that merely
+        # brought this record in was no one's choice for it.
         view["audit"] = _import_choices(event, info.id)
     return view
 

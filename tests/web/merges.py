@@ -43,15 +43,17 @@ class Upstream:
         transport.push(self.repo, "hub")
 
 
-def pull(strategy: str):
-    """The site pulls the upstream hub (as ``attgit pull prod`` would)."""
-    from django_adapter.repository import open_repository
+def pull(strategy: str, who=None):
+    """The site pulls the upstream hub (as ``attgit pull prod`` would), as
+    the root user ``who`` through the site's door (default: the tests' author)."""
+    from django_adapter.repository import open_as, open_repository
     from django_adapter.workingcopy import connect
 
     repo, db = open_repository(), connect()
+    author = AUTHOR if who is None else open_as(who).author
     with exclusive(repo, db):
         transport.fetch(repo, REMOTE)
-        return pull_commit(repo, db, AUTHOR, transport.remote_tip(repo, REMOTE), REMOTE, strategy=strategy)
+        return pull_commit(repo, db, author, transport.remote_tip(repo, REMOTE), REMOTE, strategy=strategy)
 
 
 def seed_conflicts(root: Path, conflicts: int = 5000, records: int = 6000, companies: int = 8) -> Upstream:

@@ -123,6 +123,8 @@ def test_the_history_page_filters_by_company(root_client, tmp_path):
     page = root_client.get("/history/", {"company": other})
     assert [c["id"] for c in page.context["commits"]] == [everything[-1]["id"]]  # only the first snapshot
     assert page.context["commits"][0]["change"] == "added" and f"Snapshots that changed {other}" in page.content.decode()
+    n = AttendanceRecord.objects.filter(company__name=other).count()
+    assert f"+{n} ~0 −0, {n} records" in page.content.decode()  # the company's own counts
     unknown = root_client.get("/history/", {"company": "No Such Co"})
     assert unknown.status_code == 200 and unknown.context["commits"] == []
     assert "no company 'No Such Co'" in " ".join(messages_of(unknown))
