@@ -265,7 +265,7 @@ def _diff_files(app: App, revs, only, stack: contextlib.ExitStack):
     """The differences when a side is a backup file (read and validated
     whole first, spooled per company; a wrong file changes nothing)."""
     from attgit.format.backup import read_backup
-    from attgit.ops.compare import BackupVersion, diff_versions
+    from attgit.ops.compare import BackupVersion, diff_versions, require_version_companies
 
     if len(revs) != 2:
         raise click.UsageError("compare a backup file with a commit or another file: attgit diff HEAD backup.json")
@@ -275,6 +275,7 @@ def _diff_files(app: App, revs, only, stack: contextlib.ExitStack):
             sides.append(BackupVersion(stack.enter_context(read_backup(rev, gnupghome=_gnupghome(app)))))
         else:
             sides.append(app.repo.snapshot(rev))
+    require_version_companies(only, sides, tuple(revs))
     return diff_versions(sides[0], sides[1], companies=only, labels=tuple(revs))
 
 

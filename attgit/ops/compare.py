@@ -131,6 +131,17 @@ def require_diff_companies(repo: Repository, companies: Optional[set], revs: tup
     require_known(companies, known, sides)
 
 
+def require_version_companies(companies: Optional[set], versions: list, labels: tuple) -> None:
+    """:func:`require_diff_companies` for versions already open (snapshots
+    or backup files, as :func:`diff_versions` takes them): a company none
+    of them holds is a UsageError naming the ones they hold."""
+    if not companies:
+        return
+    from attgit.ops.companies import require_known
+
+    require_known(companies, {name for version in versions for name in version.companies()}, " and ".join(labels))
+
+
 @dataclass
 class Status:
     """Where the database stands against the last commit."""

@@ -72,13 +72,24 @@ class BackupForm(forms.Form):
             self.add_error("passphrase_again", "The two passphrases differ.")
 
 
+def backup_file_field() -> forms.FileField:
+    """An uploaded backup file: plain, gzipped or encrypted (told by its
+    content, not its name; see :mod:`attgit.format.backup.source`)."""
+    return forms.FileField(label="Backup file (.json, .json.gz, encrypted .gpg)", allow_empty_file=True,
+                           widget=forms.ClearableFileInput(attrs={
+                               "accept": ".json,.gz,.gpg,.asc,application/json,application/gzip"}))
+
+
+def file_passphrase_field() -> forms.CharField:
+    """The passphrase of an uploaded file: never shown again (not even
+    on a page that answers with an error), never kept."""
+    return forms.CharField(label="Passphrase (only for a file encrypted with one)", required=False,
+                           strip=False, widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
+
+
 class UploadForm(forms.Form):
-    backup_file = forms.FileField(label="Backup file (.json, .json.gz, encrypted .gpg)", allow_empty_file=True,
-                                  widget=forms.ClearableFileInput(attrs={
-                                      "accept": ".json,.gz,.gpg,.asc,application/json,application/gzip"}))
-    passphrase = forms.CharField(label="Passphrase (only for a file encrypted with one)", required=False,
-                                 strip=False, widget=forms.PasswordInput(render_value=False,
-                                                                         attrs={"autocomplete": "off"}))
+    backup_file = backup_file_field()
+    passphrase = file_passphrase_field()
 
 
 class SourceForm(forms.Form):
@@ -116,8 +127,8 @@ class CompareForm(forms.Form):
 class CompareFileForm(forms.Form):
     """A backup file on one side of a comparison, a snapshot on the other."""
 
-    backup_file = forms.FileField(label="Backup file (.json)", allow_empty_file=True,
-                                  widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}))
+    backup_file = backup_file_field()
+    passphrase = file_passphrase_field()
     commit = forms.RegexField(COMMIT_RE, label="Snapshot", error_messages={"invalid": "Not a commit id."})
     side = forms.ChoiceField(label="The file is", choices=[("a", "From (the older side)"), ("b", "To (the newer side)")],
                              initial="b", widget=forms.RadioSelect)

@@ -6,17 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import Iterable
 
 from django.contrib import messages
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from attgit.errors import AttgitError
 from attgit.format.backup import read_backup
+from attgit.merge.diff import CompanyDiff
 from attgit.ops.compare import BackupVersion, diff_snapshots, diff_versions, trusted_snapshot
 
-from ..backups import gnupg_home
+from ..backups import read_options
 from ..models import BackupLog, Company
 from ..repository import open_repository
 from . import display, errors, uploads
@@ -76,6 +79,7 @@ class CompanyChanges:
 
 
 @csrf_exempt  # checked by _compare_upload, once the size limit has been applied (see uploads)
+@sensitive_post_parameters("passphrase")  # never in an error report
 @root_required
 @require_http_methods(["GET", "POST"])
 def compare_view(request):
@@ -93,10 +97,10 @@ def compare_view(request):
     repo = open_repository()
     try:
         a, b = repo.resolve(form.cleaned_data["a"]), repo.resolve(form.cleaned_data["b"])
-        diffs = list(diff_snapshots(repo.snapshot(a), repo.snapshot(b), trusted=trusted_snapshot(repo)))
+        companies = changes_of(diff_snapshots(repo.snapshot(a), repo.snapshot(b), trusted=trusted_snapshot(repo)))
     except AttgitError as exc:
         return render(request, "attendance/compare.html", {"form": form}, status=errors.say(request, exc))
-    return _render_diffs(request, repo.info(a), repo.info(b), diffs)
+    return _render_changes(request, repo.info(a), repo.info(b), companies)
 
 
 @dataclass
@@ -111,8 +115,11 @@ class FileSide:
 @csrf_protect
 def _compare_upload(request, handler):
     """The uploaded file against a snapshot: read from the upload itself
-    (never kept), validated whole first, compared line by line as commits
-    are (:func:`attgit.ops.compare.diff_versions`)."""
+    (never kept) as the restore page reads one (gzipped, encrypted for the
+    site's key or with the form's passphrase, within the upload limit and
+    ``ATTGIT_DECOMPRESSED_LIMIT``: :func:`~django_adapter.backups.read_options`),
+    validated whole first, compared line by line as commits are
+    (:func:`attgit.ops.compare.diff_versions`), one company at a time."""
     form = CompareFileForm(request.POST, request.FILES)
     if handler.exceeded_at:
         return render(request, "attendance/compare.html", {},
@@ -123,16 +130,17 @@ def _compare_upload(request, handler):
     uploaded, repo = form.cleaned_data["backup_file"], open_repository()
     try:
         commit = repo.resolve(form.cleaned_data["commit"])
-        with read_backup(uploaded.file, max_bytes=uploads.limit(), gnupghome=gnupg_home()) as backup:
+        with read_backup(uploaded.file, max_bytes=uploads.limit(),
+                         **read_options(form.cleaned_data["passphrase"] or None)) as backup:
             file_side, snapshot = BackupVersion(backup), repo.snapshot(commit)
             a, b = (file_side, snapshot) if form.cleaned_data["side"] == "a" else (snapshot, file_side)
-            diffs = list(diff_versions(a, b, labels=("the older side", "the newer side")))
+            companies = changes_of(diff_versions(a, b, labels=("the older side", "the newer side")))
             described = _file_side(uploaded.name, backup)
     except AttgitError as exc:
         return render(request, "attendance/compare.html", {}, status=errors.say(request, exc))
     info = repo.info(commit)
     sides = (described, info) if form.cleaned_data["side"] == "a" else (info, described)
-    return _render_diffs(request, *sides, diffs)
+    return _render_changes(request, *sides, companies)
 
 
 def _file_side(name: str, backup) -> FileSide:
@@ -145,7 +153,11 @@ def _file_side(name: str, backup) -> FileSide:
     return FileSide(shown, when, f"backup file {shown}, {backup.total_records:,} records")
 
 
-def _render_diffs(request, a, b, diffs: list):
+def changes_of(diffs: Iterable[CompanyDiff]) -> list:
+    """What the page shows of each company's diff: its counts and its first
+    rows (within the page's budget).  ``diffs`` is taken one company at a
+    time, and each is dropped once summed up, so a comparison holds one
+    company's differences at most, not every company's."""
     budget = [COMPARE_BUDGET]
     companies = []
     for diff in diffs:
@@ -153,6 +165,10 @@ def _render_diffs(request, a, b, diffs: list):
         budget[0] -= len(rows)
         total = sum(diff.counts.values())
         companies.append(CompanyChanges(diff.company, diff.counts, rows, total - len(rows)))
+    return companies
+
+
+def _render_changes(request, a, b, companies: list):
     return render(request, "attendance/compare.html", {
         "a": a, "b": b, "companies": companies, "columns": display.COLUMNS,
         "totals": {k: sum(c.counts[k] for c in companies) for k in ("added", "removed", "changed")},

@@ -109,6 +109,8 @@ def store(uploaded, user) -> Upload:
 
 
 def path_of(upload: Upload) -> Path:
+    """``<id>.json`` whatever the upload holds: a gzipped or encrypted file
+    is kept as sent, and read by its first bytes, not by its name."""
     if not ID_RE.match(upload.pk or ""):
         raise ValueError(f"not an upload id: {upload.pk!r}")
     return upload_dir() / f"{upload.pk}.json"

@@ -62,7 +62,17 @@ def test_stat_and_company(two_files):
     assert "+ NEW1" in full
     only = orjson.loads(run(repo, "diff", str(a), str(b), "--company", changed_company, "--json"))
     assert [d["company"] for d in only] == [changed_company]
-    assert orjson.loads(run(repo, "diff", str(a), str(b), "--company", "No Such Co", "--json")) == []
+
+def test_an_unknown_company_is_a_usage_error_naming_the_files_companies(two_files):
+    """As between commits (issue 17.6): a mistyped --company is exit 2,
+    naming the companies the two sides hold, the closest first; it used
+    to print [] and succeed."""
+    repo, a, b, (changed_company, _) = two_files
+    typo = changed_company.lower()
+    err = run(repo, "diff", str(a), str(b), "--company", typo, "--json", code=ExitCode.USAGE)
+    assert f"unknown company {typo!r} (--company): not in {a} and {b}; it holds {changed_company!r}" in err, err
+    err = run(repo, "diff", "HEAD", str(b), "--company", "No Such Co", code=ExitCode.USAGE)
+    assert f"not in HEAD and {b}" in err and repr(changed_company) in err, err
 
 
 def test_bad_input_is_named(two_files, tmp_path):

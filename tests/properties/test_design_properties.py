@@ -71,10 +71,19 @@ def backup_file(data: list, folder) -> str:
 @pytest.fixture
 def site(tmp_path_factory, settings):
     """A fresh folder and repository setting per example: returns a
-    function giving the example's folder."""
+    function giving the example's folder.
+
+    pytest-django's ``settings`` stacks a new override on every assignment,
+    each reading through the one below: 2,000 examples (the ``deep``
+    profile) ended in a RecursionError.  So the fixture makes one override,
+    undone at the test's end, and each example changes the value in it."""
+    from django.conf import settings as site_settings
+
+    settings.ATTGIT_REPO = None
+
     def example_folder():
         folder = tmp_path_factory.mktemp("p")
-        settings.ATTGIT_REPO = str(folder / "r.git")
+        site_settings.ATTGIT_REPO = str(folder / "r.git")  # in the test's override, not a new one
         return folder
     return example_folder
 

@@ -530,6 +530,71 @@ def test_compare_takes_an_uploaded_backup_file_on_either_side(root_client):
     assert same.context["totals"] == {"added": 0, "removed": 0, "changed": 0} and not same.context["companies"]
 
 
+def _compare_file(client, content: bytes, commit, name: str = "backup.json", **fields):
+    upload = io.BytesIO(content)
+    upload.name = name
+    return client.post("/history/compare/", {"backup_file": upload, "commit": str(commit), "side": "a", **fields})
+
+
+def _one_change_since(client, compression: str = "plain", **backup_fields) -> tuple:
+    """A backup file made on the backup page, then one record changed and
+    snapshotted: (the file's bytes, the new snapshot)."""
+    seed(30)
+    job = finished_job(client, client.post("/backup/", {"backup_type": "full", "compression": compression,
+                                                        **backup_fields}))
+    assert job.status == "done", job.error
+    content = b"".join(client.get(f"/backup/download/{job.result['name']}/").streaming_content)
+    edit(first_record(), overstay="9")
+    later = finished_job(client, client.post("/backup/", {"backup_type": "full"})).result["commit"]
+    return content, later
+
+
+def test_compare_reads_a_gzipped_upload_within_the_decompressed_limit(root_client, settings):
+    """Issue 20.1 on the compare page: a .json.gz upload is compared; a gzip
+    bomb stops once past ATTGIT_DECOMPRESSED_LIMIT (not at the default
+    8 GB), saying so, the upload limit applying to the size as uploaded."""
+    from ..helpers import bomb
+
+    content, later = _one_change_since(root_client, compression="gzip")
+    assert content[:2] == b"\x1f\x8b"
+    response = _compare_file(root_client, content, later, "backup.json.gz")
+    assert response.status_code == 200, messages_of(response)
+    assert response.context["totals"] == {"added": 0, "removed": 0, "changed": 1}
+    settings.ATTGIT_UPLOAD_LIMIT = 1 << 20
+    settings.ATTGIT_DECOMPRESSED_LIMIT = 1 << 20
+    bombed = bomb(6 << 20)
+    assert len(bombed) < settings.ATTGIT_UPLOAD_LIMIT
+    response = _compare_file(root_client, bombed, later, "bomb.json.gz")
+    said = " ".join(messages_of(response))
+    assert response.status_code == 400 and "larger than the allowed size" in said, said
+    assert f"more than {1 << 20:,} bytes once decompressed" in said, said
+
+
+def test_compare_reads_a_passphrase_file_with_its_passphrase_only(root_client, settings, tmp_path):
+    """Issue 20.3 on the compare page: the file compares with its
+    passphrase; a wrong one or none says so; the passphrase is never
+    shown back, and the page asks Django's error reports to hide it."""
+    from django.views.debug import SafeExceptionReporterFilter
+
+    (tmp_path / "gnupg").mkdir(mode=0o700)
+    settings.ATTGIT_GNUPGHOME = str(tmp_path / "gnupg")
+    secret = "a long and memorable passphrase"
+    content, later = _one_change_since(root_client, encryption="passphrase", passphrase=secret,
+                                       passphrase_again=secret)
+    right = _compare_file(root_client, content, later, "b.json.gz.gpg", passphrase=secret)
+    assert right.status_code == 200, messages_of(right)
+    assert right.context["totals"] == {"added": 0, "removed": 0, "changed": 1}
+    assert secret not in right.content.decode()
+    wrong = _compare_file(root_client, content, later, "b.json.gz.gpg", passphrase="not the passphrase")
+    assert wrong.status_code == 400 and any("wrong passphrase" in m for m in messages_of(wrong)), \
+        messages_of(wrong)
+    assert "not the passphrase" not in wrong.content.decode()
+    none = _compare_file(root_client, content, later, "b.json.gz.gpg")
+    assert none.status_code == 400 and any("encrypted with a passphrase" in m for m in messages_of(none))
+    hidden = SafeExceptionReporterFilter().get_post_parameters(wrong.wsgi_request)
+    assert hidden["passphrase"] == SafeExceptionReporterFilter.cleansed_substitute
+
+
 def test_compare_refuses_a_bad_file_and_a_bad_commit(root_client):
     seed(5)
     content, _ = backup_bytes(root_client)
