@@ -8,7 +8,8 @@ default for SIGTERM ends the process where it stands, skipping them, so
 as SIGINT already is.  Some steps must not be cut in two by that exception
 either (a folder made but its clean-up not yet registered; a clean-up that
 runs once, stopped half-way): :func:`held` defers a signal to the end of
-such a step.
+such a step, and a signal that lands inside a module's import is sent again
+once the import is whole.
 
 The hold is kept by the handlers themselves, not by a signal mask: a
 process-directed signal is delivered to any thread that does not block it
@@ -53,7 +54,29 @@ def _interrupt(signum, frame) -> None:
     if _depth:
         _pending.append(signum)
         return
+    if _importing(frame):
+        _send_again(signum)
+        return
     raise _exception(signum)
+
+
+def _importing(frame) -> bool:
+    """Whether the main thread is running a module's import.  An exception
+    raised there can land inside a C extension's initialisation, in Python
+    code it calls back; some (orjson's) then crash the process instead of
+    failing the import (found by the import kill trials: SIGTERM 0.06 s into
+    a command, SIGSEGV, exit -11).  Imports end quickly: the signal waits."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _send_again(signum: int) -> None:
+    """Send ``signum`` to this process again a moment later, from another
+    thread, to land where it can stop the command."""
+    threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
 
 
 @contextlib.contextmanager
@@ -109,8 +132,7 @@ def _redeliver_interruptions(previous):
 
     def hook(unraisable) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
-            threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+            _send_again(getattr(unraisable.exc_value, "signum", signal.SIGINT))
             return
         previous(unraisable)
 

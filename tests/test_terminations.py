@@ -148,3 +148,39 @@ def test_a_sigterm_during_django_setup_waits_for_it(tmp_path):
     env = {**os.environ, "PYTHONPATH": examples, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
     done = subprocess.run([sys.executable, "-c", SETTING_UP], capture_output=True, text=True, timeout=60, env=env)
     assert done.stdout.strip() == "stopped Terminated True", (done.stdout, done.stderr)
+
+
+IMPORTING = """
+import os, signal, sys, time
+from attgit.interrupts import Terminated, termination_interrupts
+
+sys.path.insert(0, sys.argv[1])
+try:
+    with termination_interrupts():
+        import signalled  # its body signals this process half-way, then carries on
+        print("imported", signalled.whole)
+        time.sleep(5)
+    print("not stopped")
+except Terminated as exc:
+    print("stopped by", exc.signum, "with the module", "signalled" in sys.modules)
+"""
+
+SIGNALLED = """
+import os, signal
+os.kill(os.getpid(), signal.SIGTERM)
+sum(range(1000))  # where Python runs a handler that does not wait
+whole = True
+"""
+
+
+def test_a_sigterm_inside_an_import_waits_for_the_import(tmp_path):
+    """An exception raised inside a module's import can land in a C
+    extension's initialisation, which some (orjson's) answer with a
+    segmentation fault: the import kill trials saw exit -11 for a SIGTERM
+    0.06 s into a command.  The signal is sent again once the import is
+    whole, and then stops the command."""
+    (tmp_path / "signalled.py").write_text(SIGNALLED)
+    done = subprocess.run([sys.executable, "-c", IMPORTING, str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.split("\n")[:2] == ["imported True", "stopped by 15 with the module True"], (
+        done.stdout, done.stderr)
