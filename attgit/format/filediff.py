@@ -29,9 +29,8 @@ import bisect
 from dataclasses import dataclass
 from typing import Optional
 
-import orjson
-
 from attgit.format import packdelta
+from attgit.format.lines import trusted_key
 from attgit.format.packdelta import Source
 
 
@@ -148,12 +147,7 @@ def _covered(spans: list, shared: list) -> list:
 
 def _keyed(lines) -> dict:
     """Sort key (date, ep_no) -> line, for each non-empty line."""
-    out = {}
-    for line in lines:
-        if line:
-            record = orjson.loads(line)
-            out[(record["date"], record["ep_no"])] = line
-    return out
+    return {trusted_key(line): line for line in lines if line}
 
 
 def _differing_lines(old: Source, new: Source) -> tuple:

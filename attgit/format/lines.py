@@ -261,7 +261,7 @@ def _align(company: str, trusted: bytes, data: bytes, place: _Place) -> tuple:
                 break
         # the lines at i and j differ: the smaller key moves on
         end_t, end_d = trusted.index(b"\n", i) + 1, data.index(b"\n", j) + 1
-        mine = _trusted_key(trusted[i:end_t - 1])
+        mine = trusted_key(trusted[i:end_t - 1])
         record = parsed.get(j)
         if record is None:
             record = parsed[j] = _record_at(company, data, j, end_d, place)
@@ -273,7 +273,7 @@ def _align(company: str, trusted: bytes, data: bytes, place: _Place) -> tuple:
     return runs, parsed
 
 
-def _trusted_key(line: bytes) -> tuple:
+def trusted_key(line: bytes) -> tuple:
     """The sort key of a trusted line (valid: only the key is read)."""
     data = orjson.loads(line)
     return (data["date"], data["ep_no"])
@@ -340,7 +340,7 @@ def _parse_rest(company: str, trusted: bytes, data: bytes, shared: list, parsed:
         # the key of the shared line before the gap (none at the start)
         key: Optional[tuple] = None
         if slot:
-            key = _trusted_key(trusted[trusted.rfind(b"\n", 0, slot - 1) + 1:slot - 1])
+            key = trusted_key(trusted[trusted.rfind(b"\n", 0, slot - 1) + 1:slot - 1])
         offset = gap_start
         for line in data[gap_start:gap_end - 1].split(b"\n"):
             record = parsed.get(offset)
@@ -355,7 +355,7 @@ def _parse_rest(company: str, trusted: bytes, data: bytes, shared: list, parsed:
             slots[k] = slot
             offset += len(line) + 1
         if next_shared is not None:
-            after = _trusted_key(trusted[next_shared:trusted.index(b"\n", next_shared)])
+            after = trusted_key(trusted[next_shared:trusted.index(b"\n", next_shared)])
             if key is not None and not key < after:
                 raise ValidationError("records out of order or repeated", place.at(data, gap_end))
     return out
@@ -406,7 +406,7 @@ def keys_near(data, order: tuple, count: int) -> list:
     offset = first
     while offset < source.size and len(keys) < 2 * count + 1:
         end = _newline(source, offset)
-        keys.append(_trusted_key(source.read(offset, end)))
+        keys.append(trusted_key(source.read(offset, end)))
         offset = end + 1
     return keys
 
@@ -427,7 +427,7 @@ def _bisect(source, order: tuple) -> tuple:
         mid = (lo + hi) // 2
         start = _last_newline(source, lo, mid) + 1 or lo
         end = _newline(source, start)
-        mine = _trusted_key(source.read(start, end))
+        mine = trusted_key(source.read(start, end))
         if mine == order:
             return start, True
         if mine < order:
